@@ -1,0 +1,68 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+// Layering (lower layers never import higher ones):
+//   COpenBLAS, CImageCodecs, CSystemShims   — C libraries and macro/setjmp shims
+//   Tensors → Kernels → Model                — weights, compute, the fusion graph
+//   Images, Tokenizer                        — the input pipeline
+//   Sockets → HTTP                           — POSIX sockets/epoll, HTTP/1.1 codec
+//   Serving                                  — dispatcher, router, worker processes
+//   fusion-serve                             — thin command-line executable
+let v5: [SwiftSetting] = [.swiftLanguageMode(.v5)]
+
+let package = Package(
+    name: "fusion-serve",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "fusion-serve", targets: ["fusion-serve"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+    ],
+    targets: [
+        // MARK: C
+        .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas",
+                       providers: [.apt(["libopenblas-dev"])]),
+        .target(name: "CImageCodecs",
+                linkerSettings: [.linkedLibrary("jpeg"), .linkedLibrary("png16")]),
+        .target(name: "CSystemShims"),
+
+        // MARK: Model runtime
+        .target(name: "Tensors", swiftSettings: v5),
+        .target(name: "Kernels", dependencies: ["COpenBLAS"], swiftSettings: v5),
+        .target(name: "Model", dependencies: ["Tensors", "Kernels"], swiftSettings: v5),
+
+        // MARK: Input pipeline
+        .target(name: "Images", dependencies: ["CImageCodecs"], swiftSettings: v5),
+        .target(name: "Tokenizer", swiftSettings: v5),
+
+        // MARK: Network
+        .target(name: "Sockets", dependencies: ["CSystemShims"], swiftSettings: v5),
+        .target(name: "HTTP", dependencies: ["Sockets"], swiftSettings: v5),
+
+        // MARK: Service
+        .target(name: "Serving",
+                dependencies: ["Model", "Images", "Tokenizer", "HTTP", "Sockets",
+                               .product(name: "Logging", package: "swift-log")],
+                swiftSettings: v5),
+
+        .executableTarget(name: "fusion-serve",
+                          dependencies: ["Serving", "Model", "Images", "Tokenizer",
+                                         .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                                         .product(name: "Logging", package: "swift-log")],
+                          swiftSettings: v5),
+
+        // MARK: Tests (one test target per module, files mirror sources)
+        .testTarget(name: "TensorsTests", dependencies: ["Tensors"], swiftSettings: v5),
+        .testTarget(name: "KernelsTests", dependencies: ["Kernels"], swiftSettings: v5),
+        .testTarget(name: "ModelTests", dependencies: ["Model", "Tensors"], swiftSettings: v5),
+        .testTarget(name: "ImagesTests", dependencies: ["Images"], swiftSettings: v5),
+        .testTarget(name: "TokenizerTests", dependencies: ["Tokenizer"], swiftSettings: v5),
+        .testTarget(name: "SocketsTests", dependencies: ["Sockets"], swiftSettings: v5),
+        .testTarget(name: "HTTPTests", dependencies: ["HTTP"], swiftSettings: v5),
+        .testTarget(name: "ServingTests", dependencies: ["Serving"], swiftSettings: v5),
+        // Runs the built `fusion-serve` binary as a subprocess (real loopback, real curl).
+        .testTarget(name: "EndToEndTests", dependencies: ["fusion-serve"], swiftSettings: v5),
+    ]
+)

@@ -1,0 +1,2 @@
+#include "CImageCodecs.h"
+int cimagecodecs_placeholder(void) { return 0; }

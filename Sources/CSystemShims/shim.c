@@ -1,0 +1,2 @@
+#include "CSystemShims.h"
+int csystemshims_placeholder(void) { return 0; }

@@ -1,0 +1,1 @@
+// Images module — see docs/architecture.md.

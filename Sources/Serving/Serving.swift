@@ -1,0 +1,1 @@
+// Serving module — see docs/architecture.md.

@@ -1,0 +1,1 @@
+// Sockets module — see docs/architecture.md.

@@ -1,0 +1,1 @@
+// Tokenizer module — see docs/architecture.md.
