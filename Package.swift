@@ -5,7 +5,8 @@ import PackageDescription
 //   COpenBLAS, CImageCodecs, CSystemShims   — C libraries and macro/setjmp shims
 //   Tensors → Kernels → Model                — weights, compute, the fusion graph
 //   Images, Tokenizer                        — the input pipeline
-//   Sockets → HTTP                           — POSIX sockets/epoll, HTTP/1.1 codec
+//   POSIX → HTTP                             — syscalls, sockets, epoll, affinity; HTTP/1.1
+//   Systemd                                  — sd_notify, socket activation (no libsystemd)
 //   Serving                                  — dispatcher, router, worker processes
 //   fusion-serve                             — thin command-line executable
 let v5: [SwiftSetting] = [.swiftLanguageMode(.v5)]
@@ -38,12 +39,13 @@ let package = Package(
         .target(name: "Tokenizer", swiftSettings: v5),
 
         // MARK: Network
-        .target(name: "Sockets", dependencies: ["CSystemShims"], swiftSettings: v5),
-        .target(name: "HTTP", dependencies: ["Sockets"], swiftSettings: v5),
+        .target(name: "POSIX", dependencies: ["CSystemShims"], swiftSettings: v5),
+        .target(name: "HTTP", dependencies: ["POSIX"], swiftSettings: v5),
+        .target(name: "Systemd", dependencies: ["POSIX"], swiftSettings: v5),
 
         // MARK: Service
         .target(name: "Serving",
-                dependencies: ["Model", "Images", "Tokenizer", "HTTP", "Sockets",
+                dependencies: ["Model", "Images", "Tokenizer", "HTTP", "POSIX", "Systemd",
                                .product(name: "Logging", package: "swift-log")],
                 swiftSettings: v5),
 
@@ -59,7 +61,8 @@ let package = Package(
         .testTarget(name: "ModelTests", dependencies: ["Model", "Tensors"], swiftSettings: v5),
         .testTarget(name: "ImagesTests", dependencies: ["Images"], swiftSettings: v5),
         .testTarget(name: "TokenizerTests", dependencies: ["Tokenizer"], swiftSettings: v5),
-        .testTarget(name: "SocketsTests", dependencies: ["Sockets"], swiftSettings: v5),
+        .testTarget(name: "POSIXTests", dependencies: ["POSIX"], swiftSettings: v5),
+        .testTarget(name: "SystemdTests", dependencies: ["Systemd"], swiftSettings: v5),
         .testTarget(name: "HTTPTests", dependencies: ["HTTP"], swiftSettings: v5),
         .testTarget(name: "ServingTests", dependencies: ["Serving"], swiftSettings: v5),
         // Runs the built `fusion-serve` binary as a subprocess (real loopback, real curl).

@@ -1,0 +1,1 @@
+// POSIX module — see docs/architecture.md.

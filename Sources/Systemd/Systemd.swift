@@ -1,0 +1,1 @@
+// Systemd module — sd_notify and socket activation.
