@@ -13,6 +13,7 @@ Stable API (other tools import it):
     expected_file_names(config)                the exact tensor names a model file set must hold
     save_model_dir(model, config, dir, dtype="F32", weights=None, vocab_file=None)
     load_model_dir(dir)                        -> (model in float32 eval mode, config)
+    load_text_encoder_file(model, path)        put a Hub BertModel safetensors (e.g. MiniLM) in text_encoder
 """
 
 from __future__ import annotations
@@ -252,6 +253,18 @@ def load_from_file_tensors(model: FusionModel, tensors: dict[str, torch.Tensor])
             raise ValueError(f"tensor {classic} has shape {tuple(t.shape)}, expected {expected[classic]}")
         new[mem] = t.to(sd[mem].dtype)
     model.load_state_dict(new, strict=True)
+
+
+def load_text_encoder_file(model: FusionModel, path: str) -> None:
+    """Load a Hugging Face BertModel safetensors file (names without prefix, as in
+    `.cache/minilm/model.safetensors`; a leading `bert.` is stripped) as the text encoder.
+    The other weights stay as they are. Shapes must match config["text_encoder"]."""
+    bert = load_file(path)
+    if all(k.startswith("bert.") for k in bert):
+        bert = {k[len("bert."):]: v for k, v in bert.items()}
+    full = {k: v for k, v in state_dict_for_file(model).items() if not k.startswith("text_encoder.")}
+    full.update({"text_encoder." + k: v for k, v in bert.items()})
+    load_from_file_tensors(model, full)
 
 
 # --------------------------------------------------------------------------- directories

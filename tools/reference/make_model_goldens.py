@@ -31,7 +31,8 @@ import torch.nn.functional as F
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
-from fusion_reference import (FusionModel, load_model_dir, pad_batch,  # noqa: E402
+from fusion_reference import (FusionModel, load_from_file_tensors,  # noqa: E402
+                              load_model_dir, load_text_encoder_file, pad_batch,
                               read_model_tensors, save_model_dir)
 from spec_forward import spec_forward  # noqa: E402
 
@@ -306,7 +307,6 @@ def add_hub_extras(directory: str, cfg: dict) -> None:
 
 
 def make_minilm(seed: int = 40, gate_shift: float = -0.4) -> None:
-    from safetensors.torch import load_file
     minilm_file = os.path.join(MINILM, "model.safetensors")
     vocab_path = os.path.join(MINILM, "vocab.txt")
     if not (os.path.exists(minilm_file) and os.path.exists(vocab_path)):
@@ -315,15 +315,7 @@ def make_minilm(seed: int = 40, gate_shift: float = -0.4) -> None:
     torch.manual_seed(seed)
     model = FusionModel(config)
     randomize(model, seed, skip_prefix="text_encoder.")
-    minilm = load_file(minilm_file)
-    # the Hub file carries the BertModel names with no prefix; everything else comes from us
-    from fusion_reference import state_dict_for_file, load_from_file_tensors
-    full = state_dict_for_file(model)
-    for k in list(full):
-        if k.startswith("text_encoder."):
-            del full[k]
-    full.update({"text_encoder." + k: v for k, v in minilm.items()})
-    load_from_file_tensors(model, full)
+    load_text_encoder_file(model, minilm_file)
     ids = tokenize(vocab_path, MINILM_SENTENCES, config["preprocess"]["max_text_length"])
     g = torch.Generator().manual_seed(seed + 1000)
     pixels = [make_pixels(g, config["image_encoder"]["image_size"]) for _ in ids]
