@@ -2,7 +2,7 @@
 #   make run    installs missing system packages, builds release, serves the default model
 #   make test   installs missing system packages, fetches test weights, runs the test suite
 SHELL := /bin/bash
-APT_PACKAGES := libopenblas-dev libjpeg-dev libpng-dev libssl-dev pkg-config curl python3 unzip
+APT_PACKAGES := libopenblas-dev libjpeg-dev libpng-dev libssl-dev pkg-config curl python3
 TEST_APT_PACKAGES := nginx haproxy systemd wrk
 SWIFT ?= swift
 
