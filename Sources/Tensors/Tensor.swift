@@ -47,8 +47,8 @@ public final class Tensor: @unchecked Sendable {
         self.storage = .owned(values)
     }
 
-    /// A tensor holding `values` whose count is known to match `shape`.
-    init(shape: [Int], validatedValues values: [Float]) {
+    /// A tensor holding `values` whose count the caller knows matches `shape`.
+    package init(shape: [Int], validatedValues values: [Float]) {
         self.shape = shape
         self.count = values.count
         self.storage = .owned(values)
