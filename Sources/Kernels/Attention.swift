@@ -11,7 +11,8 @@
 /// rows are set to zero (they are padding the caller does not use). If every key is hidden the
 /// output rows are zero rather than NaN.
 ///
-/// `scores` is scratch space of at least `queryRows · seqLen` floats.
+/// The scores of all heads are computed first and normalised in one parallel softmax pass.
+/// `scores` is scratch space of at least `numHeads · queryRows · seqLen` floats.
 package func multiHeadAttention(query: UnsafePointer<Float>, key: UnsafePointer<Float>, value: UnsafePointer<Float>,
                                 ld: Int, seqLen: Int, numHeads: Int, headDim: Int,
                                 keyPadding: UnsafePointer<Bool>?, queryRows: Int? = nil,
@@ -30,19 +31,23 @@ package func multiHeadAttention(query: UnsafePointer<Float>, key: UnsafePointer<
         return
     }
     let scale = 1 / Float(headDim).squareRoot()
+    let headScores = rows * keyCount
     for h in 0..<numHeads {
         let column = h * headDim
         sgemm(transposeB: true, m: rows, n: keyCount, k: headDim, alpha: scale,
               a: query + column, lda: ld, b: key + column, ldb: ld,
-              c: scores, ldc: keyCount, log: log)
-        if let keyPadding {
-            for j in 0..<keyCount where keyPadding[j] {
-                for r in 0..<rows { scores[r * keyCount + j] = -.infinity }
-            }
+              c: scores + h * headScores, ldc: keyCount, log: log)
+    }
+    if let keyPadding {
+        for j in 0..<keyCount where keyPadding[j] {
+            for r in 0..<(numHeads * rows) { scores[r * keyCount + j] = -.infinity }
         }
-        softmaxRows(rows: rows, cols: keyCount, data: scores, ld: keyCount)
+    }
+    softmaxRows(rows: numHeads * rows, cols: keyCount, data: scores, ld: keyCount)
+    for h in 0..<numHeads {
+        let column = h * headDim
         sgemm(m: rows, n: headDim, k: keyCount,
-              a: scores, lda: keyCount, b: value + column, ldb: ld,
+              a: scores + h * headScores, lda: keyCount, b: value + column, ldb: ld,
               c: output + column, ldc: ldOutput, log: log)
     }
 }

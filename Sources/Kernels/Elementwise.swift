@@ -2,7 +2,13 @@
 
 /// `data[r, c] += bias[c]` for `rows` rows of `cols` values, row stride `ld`.
 package func addBias(rows: Int, cols: Int, data: UnsafeMutablePointer<Float>, ld: Int, bias: UnsafePointer<Float>) {
-    for r in 0..<rows {
+    parallelChunks(rows, minimumChunk: rowsPerChunk(cols)) { range in
+        addBiasSerial(rows: range, cols: cols, data: data, ld: ld, bias: bias)
+    }
+}
+
+private func addBiasSerial(rows: Range<Int>, cols: Int, data: UnsafeMutablePointer<Float>, ld: Int, bias: UnsafePointer<Float>) {
+    for r in rows {
         let row = data + r * ld
         var c = 0
         while c + 8 <= cols {
@@ -14,6 +20,20 @@ package func addBias(rows: Int, cols: Int, data: UnsafeMutablePointer<Float>, ld
             c += 1
         }
     }
+}
+
+/// `data[r, c] = bias[c]`: the starting value of a product accumulated with beta = 1, which
+/// replaces both OpenBLAS's zeroing of C (beta = 0) and a separate bias pass.
+package func fillRows(rows: Int, cols: Int, data: UnsafeMutablePointer<Float>, ld: Int, bias: UnsafePointer<Float>) {
+    parallelChunks(rows, minimumChunk: rowsPerChunk(cols)) { range in
+        for r in range { (data + r * ld).update(from: bias, count: cols) }
+    }
+}
+
+/// Rows per thread below which splitting a row-wise kernel is not worth a dispatch
+/// (about 32 K values).
+package func rowsPerChunk(_ cols: Int) -> Int {
+    max(1, 32_768 / max(cols, 1))
 }
 
 /// `data[i] += other[i]` for `count` values (residual connections).
@@ -44,7 +64,13 @@ package func gelu(_ x: Float) -> Float {
 /// `data[r, c] = GELU(data[r, c] + bias[c])`, fused so the intermediate activations (the
 /// largest tensor of a transformer layer) are read and written once.
 package func addBiasGELU(rows: Int, cols: Int, data: UnsafeMutablePointer<Float>, ld: Int, bias: UnsafePointer<Float>?) {
-    for r in 0..<rows {
+    parallelChunks(rows, minimumChunk: rowsPerChunk(cols)) { range in
+        addBiasGELUSerial(rows: range, cols: cols, data: data, ld: ld, bias: bias)
+    }
+}
+
+private func addBiasGELUSerial(rows: Range<Int>, cols: Int, data: UnsafeMutablePointer<Float>, ld: Int, bias: UnsafePointer<Float>?) {
+    for r in rows {
         let row = data + r * ld
         var c = 0
         while c + 8 <= cols {

@@ -28,7 +28,7 @@ package enum FastMath {
     /// erf on eight lanes.
     @inline(__always)
     package static func erf(_ x: Vector) -> Vector {
-        let clamped = x.clamped(lowerBound: Vector(repeating: -4), upperBound: Vector(repeating: 4))
+        let clamped = clamp(x, Vector(repeating: -4), Vector(repeating: 4))
         let t = clamped * clamped
         var p = Vector(repeating: p5)
         p = p * t + p4
@@ -43,8 +43,20 @@ package enum FastMath {
         q = q * t + q1
         q = q * t + 1
         let r = clamped * p / q
-        return r.clamped(lowerBound: Vector(repeating: -1), upperBound: Vector(repeating: 1))
+        return clamp(r, Vector(repeating: -1), Vector(repeating: 1))
     }
+
+    // The standard library's pointwiseMin/pointwiseMax/clamped are generic and, as of Swift
+    // 6.3, compiled to out-of-line calls that cost more than the whole polynomial; these
+    // compare-and-select forms inline to a few instructions. NaN lanes pass through.
+    @inline(__always)
+    package static func minimum(_ a: Vector, _ b: Vector) -> Vector { a.replacing(with: b, where: b .< a) }
+
+    @inline(__always)
+    package static func maximum(_ a: Vector, _ b: Vector) -> Vector { a.replacing(with: b, where: b .> a) }
+
+    @inline(__always)
+    static func clamp(_ x: Vector, _ lower: Vector, _ upper: Vector) -> Vector { minimum(maximum(x, lower), upper) }
 
     /// erf of one value (same approximation as the vector version).
     package static func erf(_ x: Float) -> Float {
@@ -66,7 +78,7 @@ package enum FastMath {
     package static func exp(_ x: Vector) -> Vector {
         let lower = Vector(repeating: -87.33)
         let upper = Vector(repeating: 88.72)
-        let xc = x.clamped(lowerBound: lower, upperBound: upper)
+        let xc = clamp(x, lower, upper)
         let shifted = xc * log2e + roundingMagic
         let n = shifted - roundingMagic
         let r = (xc - n * ln2Hi) - n * ln2Lo
@@ -88,6 +100,32 @@ package enum FastMath {
         var result = p * scale1 * scale2
         result.replace(with: 0, where: x .< lower)
         result.replace(with: .infinity, where: x .> upper)
+        return result
+    }
+
+    /// exp for inputs ≤ 0 (softmax after subtracting the row maximum): the same polynomial
+    /// without the overflow handling, and 0 below -87.3 (so -inf gives 0). Positive inputs
+    /// are treated as 0.
+    @inline(__always)
+    package static func expNonPositive(_ x: Vector) -> Vector {
+        let lower = Vector(repeating: -87.33)
+        let xc = clamp(x, lower, Vector(repeating: 0))
+        let shifted = xc * log2e + roundingMagic
+        let n = shifted - roundingMagic
+        let r = (xc - n * ln2Hi) - n * ln2Lo
+        var p = Vector(repeating: 1.0 / 5040)
+        p = p * r + 1.0 / 720
+        p = p * r + 1.0 / 120
+        p = p * r + 1.0 / 24
+        p = p * r + 1.0 / 6
+        p = p * r + 0.5
+        p = p * r + 1
+        p = p * r + 1
+        // n ∈ [-126, 0]: 2^n is a normal Float, one exponent field suffices.
+        let magicBits = SIMD8<Int32>(repeating: Int32(bitPattern: roundingMagic.bitPattern))
+        let nInt = unsafeBitCast(shifted, to: SIMD8<Int32>.self) &- magicBits
+        var result = p * unsafeBitCast((nInt &+ 127) &<< 23, to: Vector.self)
+        result.replace(with: 0, where: x .< lower)
         return result
     }
 

@@ -4,13 +4,19 @@
 /// -inf has no valid position: it becomes all zeros instead of the NaNs a literal softmax gives.
 package func softmaxRows(rows: Int, cols: Int, data: UnsafeMutablePointer<Float>, ld: Int) {
     guard cols > 0 else { return }
+    parallelChunks(rows, minimumChunk: rowsPerChunk(cols)) { range in
+        softmaxSerial(rows: range, cols: cols, data: data, ld: ld)
+    }
+}
+
+private func softmaxSerial(rows: Range<Int>, cols: Int, data: UnsafeMutablePointer<Float>, ld: Int) {
     let vectorEnd = cols - cols % 8
-    for r in 0..<rows {
+    for r in rows {
         let row = data + r * ld
         var maxVector = SIMD8<Float>(repeating: -.infinity)
         var c = 0
         while c < vectorEnd {
-            maxVector = pointwiseMax(maxVector, row.loadVector(at: c))
+            maxVector = FastMath.maximum(maxVector, row.loadVector(at: c))
             c += 8
         }
         var maximum = maxVector.max()
@@ -23,7 +29,7 @@ package func softmaxRows(rows: Int, cols: Int, data: UnsafeMutablePointer<Float>
         var sumVector = SIMD8<Float>(repeating: 0)
         c = 0
         while c < vectorEnd {
-            let e = FastMath.exp(row.loadVector(at: c) - maximum)
+            let e = FastMath.expNonPositive(row.loadVector(at: c) - maximum)
             row.storeVector(e, at: c)
             sumVector += e
             c += 8
@@ -32,7 +38,7 @@ package func softmaxRows(rows: Int, cols: Int, data: UnsafeMutablePointer<Float>
         if c < cols {
             var tail = SIMD8<Float>(repeating: -.infinity)
             for i in 0..<(cols - c) { tail[i] = row[c + i] - maximum }
-            let e = FastMath.exp(tail)
+            let e = FastMath.expNonPositive(tail)
             for i in 0..<(cols - c) { row[c + i] = e[i]; sum += e[i] }
         }
 
