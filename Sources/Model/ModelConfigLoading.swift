@@ -6,6 +6,7 @@ extension ModelConfig {
 
     /// Reads, decodes and validates the `config.json` at `path`.
     public static func load(path: String) throws(ModelError) -> ModelConfig {
+        guard FileManager.default.fileExists(atPath: path) else { throw .io(path: path, reason: "file does not exist") }
         let data: Data
         do {
             let attributes = try FileManager.default.attributesOfItem(atPath: path)
