@@ -73,11 +73,14 @@ package enum ModelBenchmark {
         var generator = RandomWeights.Generator(seed: seed)
         let pixelCount = 3 * config.imageEncoder.imageSize * config.imageEncoder.imageSize
         let vocab = UInt64(config.textEncoder.vocabSize)
+        let low: UInt64 = vocab > 2000 ? 1000 : 0  // past BERT's special and unused ids when there are any
         return (0..<batch).map { _ in
             let pixels = generator.uniform(count: pixelCount, halfWidth: 2)
-            var ids = (0..<textLength).map { _ in Int32(1000 + generator.next() % (vocab - 1000)) }
-            ids[0] = 101
-            ids[textLength - 1] = 102
+            var ids = (0..<textLength).map { _ in Int32(low + generator.next() % (vocab - low)) }
+            if vocab > 102 {
+                ids[0] = 101  // [CLS] and [SEP] in BERT vocabularies
+                ids[textLength - 1] = 102
+            }
             return ModelInput(pixels: pixels, inputIds: ids)
         }
     }
