@@ -7,6 +7,11 @@ struct FusionServe: ParsableCommand {
         commandName: "fusion-serve",
         abstract: "CPU inference service for image + text fusion models.",
         version: "0.1.0",
-        subcommands: [TokenizeCommand.self, BenchTokenizerCommand.self]
+        subcommands: [
+            ServeCommand.self, WorkerCommand.self,
+            PredictCommand.self, TokenizeCommand.self,
+            BenchCommand.self, BenchModelCommand.self, BenchImagesCommand.self, BenchTokenizerCommand.self,
+        ],
+        defaultSubcommand: ServeCommand.self
     )
 }
