@@ -7,6 +7,6 @@ struct FusionServe: ParsableCommand {
         commandName: "fusion-serve",
         abstract: "CPU inference service for image + text fusion models.",
         version: "0.1.0",
-        subcommands: []
+        subcommands: [BenchImagesCommand.self]
     )
 }
