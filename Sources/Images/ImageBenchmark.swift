@@ -10,26 +10,37 @@ import Darwin
 /// shared machine inflates them far less than wall-clock time; the Python side of the
 /// benchmark measures the same way (`time.thread_time`).
 public enum ImageBenchmark {
-    /// Median timings of one file, in milliseconds.
+    /// Timings of one stage, in milliseconds of thread CPU time.
+    public struct Timing: Sendable {
+        /// Fastest repetition: the least disturbed by other processes on a busy machine.
+        public let minimum: Double
+        /// Median repetition.
+        public let median: Double
+    }
+
+    /// Timings of one file.
     public struct Result: Sendable {
-        /// Image width and height.
+        /// Image width.
         public let width: Int
+        /// Image height.
         public let height: Int
-        /// Median of decode alone.
-        public let decodeMilliseconds: Double
-        /// Median of resize alone (on the decoded image).
-        public let resizeMilliseconds: Double
-        /// Median of decode + resize + ToTensor + Normalize, end to end.
-        public let totalMilliseconds: Double
-        /// How many timed repetitions each median is over.
+        /// Decode alone.
+        public let decode: Timing
+        /// Resize alone (on the decoded image).
+        public let resize: Timing
+        /// Decode + resize + ToTensor + Normalize, end to end (what the service runs).
+        public let total: Timing
+        /// How many timed repetitions each statistic is over.
         public let iterations: Int
     }
 
     /// Runs `iterations` timed repetitions (after two warm-up runs) of each stage.
+    /// The end-to-end run goes through `ImagePreprocessor.tensor(from:)`, which for
+    /// JPEG resizes while decoding.
     public static func run(bytes: [UInt8], preprocessor: ImagePreprocessor, iterations: Int) throws -> Result {
         let count = max(1, iterations)
         let image = try ImageDecoder.decode(bytes, maxPixels: preprocessor.maxPixels)
-        func median(_ body: () throws -> Void) rethrows -> Double {
+        func measure(_ body: () throws -> Void) rethrows -> Timing {
             for _ in 0..<2 { try body() }
             var samples: [Double] = []
             samples.reserveCapacity(count)
@@ -39,17 +50,17 @@ public enum ImageBenchmark {
                 samples.append(threadCPUMilliseconds() - start)
             }
             samples.sort()
-            return samples[samples.count / 2]
+            return Timing(minimum: samples[0], median: samples[samples.count / 2])
         }
         var sink = 0
-        let decode = try median { sink &+= try ImageDecoder.decode(bytes, maxPixels: preprocessor.maxPixels).pixels.count }
-        let resize = median {
+        let decode = try measure { sink &+= try ImageDecoder.decode(bytes, maxPixels: preprocessor.maxPixels).pixels.count }
+        let resize = measure {
             sink &+= ImageResizer.resizeBilinear(image, width: preprocessor.size, height: preprocessor.size).pixels.count
         }
-        let total = try median { sink &+= try preprocessor.tensor(from: bytes).count }
+        let total = try measure { sink &+= try preprocessor.tensor(from: bytes).count }
         precondition(sink != 0)
-        return Result(width: image.width, height: image.height, decodeMilliseconds: decode,
-                      resizeMilliseconds: resize, totalMilliseconds: total, iterations: count)
+        return Result(width: image.width, height: image.height, decode: decode, resize: resize,
+                      total: total, iterations: count)
     }
 
     /// CPU time consumed by the calling thread, in milliseconds.

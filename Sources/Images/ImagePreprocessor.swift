@@ -29,6 +29,12 @@ public struct ImagePreprocessor: Sendable {
         normalizer = problem == nil ? TensorNormalizer(mean: mean, std: std) : nil
     }
 
+    /// Throws the `invalidArgument` error every call would throw, so a server can
+    /// refuse a bad model configuration at startup instead of on each request.
+    public func validate() throws {
+        _ = try checkedNormalizer()
+    }
+
     /// Decodes, resizes and normalises an uploaded JPEG or PNG into a float32 tensor
     /// `[3, S, S]` in C order.
     public func tensor(from bytes: [UInt8]) throws -> [Float] {
@@ -36,7 +42,7 @@ public struct ImagePreprocessor: Sendable {
         return normalizer.planarTensor(try resized(from: bytes))
     }
 
-    /// Normalises an image that is already S×S... or resizes it first.
+    /// Resizes an already decoded image to S×S (unless it is that size) and normalises it.
     public func tensor(from image: RGBImage) throws -> [Float] {
         let normalizer = try checkedNormalizer()
         let square = image.width == size && image.height == size

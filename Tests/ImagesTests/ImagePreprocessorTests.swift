@@ -55,8 +55,10 @@ import Testing
             ImagePreprocessor(size: 224, mean: [0, 0, 0], std: [1, 1, 1], maxPixels: 0),
         ]
         for preprocessor in bad {
+            #expect(throws: ImageError.self) { try preprocessor.validate() }
             #expect(throws: ImageError.self) { try preprocessor.tensor(from: bytes) }
         }
+        try ImagePreprocessor(size: 224, mean: [0, 0, 0], std: [1, 1, 1]).validate()
     }
 
     @Test func decoderErrorsPassThrough() {
