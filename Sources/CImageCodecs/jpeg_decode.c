@@ -170,6 +170,8 @@ int cic_jpeg_read_header(const uint8_t *data, size_t size, cic_info *info) {
     cic_jpeg_attach_errors(&cinfo, &err);
     if (setjmp(err.jump)) {
         cic_set_message(info, "%s", err.message);
+        info->width = cinfo.image_width;
+        info->height = cinfo.image_height;
         jpeg_destroy_decompress(&cinfo);
         return err.status == CIC_OK ? CIC_ERR_CORRUPT : err.status;
     }
@@ -222,21 +224,23 @@ struct cic_jpeg_stream {
     char failed_message[JMSG_LENGTH_MAX];
 };
 
-/// Records a failure (the libjpeg state is unusable after a longjmp) and reports it.
+static void cic_jpeg_stream_fill_info(cic_jpeg_stream *stream, cic_info *info) {
+    info->width = stream->cinfo.image_width;
+    info->height = stream->cinfo.image_height;
+    info->components = stream->cinfo.num_components;
+    info->detail = stream->cinfo.progressive_mode ? 1 : 0;
+}
+
+/// Records a failure (the libjpeg state is unusable after a longjmp) and reports it,
+/// with whatever geometry the header had given by then.
 static int cic_jpeg_stream_failed(cic_jpeg_stream *stream, cic_info *info) {
+    cic_jpeg_stream_fill_info(stream, info);
     if (stream->failed_status == CIC_OK) {
         stream->failed_status = stream->err.status == CIC_OK ? CIC_ERR_CORRUPT : stream->err.status;
         snprintf(stream->failed_message, sizeof(stream->failed_message), "%s", stream->err.message);
     }
     cic_set_message(info, "%s", stream->failed_message);
     return stream->failed_status;
-}
-
-static void cic_jpeg_stream_fill_info(cic_jpeg_stream *stream, cic_info *info) {
-    info->width = stream->cinfo.image_width;
-    info->height = stream->cinfo.image_height;
-    info->components = stream->cinfo.num_components;
-    info->detail = stream->cinfo.progressive_mode ? 1 : 0;
 }
 
 int cic_jpeg_stream_open(const uint8_t *data, size_t size, size_t max_memory, int max_scans,
