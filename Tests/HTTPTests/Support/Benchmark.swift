@@ -9,7 +9,18 @@ func runProgram(_ path: String, _ arguments: [String], input: Data? = nil) throw
     let out = Pipe(), err = Pipe()
     process.standardOutput = out
     process.standardError = err
+    let stdin = Pipe()
+    if input != nil { process.standardInput = stdin }
     try process.run()
+    if let input {
+        // Feed stdin from another thread so a program that writes before reading cannot
+        // deadlock against us.
+        let writer = stdin.fileHandleForWriting
+        DispatchQueue.global().async {
+            writer.write(input)
+            try? writer.close()
+        }
+    }
     // Read stderr on another thread while reading stdout here, so a chatty program cannot
     // fill one pipe and stall.
     let errBox = DataBox()
