@@ -1,5 +1,5 @@
 import Testing
-@testable import POSIX
+import POSIX
 
 @Suite struct CPUSetTests {
     @Test func parsesListsAndRanges() throws {

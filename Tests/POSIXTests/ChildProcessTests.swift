@@ -1,7 +1,7 @@
 import Foundation
 import Glibc
 import Testing
-@testable import POSIX
+import POSIX
 
 @Suite struct ChildProcessTests {
     @Test func reportsExitCode() throws {

@@ -1,5 +1,5 @@
 import Testing
-@testable import POSIX
+import POSIX
 
 @Suite struct EpollTests {
     @Test func reportsReadinessWithTokens() throws {

@@ -1,6 +1,6 @@
 import Foundation
 import Testing
-@testable import POSIX
+import POSIX
 
 @Suite struct MonotonicClockTests {
     @Test func advancesAndMatchesSleeps() {

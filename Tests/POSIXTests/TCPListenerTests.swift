@@ -1,6 +1,6 @@
 import Glibc
 import Testing
-@testable import POSIX
+import POSIX
 
 @Suite struct TCPListenerTests {
     @Test func bindsEphemeralPortAndAcceptsNonBlockingCloexecSockets() throws {
