@@ -72,8 +72,13 @@ public final class WorkerPool: BatchTransport, @unchecked Sendable {
     private var stopping = false
     private var runningSupervisors = 0
 
-    /// Creates the pool; nothing starts until `start()`.
-    public init(configuration: Configuration, dispatcher: Dispatcher, logger: Logger) {
+    private let onBatchAnswered: @Sendable (_ worker: Int, _ inferenceNanos: UInt64) -> Void
+
+    /// Creates the pool; nothing starts until `start()`. `onBatchAnswered` observes each batch's
+    /// inference time as the worker measured it (for metrics).
+    public init(configuration: Configuration, dispatcher: Dispatcher, logger: Logger,
+                onBatchAnswered: @escaping @Sendable (_ worker: Int, _ inferenceNanos: UInt64) -> Void = { _, _ in }) {
+        self.onBatchAnswered = onBatchAnswered
         self.configuration = configuration
         self.dispatcher = dispatcher
         self.logger = logger
@@ -235,6 +240,7 @@ public final class WorkerPool: BatchTransport, @unchecked Sendable {
                 switch message {
                 case .results(let id, let nanos, let items):
                     slot.recordBatch(nanos: nanos)
+                    onBatchAnswered(slot.index, nanos)
                     dispatcher.batchFinished(batchID: id, worker: slot.index, results: items, inferenceNanos: nanos)
                 case .batchFailed(let id, let message):
                     slot.recordBatch(nanos: 0)
