@@ -69,6 +69,8 @@ public final class FusionServer {
         httpConfiguration.limits.maxBodyBytes = configuration.maxBodyBytes
         httpConfiguration.maxConnections = configuration.maxConnections
         httpConfiguration.drainTimeout = .seconds(configuration.drainTimeoutSeconds)
+        httpConfiguration.headerTimeout = .milliseconds(configuration.clientTimeoutMilliseconds)
+        httpConfiguration.bodyTimeout = .milliseconds(configuration.clientTimeoutMilliseconds)
         let server = try HTTPServer(configuration: httpConfiguration)
 
         let preprocessPool = BoundedThreadPool(name: "preprocess", threads: max(1, allowed.count),
