@@ -15,6 +15,7 @@ public final class ServiceMetrics: Sendable {
     public let workerBusySeconds: Counter
     public let workerBatches: Counter
     public let workerRestarts: Counter
+    public let retriedRequests: Counter
     public let connectionsOpen: Gauge
     public let draining: Gauge
 
@@ -46,6 +47,8 @@ public final class ServiceMetrics: Sendable {
         workerBatches = r.counter("fusion_worker_batches_total", "Batches the worker answered.", labels: ["worker"])
         workerRestarts = r.counter("fusion_worker_restarts_total", "Times the worker process was restarted after it ended.",
                                    labels: ["worker"])
+        retriedRequests = r.counter("fusion_retried_requests_total",
+                                    "Requests re-sent to another worker because the worker holding them died.")
         connectionsOpen = r.gauge("fusion_http_connections_open", "Open HTTP connections.")
         draining = r.gauge("fusion_draining", "1 while the server drains after SIGTERM/SIGINT.")
     }
