@@ -86,8 +86,25 @@ install_file() {
     if [[ -f "$dest" ]] && cmp -s "$src" "$dest" && [[ "$(stat -c %a "$dest")" = "${mode#0}" ]]; then
         say "unchanged: $dest"
     else
-        act install -D -m "$mode" "$src" "$dest"
+        make_dirs "$(dirname "$dest")"
+        act install -m "$mode" "$src" "$dest"
     fi
+}
+
+# make_dirs DIR — creates DIR and missing parents with mode 0755 whatever the umask, so the
+# service's unprivileged (dynamic) user can reach the binary and the model.
+declare -A planned_dirs=()
+make_dirs() {
+    local dir="$1" missing=()
+    while [[ ! -d "$dir" && -z "${planned_dirs[$dir]:-}" && "$dir" != "/" && -n "$dir" ]]; do
+        missing=("$dir" "${missing[@]}")
+        dir="$(dirname "$dir")"
+    done
+    local each
+    for each in "${missing[@]}"; do
+        act install -d -m 0755 "$each"
+        planned_dirs[$each]=1
+    done
 }
 
 # prune_dirs DIR... — removes directories that are now empty, walking up to (not including)
@@ -142,7 +159,8 @@ do_install() {
     if [[ -e "$default_file" ]]; then
         say "kept: $default_file (never overwritten)"
     else
-        act install -D -m 0644 "$template" "$default_file"
+        make_dirs "$(dirname "$default_file")"
+        act install -m 0644 "$template" "$default_file"
     fi
 
     if systemd_running; then

@@ -2,13 +2,14 @@
 """Starts a program the way systemd would, then becomes it (execve keeps the pid).
 
     launch.py [--listen-fd N] [--fdname NAME] [--watchdog-usec U] [--watchdog-pid self|other]
-              [--sandbox ROOT] -- PROGRAM ARGS...
+              [--cpu LIST] [--sandbox ROOT] -- PROGRAM ARGS...
 
 --listen-fd N      the inherited descriptor N (a listening socket, passed by the caller) becomes
                    fd 3, with LISTEN_FDS=1 and LISTEN_PID=<our pid>, which after execve is the
                    program's pid: exactly what systemd's socket activation hands a service.
 --watchdog-usec U  sets WATCHDOG_USEC=U; --watchdog-pid adds WATCHDOG_PID (ours, or a pid that
                    is not ours, to check the program then stays silent).
+--cpu LIST         restricts the CPUs like the unit's CPUAffinity= (inherited by children).
 --sandbox ROOT     approximates fusion-serve.service's sandbox, because systemd is not PID 1 in
                    CI containers and cannot run the unit itself:
                      ROOT/usr/local is bind-mounted on /usr/local (the installed layout),
@@ -184,6 +185,7 @@ def main():
     parser.add_argument("--watchdog-usec", type=int)
     parser.add_argument("--watchdog-pid", choices=["self", "other"])
     parser.add_argument("--sandbox")
+    parser.add_argument("--cpu", help="CPU list the program may use, like CPUAffinity= (e.g. 1 or 0,1)")
     parser.add_argument("command", nargs=argparse.REMAINDER)
     args = parser.parse_args()
     command = args.command[1:] if args.command[:1] == ["--"] else args.command
@@ -205,6 +207,8 @@ def main():
             os.environ["WATCHDOG_PID"] = str(os.getpid())
         elif args.watchdog_pid == "other":
             os.environ["WATCHDOG_PID"] = str(os.getppid())
+    if args.cpu:
+        os.sched_setaffinity(0, {int(c) for c in args.cpu.split(",")})
     if args.sandbox:
         sandbox(os.path.abspath(args.sandbox))
     os.execve(command[0], command, os.environ)
