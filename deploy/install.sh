@@ -123,8 +123,8 @@ prune_dirs() {
 do_install() {
     local bin="$binary"
     if [[ $build -eq 1 ]]; then
-        act swift build -c release --package-path "$repo" --product fusion-serve
-        bin="$(swift build -c release --package-path "$repo" --show-bin-path)/fusion-serve"
+        act swift build -c release --static-swift-stdlib --package-path "$repo" --product fusion-serve
+        bin="$(swift build -c release --static-swift-stdlib --package-path "$repo" --show-bin-path)/fusion-serve"
     elif [[ -z "$bin" ]]; then
         bin="$repo/.build/release/fusion-serve"
     fi
