@@ -7,6 +7,7 @@ struct FusionServe: ParsableCommand {
         commandName: "fusion-serve",
         abstract: "CPU inference service for image + text fusion models.",
         version: "0.1.0",
-        subcommands: []
+        subcommands: [ServeCommand.self, WorkerCommand.self],
+        defaultSubcommand: ServeCommand.self
     )
 }

@@ -1,2 +1,0 @@
-#include "CImageCodecs.h"
-int cimagecodecs_placeholder(void) { return 0; }

@@ -1,0 +1,603 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import POSIX
+
+/// The server's loop: accepts, reads, parses, dispatches, writes and enforces deadlines.
+/// Lives on the `run` thread only; nothing here is shared.
+final class EventLoop {
+    private static let listenerToken: UInt64 = 0
+    private static let wakeupToken: UInt64 = 1
+    private static let signalToken: UInt64 = 2
+    private static let firstConnectionID: UInt64 = 16
+
+    private let configuration: HTTPServer.Configuration
+    private let listener: TCPListener
+    private let epoll: Epoll
+    private let wakeup: EventNotifier
+    private let sink: ResponseSink
+    private let signals: (SignalNotifier, @Sendable (Int32) -> Void)?
+    private let handler: HTTPServer.Handler
+    private let shutdownRequested: () -> Bool
+    private let publish: (HTTPServerMetrics) -> Void
+
+    private var connections: [UInt64: HTTPConnection] = [:]
+    private var activeConnections = 0
+    private var rejectingConnections = 0
+    private var nextID = EventLoop.firstConnectionID
+    private var deadlines = DeadlineHeap()
+    private var serializer: HTTPResponseSerializer
+    private var requestIDs = RequestIDGenerator()
+    private var metrics = HTTPServerMetrics()
+    private var metricsDirty = true
+    private var scratch = [UInt8](repeating: 0, count: 64 * 1024)
+    private var now: Int64 = MonotonicClock.nanoseconds()
+
+    private var listening = false
+    private var listenerPausedUntil: Int64?
+    private var draining = false
+    private var drainDeadline: Int64 = .max
+
+    // Timeouts in nanoseconds.
+    private let headerTimeout: Int64
+    private let bodyTimeout: Int64
+    private let keepAliveTimeout: Int64
+    private let writeTimeout: Int64
+    private let lingerTimeout: Int64
+    private let drainTimeout: Int64
+
+    init(configuration: HTTPServer.Configuration, listener: TCPListener, epoll: Epoll, wakeup: EventNotifier,
+         sink: ResponseSink, signals: (SignalNotifier, @Sendable (Int32) -> Void)?, handler: @escaping HTTPServer.Handler,
+         shutdownRequested: @escaping () -> Bool, publish: @escaping (HTTPServerMetrics) -> Void) {
+        self.configuration = configuration
+        self.listener = listener
+        self.epoll = epoll
+        self.wakeup = wakeup
+        self.sink = sink
+        self.signals = signals
+        self.handler = handler
+        self.shutdownRequested = shutdownRequested
+        self.publish = publish
+        serializer = HTTPResponseSerializer(sendDate: configuration.sendDate, requestIDHeader: configuration.requestIDHeader)
+        headerTimeout = configuration.headerTimeout.totalNanoseconds
+        bodyTimeout = configuration.bodyTimeout.totalNanoseconds
+        keepAliveTimeout = configuration.keepAliveTimeout.totalNanoseconds
+        writeTimeout = configuration.writeTimeout.totalNanoseconds
+        lingerTimeout = configuration.lingerTimeout.totalNanoseconds
+        drainTimeout = configuration.drainTimeout.totalNanoseconds
+    }
+
+    // MARK: loop
+
+    func run() throws {
+        try epoll.add(wakeup.descriptor, events: .readable, token: Self.wakeupToken)
+        defer { try? epoll.remove(wakeup.descriptor) }
+        if let (notifier, _) = signals {
+            try epoll.add(notifier.descriptor, events: .readable, token: Self.signalToken)
+        }
+        defer { if let (notifier, _) = signals { try? epoll.remove(notifier.descriptor) } }
+        if !shutdownRequested() && !listener.descriptor.isClosed {
+            try epoll.add(listener.descriptor, events: .readable, token: Self.listenerToken)
+            listening = true
+        }
+        defer { closeEverything() }
+
+        while true {
+            now = MonotonicClock.nanoseconds()
+            if shutdownRequested() && !draining { startDraining() }
+            if draining && (connections.isEmpty || now >= drainDeadline) { break }
+            try epoll.wait(timeoutMilliseconds: waitTimeout()) { event in
+                handle(event)
+            }
+            now = MonotonicClock.nanoseconds()
+            deliver(sink.takeLocal())
+            expireDeadlines()
+            resumeListenerIfDue()
+            if metricsDirty {
+                metrics.connectionsOpen = connections.count
+                publish(metrics)
+                metricsDirty = false
+            }
+        }
+        if !connections.isEmpty { count(timeout: "drain", times: UInt64(connections.count)) }
+    }
+
+    private func waitTimeout() -> Int32 {
+        var next = Int64.max
+        if let first = deadlines.first { next = min(next, first.deadline) }
+        if let paused = listenerPausedUntil { next = min(next, paused) }
+        if draining { next = min(next, drainDeadline) }
+        guard next != .max else { return -1 }
+        let remaining = next - now
+        if remaining <= 0 { return 0 }
+        // Round up so we never wake just before a deadline and spin.
+        return Int32(clamping: (remaining + 999_999) / 1_000_000)
+    }
+
+    private func handle(_ event: EpollEvent) {
+        switch event.token {
+        case Self.listenerToken:
+            acceptConnections()
+        case Self.wakeupToken:
+            wakeup.drain()
+            deliver(sink.takeQueued())
+        case Self.signalToken:
+            if let (notifier, action) = signals {
+                var seen = Set<Int32>()
+                for signal in notifier.drain() where seen.insert(signal).inserted { action(signal) }
+            }
+        default:
+            guard let connection = connections[event.token] else { return }
+            if event.events.contains(.readable) || event.events.contains(.hangup) {
+                readAvailable(connection)
+            }
+            if connections[connection.id] != nil, event.events.contains(.writable) {
+                flush(connection)
+            }
+            if connections[connection.id] != nil,
+               event.events.contains(.error) || (event.events.contains(.hangup) && connection.phase == .open && connection.hasOutput) {
+                close(connection)
+            }
+        }
+    }
+
+    // MARK: accepting
+
+    private func acceptConnections() {
+        for _ in 0..<64 {
+            let socket: FileDescriptor
+            do {
+                guard case .done(let accepted) = try listener.accept() else { return }
+                socket = accepted
+            } catch {
+                // EMFILE/ENFILE or similar: the listener stays readable, so stop polling it
+                // for a moment instead of spinning.
+                pauseListener()
+                return
+            }
+            metrics.connectionsAccepted += 1
+            metricsDirty = true
+            let rejected = activeConnections >= configuration.maxConnections
+            if rejected {
+                metrics.connectionsRejected += 1
+                // Answering costs a slot for up to the linger time; past a small budget,
+                // just close.
+                guard rejectingConnections < max(16, configuration.maxConnections / 8) else {
+                    try? socket.close()
+                    continue
+                }
+            }
+            try? socket.setNoDelay(true)
+            let connection = HTTPConnection(id: nextID, socket: socket, limits: configuration.limits, now: now, rejected: rejected)
+            nextID += 1
+            do {
+                try epoll.add(socket, events: .readable, token: connection.id)
+            } catch {
+                try? socket.close()
+                continue
+            }
+            connection.interest = .readable
+            connections[connection.id] = connection
+            if rejected {
+                rejectingConnections += 1
+                connection.readingRequests = false
+                var headers = HTTPHeaders()
+                headers.add(name: "Retry-After", value: "1")
+                appendFinalSlot(connection, response: .error(.serviceUnavailable, code: "too_many_connections",
+                                                             message: "The server is at its connection limit; retry shortly.",
+                                                             headers: headers))
+                flush(connection)
+            } else {
+                activeConnections += 1
+                updateDeadline(connection)
+            }
+        }
+    }
+
+    private func pauseListener() {
+        guard listening, listenerPausedUntil == nil else { return }
+        try? epoll.remove(listener.descriptor)
+        listenerPausedUntil = now + 100_000_000
+    }
+
+    private func resumeListenerIfDue() {
+        guard let until = listenerPausedUntil, now >= until else { return }
+        listenerPausedUntil = nil
+        if listening && !draining { try? epoll.add(listener.descriptor, events: .readable, token: Self.listenerToken) }
+    }
+
+    // MARK: reading
+
+    private func readAvailable(_ connection: HTTPConnection) {
+        var reads = 0
+        while reads < 4 {
+            reads += 1
+            let wasIdle = connection.parser.progress == .idle
+            let lingering = connection.phase == .lingering
+            let result: IOResult<Int>
+            do {
+                result = try scratch.withUnsafeMutableBytes { buffer -> IOResult<Int> in
+                    let outcome = try connection.socket.read(into: buffer)
+                    if case .done(let count) = outcome, count > 0, !lingering {
+                        buffer.withMemoryRebound(to: UInt8.self) { bytes in
+                            connection.parser.append(UnsafeBufferPointer(rebasing: bytes[0..<count]))
+                        }
+                    }
+                    return outcome
+                }
+            } catch {
+                close(connection)
+                return
+            }
+            switch result {
+            case .wouldBlock:
+                reads = .max
+            case .done(0):
+                connection.peerClosed = true
+                if lingering || connection.slots.isEmpty && !connection.hasOutput {
+                    close(connection)
+                    return
+                }
+                reads = .max
+            case .done(let count):
+                if lingering { continue }
+                connection.lastReadAt = now
+                if wasIdle { connection.headStartedAt = connection.servedAny ? now : connection.acceptedAt }
+                if count < scratch.count { reads = .max }
+            }
+        }
+        if connection.phase == .open {
+            processRequests(connection)
+            deliver(sink.takeLocal())
+            if connections[connection.id] != nil { flush(connection) }
+        } else {
+            updateInterest(connection)
+        }
+    }
+
+    /// Parses every complete request buffered on `connection` (up to the pipelining limit)
+    /// and dispatches each to the handler.
+    private func processRequests(_ connection: HTTPConnection) {
+        while connection.readingRequests && connection.slots.count < configuration.maxPipelinedRequests {
+            let event: HTTPParserEvent?
+            do {
+                event = try connection.parser.next()
+            } catch {
+                metrics.parseErrors[error.code, default: 0] += 1
+                metricsDirty = true
+                fail(connection, status: error.status, code: error.code, message: Self.sentence(for: error))
+                return
+            }
+            guard let event else { return }
+            switch event {
+            case .head(let head):
+                let clientID = head.headers[configuration.requestIDHeader]
+                let requestID = clientID.flatMap { RequestIDGenerator.isAcceptable($0) ? $0 : nil } ?? requestIDs.next()
+                connection.slots.append(ResponseSlot(
+                    sequence: connection.nextSequence, requestID: requestID, version: head.version,
+                    keepAlive: head.keepAlive, isHeadRequest: head.method == "HEAD",
+                    owesContinue: head.expectsContinue, dispatched: false, response: nil, isFinal: false))
+                connection.nextSequence += 1
+            case .message(var request):
+                guard let index = connection.slots.indices.last else { return }
+                connection.slots[index].dispatched = true
+                connection.slots[index].owesContinue = false
+                let slot = connection.slots[index]
+                request.requestID = slot.requestID
+                connection.servedAny = true
+                if !request.keepAlive || draining { connection.readingRequests = false }
+                metrics.requestsReceived += 1
+                metricsDirty = true
+                let responder = HTTPResponder(requestID: slot.requestID, connectionID: connection.id,
+                                              sequence: slot.sequence, sink: sink)
+                handler(request, responder)
+            }
+        }
+    }
+
+    private static func sentence(for error: HTTPParseError) -> String {
+        var detail = error.detail
+        if let first = detail.first { detail.replaceSubrange(detail.startIndex...detail.startIndex, with: first.uppercased()) }
+        return detail.hasSuffix(".") ? detail : detail + "."
+    }
+
+    /// Answers the request being read with a server error and stops reading: the response
+    /// goes out after any earlier ones, then the connection lingers and closes.
+    private func fail(_ connection: HTTPConnection, status: HTTPStatus, code: String, message: String) {
+        connection.readingRequests = false
+        let response = HTTPResponse.error(status, code: code, message: message)
+        if let index = connection.slots.indices.last, !connection.slots[index].dispatched {
+            // The head was parsed (its id is known) but the body failed.
+            connection.slots[index].response = response
+            connection.slots[index].isFinal = true
+            connection.slots[index].owesContinue = false
+        } else {
+            appendFinalSlot(connection, response: response)
+        }
+    }
+
+    private func appendFinalSlot(_ connection: HTTPConnection, response: HTTPResponse) {
+        connection.slots.append(ResponseSlot(
+            sequence: connection.nextSequence, requestID: requestIDs.next(), version: .http1_1, keepAlive: false,
+            isHeadRequest: false, owesContinue: false, dispatched: true, response: response, isFinal: true))
+        connection.nextSequence += 1
+    }
+
+    // MARK: responses
+
+    private func deliver(_ deliveries: [ResponseDelivery]) {
+        guard !deliveries.isEmpty else { return }
+        var touched: [HTTPConnection] = []
+        for delivery in deliveries {
+            guard let connection = connections[delivery.connectionID],
+                  let index = connection.slotIndex(for: delivery.sequence),
+                  connection.slots[index].response == nil else { continue }
+            connection.slots[index].response = delivery.response
+            if index == 0, touched.last !== connection { touched.append(connection) }
+        }
+        for connection in touched where connections[connection.id] != nil { flush(connection) }
+    }
+
+    /// Serializes answered slots in order, writes as much as the socket takes, and decides
+    /// what comes next (more reading, lingering close, close).
+    private func flush(_ connection: HTTPConnection) {
+        guard connection.phase == .open else { return }
+        var closeAfterOutput = false
+        while let slot = connection.slots.first {
+            guard let response = slot.response else {
+                if slot.owesContinue {
+                    connection.output.append(HTTPResponseSerializer.continueBytes)
+                    connection.slots[0].owesContinue = false
+                }
+                break
+            }
+            let keepAlive = slot.keepAlive && !slot.isFinal && !draining && !HTTPResponseSerializer.wantsClose(response)
+            var head: [UInt8] = []
+            head.reserveCapacity(256 + min(response.body.count, 16 * 1024))
+            let separateBody = serializer.serialize(response, requestID: slot.requestID, version: slot.version,
+                                                    keepAlive: keepAlive, isHeadRequest: slot.isHeadRequest, into: &head)
+            connection.output.append(head)
+            if separateBody { connection.output.append(response.body) }
+            connection.slots.removeFirst()
+            metrics.responsesSent += 1
+            metricsDirty = true
+            if !keepAlive {
+                closeAfterOutput = true
+                connection.readingRequests = false
+                // Anything after a closing response will never be answered.
+                connection.slots.removeAll()
+                break
+            }
+        }
+        if connection.hasOutput && !writeOutput(connection) { return }
+        if closeAfterOutput || (!connection.readingRequests && connection.slots.isEmpty && !connection.hasOutput) {
+            if !connection.hasOutput {
+                beginLingering(connection)
+                return
+            }
+            connection.readingRequests = false
+        }
+        if connection.slots.isEmpty && !connection.hasOutput {
+            if connection.peerClosed || (draining && connection.parser.progress == .idle) {
+                close(connection)
+                return
+            }
+            connection.idleSince = now
+        }
+        // The pipelining limit may have paused parsing; buffered requests can go on now.
+        if connection.readingRequests && connection.slots.count < configuration.maxPipelinedRequests
+            && connection.parser.bufferedByteCount > 0 && connection.slots.allSatisfy(\.dispatched) {
+            let before = connection.slots.count
+            processRequests(connection)
+            if connection.slots.count != before || connection.slots.contains(where: { $0.response != nil }) {
+                deliver(sink.takeLocal())
+                if connections[connection.id] != nil { flush(connection) }
+                return
+            }
+        }
+        updateInterest(connection)
+        updateDeadline(connection)
+    }
+
+    /// Writes queued output; returns false if the connection was closed on error.
+    private func writeOutput(_ connection: HTTPConnection) -> Bool {
+        while !connection.output.isEmpty {
+            let result: IOResult<Int>
+            do {
+                if connection.output.count == 1 {
+                    result = try connection.output[0].withUnsafeBytes { bytes in
+                        try connection.socket.write(from: UnsafeRawBufferPointer(rebasing: bytes[connection.outputOffset...]))
+                    }
+                } else {
+                    var slices = [connection.output[0][connection.outputOffset...]]
+                    for chunk in connection.output.dropFirst().prefix(15) { slices.append(chunk[...]) }
+                    result = try connection.socket.writev(slices)
+                }
+            } catch {
+                close(connection)
+                return false
+            }
+            guard case .done(var written) = result else { break }
+            if written > 0 { connection.lastWriteProgressAt = now }
+            while written > 0, let first = connection.output.first {
+                let remaining = first.count - connection.outputOffset
+                if written >= remaining {
+                    written -= remaining
+                    connection.output.removeFirst()
+                    connection.outputOffset = 0
+                } else {
+                    connection.outputOffset += written
+                    written = 0
+                }
+            }
+        }
+        return true
+    }
+
+    /// Final response sent: stop writing, drain input for a while, then close.
+    private func beginLingering(_ connection: HTTPConnection) {
+        if connection.peerClosed {
+            close(connection)
+            return
+        }
+        connection.phase = .lingering
+        connection.slots.removeAll()
+        try? connection.socket.shutdown(.write)
+        connection.lingerUntil = now + lingerTimeout
+        updateInterest(connection)
+        updateDeadline(connection)
+    }
+
+    private func updateInterest(_ connection: HTTPConnection) {
+        var wanted: EpollEvents = []
+        switch connection.phase {
+        case .lingering:
+            wanted = .readable
+        case .open:
+            if connection.readingRequests && !connection.peerClosed
+                && connection.slots.count < configuration.maxPipelinedRequests {
+                wanted.insert(.readable)
+            }
+            if connection.hasOutput { wanted.insert(.writable) }
+        }
+        guard wanted != connection.interest else { return }
+        do {
+            try epoll.modify(connection.socket, events: wanted, token: connection.id)
+            connection.interest = wanted
+        } catch {
+            close(connection)
+        }
+    }
+
+    // MARK: deadlines
+
+    /// Picks the one deadline that matters now for `connection`.
+    private func updateDeadline(_ connection: HTTPConnection) {
+        guard connections[connection.id] != nil else { return }
+        var deadline: Int64? = nil
+        var reason = ""
+        if connection.phase == .lingering {
+            deadline = connection.lingerUntil
+            reason = "linger"
+        } else if connection.hasOutput {
+            deadline = connection.lastWriteProgressAt + writeTimeout
+            reason = "write"
+        } else if connection.readingRequests {
+            switch connection.parser.progress {
+            case .head:
+                deadline = connection.headStartedAt + headerTimeout
+                reason = "header"
+            case .body:
+                // A client waiting for our (delayed) 100 Continue is not slow.
+                if !(connection.slots.last?.owesContinue ?? false) {
+                    deadline = connection.lastReadAt + bodyTimeout
+                    reason = "body"
+                }
+            case .idle:
+                if connection.slots.isEmpty {
+                    if connection.servedAny {
+                        deadline = connection.idleSince + keepAliveTimeout
+                        reason = "idle"
+                    } else {
+                        deadline = connection.acceptedAt + headerTimeout
+                        reason = "header"
+                    }
+                }
+            }
+        }
+        connection.deadline = deadline
+        connection.deadlineReason = reason
+        if let deadline, connection.scheduled.map({ deadline < $0 }) ?? true {
+            deadlines.push(deadline, connection.id)
+            connection.scheduled = deadline
+        }
+    }
+
+    private func expireDeadlines() {
+        while let entry = deadlines.first, entry.deadline <= now {
+            _ = deadlines.popFirst()
+            guard let connection = connections[entry.id], connection.scheduled == entry.deadline else { continue }
+            connection.scheduled = nil
+            guard let deadline = connection.deadline else { continue }
+            if deadline > now {
+                deadlines.push(deadline, connection.id)
+                connection.scheduled = deadline
+                continue
+            }
+            timeOut(connection)
+        }
+    }
+
+    private func timeOut(_ connection: HTTPConnection) {
+        let reason = connection.deadlineReason
+        connection.deadline = nil
+        switch reason {
+        case "linger":
+            close(connection)
+        case "write", "idle":
+            count(timeout: reason)
+            close(connection)
+        case "header", "body":
+            count(timeout: reason)
+            if connection.parser.progress == .idle && !connection.servedAny && connection.slots.isEmpty {
+                // Connected but never sent a byte: nothing to answer.
+                close(connection)
+                return
+            }
+            metrics.parseErrors["request_timeout", default: 0] += 1
+            fail(connection, status: .requestTimeout, code: "request_timeout",
+                 message: reason == "header" ? "The request headers did not arrive in time."
+                                             : "The request body stalled.")
+            flush(connection)
+        default:
+            close(connection)
+        }
+    }
+
+    private func count(timeout reason: String, times: UInt64 = 1) {
+        metrics.timeouts[reason, default: 0] += times
+        metricsDirty = true
+    }
+
+    // MARK: shutdown and closing
+
+    private func startDraining() {
+        draining = true
+        drainDeadline = drainTimeout >= Int64.max - now ? .max : now + drainTimeout
+        if listening {
+            try? epoll.remove(listener.descriptor)
+            try? listener.close()
+            listening = false
+        }
+        listenerPausedUntil = nil
+        for connection in Array(connections.values) {
+            if connection.phase == .open && connection.isIdle {
+                close(connection)
+            } else if connection.phase == .open && connection.parser.progress == .idle {
+                // No new requests; the pending ones finish.
+                connection.readingRequests = false
+                updateInterest(connection)
+            }
+        }
+    }
+
+    private func close(_ connection: HTTPConnection) {
+        guard connections.removeValue(forKey: connection.id) != nil else { return }
+        if connection.isRejected { rejectingConnections -= 1 } else { activeConnections -= 1 }
+        try? connection.socket.close()   // also removes it from epoll
+        connection.output.removeAll()
+        connection.slots.removeAll()
+        metricsDirty = true
+    }
+
+    private func closeEverything() {
+        for connection in Array(connections.values) { close(connection) }
+        if listening {
+            try? epoll.remove(listener.descriptor)
+            listening = false
+        }
+        try? listener.close()
+        metrics.connectionsOpen = 0
+        publish(metrics)
+    }
+}

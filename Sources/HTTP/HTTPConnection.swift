@@ -1,0 +1,90 @@
+import POSIX
+
+/// One request on a connection, from its head until its response is written. Slots are
+/// answered strictly in order (pipelining).
+struct ResponseSlot {
+    let sequence: UInt64
+    let requestID: String
+    let version: HTTPVersion
+    let keepAlive: Bool
+    let isHeadRequest: Bool
+    /// `100 Continue` is owed once this slot is first in line and its body has not arrived.
+    var owesContinue: Bool
+    /// The handler was called (the message is complete).
+    var dispatched: Bool
+    /// The response, once known.
+    var response: HTTPResponse?
+    /// A server-made error response: close the connection after it.
+    var isFinal: Bool
+}
+
+/// Per-connection state, owned by the event loop thread.
+final class HTTPConnection {
+    enum Phase {
+        /// Reading requests and writing responses.
+        case open
+        /// Final response written, write side shut down; discarding input until the peer
+        /// closes or the linger deadline passes.
+        case lingering
+    }
+
+    let id: UInt64
+    let socket: FileDescriptor
+    var parser: HTTPRequestParser
+    var phase = Phase.open
+    /// Whether the connection still accepts new requests.
+    var readingRequests = true
+    /// The client closed its sending side.
+    var peerClosed = false
+    /// Refused because of the connection limit (answered 503).
+    let isRejected: Bool
+
+    var slots: [ResponseSlot] = []
+    var nextSequence: UInt64 = 0
+
+    /// Bytes waiting to be written, in order; `outputOffset` into the first chunk.
+    var output: [[UInt8]] = []
+    var outputOffset = 0
+
+    /// Registered epoll interest.
+    var interest: EpollEvents = []
+
+    /// When the connection was accepted / the current head started / last progress.
+    let acceptedAt: Int64
+    var headStartedAt: Int64
+    var lastReadAt: Int64
+    var lastWriteProgressAt: Int64
+    var idleSince: Int64
+    var lingerUntil: Int64 = 0
+    /// Whether any request has completed on this connection.
+    var servedAny = false
+
+    /// The deadline in force and the earliest deadline the heap holds for us.
+    var deadline: Int64?
+    var scheduled: Int64?
+    var deadlineReason: String = ""
+
+    init(id: UInt64, socket: FileDescriptor, limits: HTTPLimits, now: Int64, rejected: Bool) {
+        self.id = id
+        self.socket = socket
+        self.parser = HTTPRequestParser(limits: limits)
+        self.isRejected = rejected
+        acceptedAt = now
+        headStartedAt = now
+        lastReadAt = now
+        lastWriteProgressAt = now
+        idleSince = now
+    }
+
+    var hasOutput: Bool { !output.isEmpty }
+
+    /// Nothing in flight: no request partly read, none awaiting a response, nothing to write.
+    var isIdle: Bool { slots.isEmpty && output.isEmpty && parser.progress == .idle }
+
+    /// Index of the slot with `sequence`, if still pending.
+    func slotIndex(for sequence: UInt64) -> Int? {
+        guard let first = slots.first, sequence >= first.sequence else { return nil }
+        let index = Int(sequence - first.sequence)
+        return index < slots.count ? index : nil
+    }
+}

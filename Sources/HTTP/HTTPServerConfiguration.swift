@@ -1,0 +1,56 @@
+extension HTTPServer {
+    /// Where the listening socket comes from.
+    public enum ListenerSource: Sendable, Hashable {
+        /// Bind `host:port` (port 0 = ephemeral; read `HTTPServer.localAddress`).
+        case address(host: String, port: UInt16)
+        /// Adopt an already-listening socket, e.g. fd 3 from systemd (`LISTEN_FDS`).
+        case adoptedDescriptor(Int32)
+    }
+
+    /// Server settings. Every timeout is enforced on the event loop with one deadline per
+    /// connection, so a slow client never delays others.
+    public struct Configuration: Sendable {
+        /// The listener.
+        public var listener: ListenerSource
+        /// `listen(2)` backlog for a bound listener.
+        public var backlog: Int32 = 1024
+        /// Parser limits (header bytes/count, body size).
+        public var limits = HTTPLimits()
+        /// Open connections at most; more are answered 503 and closed (or, past a small
+        /// budget for such answers, closed at once).
+        public var maxConnections = 1024
+        /// Requests per connection that may await responses (pipelining depth); reading
+        /// pauses beyond it.
+        public var maxPipelinedRequests = 16
+        /// Time to receive a whole request head, from its first byte (or from accept for a
+        /// connection's first request). Over it: 408.
+        public var headerTimeout: Duration = .seconds(10)
+        /// Longest pause between body bytes. Over it: 408.
+        public var bodyTimeout: Duration = .seconds(10)
+        /// How long an idle keep-alive connection stays open.
+        public var keepAliveTimeout: Duration = .seconds(60)
+        /// Longest time a pending response may make no write progress (client not reading).
+        public var writeTimeout: Duration = .seconds(30)
+        /// After a final response, how long to read and discard client bytes before closing
+        /// (closing with unread input would reset the connection and could destroy the
+        /// response in flight, e.g. a 413 to a client still sending its body).
+        public var lingerTimeout: Duration = .seconds(2)
+        /// After `beginShutdown()`, how long in-flight requests may take before every
+        /// connection is closed and `run` returns.
+        public var drainTimeout: Duration = .seconds(30)
+        /// Whether responses carry a `Date` header.
+        public var sendDate = true
+        /// The request-id header echoed or generated on every response.
+        public var requestIDHeader = "X-Request-Id"
+
+        /// Binds `host:port` (defaults: 127.0.0.1:8080).
+        public init(host: String = "127.0.0.1", port: UInt16 = 8080) {
+            listener = .address(host: host, port: port)
+        }
+
+        /// Adopts the listening socket `fd` (socket activation).
+        public init(adoptingListener fd: Int32) {
+            listener = .adoptedDescriptor(fd)
+        }
+    }
+}

@@ -1,0 +1,22 @@
+/// Counters the service exports on `/metrics`. A snapshot; totals since start.
+public struct HTTPServerMetrics: Sendable, Hashable {
+    /// Connections open now (including ones being refused or closed gracefully).
+    public var connectionsOpen = 0
+    /// Connections accepted in total.
+    public var connectionsAccepted: UInt64 = 0
+    /// Connections refused because `maxConnections` were open.
+    public var connectionsRejected: UInt64 = 0
+    /// Complete requests handed to the handler.
+    public var requestsReceived: UInt64 = 0
+    /// Responses written completely (including error responses of the server itself).
+    public var responsesSent: UInt64 = 0
+    /// Requests refused by the parser, by error code (`"body_too_large"`, …), plus
+    /// `"request_timeout"` for 408s.
+    public var parseErrors: [String: UInt64] = [:]
+    /// Connections cut off, by reason: `"header"`, `"body"` (slow request), `"write"`
+    /// (client not reading), `"idle"` (keep-alive expired), `"drain"` (shutdown deadline).
+    public var timeouts: [String: UInt64] = [:]
+
+    /// Creates zeroed counters.
+    public init() {}
+}

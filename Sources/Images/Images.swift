@@ -1,1 +1,0 @@
-// Images module — see docs/architecture.md.

@@ -1,0 +1,46 @@
+/// Layer normalisation over the last dimension:
+/// `output[r] = (input[r] - mean) / sqrt(var + eps) · gamma + beta` (biased variance, as PyTorch).
+///
+/// `input` and `output` may be the same buffer. The variance is computed in a second pass over
+/// the centred values, which stays accurate when the mean is large compared to the spread.
+package func layerNorm(rows: Int, cols: Int, input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>,
+                       gamma: UnsafePointer<Float>, beta: UnsafePointer<Float>, eps: Float) {
+    guard cols > 0 else { return }
+    let vectorEnd = cols - cols % 8
+    let inverseCount = 1 / Float(cols)
+    for r in 0..<rows {
+        let x = input + r * cols
+        let y = output + r * cols
+        var sumVector = SIMD8<Float>(repeating: 0)
+        var c = 0
+        while c < vectorEnd {
+            sumVector += x.loadVector(at: c)
+            c += 8
+        }
+        var sum = sumVector.sum()
+        while c < cols { sum += x[c]; c += 1 }
+        let mean = sum * inverseCount
+
+        var squareVector = SIMD8<Float>(repeating: 0)
+        c = 0
+        while c < vectorEnd {
+            let d = x.loadVector(at: c) - mean
+            squareVector += d * d
+            c += 8
+        }
+        var squares = squareVector.sum()
+        while c < cols { let d = x[c] - mean; squares += d * d; c += 1 }
+        let inverseStd = 1 / (squares * inverseCount + eps).squareRoot()
+
+        c = 0
+        while c < vectorEnd {
+            let normalized = (x.loadVector(at: c) - mean) * inverseStd
+            y.storeVector(normalized * gamma.loadVector(at: c) + beta.loadVector(at: c), at: c)
+            c += 8
+        }
+        while c < cols {
+            y[c] = (x[c] - mean) * inverseStd * gamma[c] + beta[c]
+            c += 1
+        }
+    }
+}

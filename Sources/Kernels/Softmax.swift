@@ -1,0 +1,56 @@
+/// Softmax along each row, in place, over the first `cols` values of each row (row stride `ld`).
+///
+/// Entries equal to -inf (masked positions) get probability 0. A row whose entries are all
+/// -inf has no valid position: it becomes all zeros instead of the NaNs a literal softmax gives.
+package func softmaxRows(rows: Int, cols: Int, data: UnsafeMutablePointer<Float>, ld: Int) {
+    guard cols > 0 else { return }
+    let vectorEnd = cols - cols % 8
+    for r in 0..<rows {
+        let row = data + r * ld
+        var maxVector = SIMD8<Float>(repeating: -.infinity)
+        var c = 0
+        while c < vectorEnd {
+            maxVector = pointwiseMax(maxVector, row.loadVector(at: c))
+            c += 8
+        }
+        var maximum = maxVector.max()
+        while c < cols { maximum = max(maximum, row[c]); c += 1 }
+        if maximum == -.infinity {
+            row.update(repeating: 0, count: cols)
+            continue
+        }
+
+        var sumVector = SIMD8<Float>(repeating: 0)
+        c = 0
+        while c < vectorEnd {
+            let e = FastMath.exp(row.loadVector(at: c) - maximum)
+            row.storeVector(e, at: c)
+            sumVector += e
+            c += 8
+        }
+        var sum = sumVector.sum()
+        if c < cols {
+            var tail = SIMD8<Float>(repeating: -.infinity)
+            for i in 0..<(cols - c) { tail[i] = row[c + i] - maximum }
+            let e = FastMath.exp(tail)
+            for i in 0..<(cols - c) { row[c + i] = e[i]; sum += e[i] }
+        }
+
+        let inverse = 1 / sum
+        c = 0
+        while c < vectorEnd {
+            row.storeVector(row.loadVector(at: c) * inverse, at: c)
+            c += 8
+        }
+        while c < cols { row[c] *= inverse; c += 1 }
+    }
+}
+
+/// Softmax of a small vector (class scores, gate weights), same kernel as `softmaxRows`.
+package func softmax(_ values: [Float]) -> [Float] {
+    var result = values
+    result.withUnsafeMutableBufferPointer { buffer in
+        if let base = buffer.baseAddress { softmaxRows(rows: 1, cols: buffer.count, data: base, ld: buffer.count) }
+    }
+    return result
+}

@@ -1,0 +1,112 @@
+import Foundation
+import Kernels
+import Tensors
+
+/// An image + text fusion model loaded from a model directory, ready to run batches.
+///
+/// Weights are immutable after loading; F32 weights stay in the shared file mapping. `forward`
+/// may be called from several threads at once: each call borrows its own activation workspace.
+public final class FusionModel: @unchecked Sendable {
+    // @unchecked: the encoders and weights are immutable; `idleWorkspaces` is guarded by `lock`.
+
+    /// The validated configuration.
+    public let config: ModelConfig
+    /// Bytes of weight data the model uses (mapped or owned).
+    public let weightBytes: Int
+    /// Largest batch `forward` accepts.
+    public static let maxBatchSize = 1024
+
+    private let image: ImageEncoder
+    private let text: TextEncoder
+    private let fusion: FusionHead
+    private let lock = NSLock()
+    private var idleWorkspaces: [Workspace] = []
+    private static let maxIdleWorkspaces = 4
+
+    /// Loads `directory/config.json` and the weight files it names.
+    ///
+    /// Throws a `ModelError` naming the file, field or tensor when the directory is not a valid
+    /// model (missing files, malformed or hostile safetensors, missing or mis-shaped tensors).
+    public static func load(directory: String) throws -> FusionModel {
+        let config = try ModelConfig.load(path: directory + "/config.json")
+        let tensors = try WeightLoader.load(directory: directory, config: config)
+        return try FusionModel(config: config, tensors: tensors)
+    }
+
+    /// Sets the threads used by matrix products in this process (see `Kernels.setBLASThreads`).
+    public static func setThreads(_ count: Int) {
+        setBLASThreads(count)
+    }
+
+    /// A model from in-memory tensors (full names), checked like files are.
+    package init(config: ModelConfig, tensors: [String: Tensor]) throws(ModelError) {
+        try config.validate()
+        try WeightLoader.check(tensors, config: config)
+        let table = WeightTable(tensors: tensors)
+        self.config = config
+        image = try ImageEncoder(table, config: config.imageEncoder)
+        text = try TextEncoder(table, config: config.textEncoder)
+        fusion = try FusionHead(table, config: config.fusion)
+        let declared = Set(WeightDeclaration(config: config).entries.map(\.name))
+        weightBytes = tensors.reduce(0) { declared.contains($1.key) ? $0 + $1.value.byteCount : $0 }
+    }
+
+    /// Runs the model on a batch (1 ≤ count ≤ `maxBatchSize`); outputs are in input order.
+    ///
+    /// Texts are right-padded to the batch's longest; padding never changes another request's
+    /// result. Throws `ModelError.invalidInput` naming the request for a wrong pixel count, an
+    /// empty or too long token sequence, or a token id outside the vocabulary.
+    public func forward(_ batch: [ModelInput]) throws -> [ModelOutput] {
+        try forward(batch, log: nil)
+    }
+
+    /// `forward`, counting every matrix product in `log` (for the benchmark).
+    package func forward(_ batch: [ModelInput], log: GEMMLog?) throws(ModelError) -> [ModelOutput] {
+        try validate(batch)
+        let length = batch.map(\.inputIds.count).max() ?? 0
+        let ws = borrowWorkspace()
+        defer { returnWorkspace(ws) }
+        ws.reserve(.needed(config: config, batch: batch.count, textLength: length))
+        image.forward(batch, ws: ws, log: log)
+        text.forward(batch, length: length, ws: ws, log: log)
+        return fusion.forward(batch: batch.count, imageTokens: config.imageEncoder.tokenCount, textLength: length,
+                              textLengths: batch.map(\.inputIds.count),
+                              imageWidth: config.imageEncoder.hiddenSize, textWidth: config.textEncoder.hiddenSize,
+                              ws: ws, log: log)
+    }
+
+    private func validate(_ batch: [ModelInput]) throws(ModelError) {
+        guard !batch.isEmpty else { throw .invalidInput(index: 0, reason: "empty batch") }
+        guard batch.count <= Self.maxBatchSize else {
+            throw .invalidInput(index: Self.maxBatchSize, reason: "batch of \(batch.count) exceeds \(Self.maxBatchSize)")
+        }
+        let size = config.imageEncoder.imageSize
+        let pixelCount = 3 * size * size
+        let vocab = config.textEncoder.vocabSize
+        let maxLength = config.textEncoder.maxPositionEmbeddings
+        for (i, input) in batch.enumerated() {
+            guard input.pixels.count == pixelCount else {
+                throw .invalidInput(index: i, reason: "pixels has \(input.pixels.count) values, expected 3×\(size)×\(size) = \(pixelCount)")
+            }
+            guard !input.inputIds.isEmpty else { throw .invalidInput(index: i, reason: "input_ids is empty") }
+            guard input.inputIds.count <= maxLength else {
+                throw .invalidInput(index: i, reason: "\(input.inputIds.count) tokens exceed max_position_embeddings (\(maxLength))")
+            }
+            if let bad = input.inputIds.first(where: { $0 < 0 || Int($0) >= vocab }) {
+                throw .invalidInput(index: i, reason: "token id \(bad) is outside the vocabulary (0..<\(vocab))")
+            }
+        }
+    }
+
+    private func borrowWorkspace() -> Workspace {
+        lock.lock()
+        defer { lock.unlock() }
+        return idleWorkspaces.popLast() ?? Workspace()
+    }
+
+    private func returnWorkspace(_ ws: Workspace) {
+        lock.lock()
+        defer { lock.unlock() }
+        if idleWorkspaces.count < Self.maxIdleWorkspaces { idleWorkspaces.append(ws) }
+    }
+}

@@ -1,0 +1,96 @@
+import Kernels
+import Tensors
+
+/// Hugging Face `ViTModel` without pooler: patch embedding, CLS token, position embeddings,
+/// pre-LayerNorm blocks with exact GELU, final LayerNorm.
+struct ImageEncoder {
+    struct Layer {
+        let normBefore: Norm
+        let attention: SelfAttention
+        let normAfter: Norm
+        let intermediate: Linear
+        let output: Linear
+    }
+
+    let config: ImageEncoderConfig
+    let patchProjection: Linear  // conv weight [d, 3, p, p] used as [d, 3·p·p]
+    let clsToken: Tensor
+    let positionEmbeddings: Tensor
+    let layers: [Layer]
+    let finalNorm: Norm
+
+    init(_ table: WeightTable, config: ImageEncoderConfig) throws(ModelError) {
+        let names = Names.Image.self
+        let eps = config.layerNormEps
+        self.config = config
+        patchProjection = try Linear(table, names.patchProjection)
+        clsToken = try table.tensor(names.clsToken)
+        positionEmbeddings = try table.tensor(names.positionEmbeddings)
+        var layers: [Layer] = []
+        for i in 0..<config.numLayers {
+            let n = names.layer(i)
+            layers.append(Layer(
+                normBefore: try Norm(table, n.normBefore, eps: eps),
+                attention: SelfAttention(query: try Linear(table, n.query), key: try Linear(table, n.key),
+                                         value: try Linear(table, n.value), output: try Linear(table, n.attentionOutput),
+                                         numHeads: config.numHeads),
+                normAfter: try Norm(table, n.normAfter, eps: eps),
+                intermediate: try Linear(table, n.intermediate),
+                output: try Linear(table, n.output)))
+        }
+        self.layers = layers
+        finalNorm = try Norm(table, names.finalNorm, eps: eps)
+    }
+
+    /// Encodes the batch's images into `ws.imageOut` (`[B, tokenCount, hidden]`).
+    func forward(_ batch: [ModelInput], ws: Workspace, log: GEMMLog?) {
+        let size = config.imageSize, p = config.patchSize, grid = config.gridSize
+        let tokens = config.tokenCount, d = config.hiddenSize
+        let patchCount = grid * grid, patchWidth = 3 * p * p
+        let x = ws.imageOut.pointer
+        let patches = ws.patches.pointer
+
+        // Unfold each image into rows of patch pixels in (channel, row, column) order, the
+        // flattening of the convolution weight [d, 3, p, p]; the stride-p convolution is then
+        // one matrix product per image.
+        for (b, input) in batch.enumerated() {
+            input.pixels.withUnsafeBufferPointer { pixels in
+                guard let image = pixels.baseAddress else { return }
+                for gy in 0..<grid {
+                    for gx in 0..<grid {
+                        let row = patches + (b * patchCount + gy * grid + gx) * patchWidth
+                        for c in 0..<3 {
+                            for ky in 0..<p {
+                                let source = image + c * size * size + (gy * p + ky) * size + gx * p
+                                (row + c * p * p + ky * p).update(from: source, count: p)
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        for b in 0..<batch.count {
+            patchProjection.apply(patches + b * patchCount * patchWidth, rows: patchCount,
+                                  into: x + (b * tokens + 1) * d, log: log)
+            clsToken.withUnsafeBufferPointer { cls in
+                if let cls = cls.baseAddress { (x + b * tokens * d).update(from: cls, count: d) }
+            }
+            positionEmbeddings.withUnsafeBufferPointer { position in
+                if let position = position.baseAddress { addInPlace(x + b * tokens * d, position, count: tokens * d) }
+            }
+        }
+
+        let rows = batch.count * tokens
+        let h = ws.hidden.pointer
+        for layer in layers {
+            layer.normBefore.apply(x, rows: rows, into: h)
+            layer.attention.apply(h, batch: batch.count, seqLen: tokens, validLengths: nil,
+                                  qkv: ws.qkv.pointer, context: ws.context.pointer, scores: ws.scores.pointer,
+                                  padding: ws.padding, residual: x, log: log)
+            layer.normAfter.apply(x, rows: rows, into: h)
+            layer.intermediate.apply(h, rows: rows, into: ws.mlp.pointer, activation: .gelu, log: log)
+            layer.output.apply(ws.mlp.pointer, rows: rows, into: x, accumulate: true, log: log)
+        }
+        finalNorm.apply(x, rows: rows, into: x)
+    }
+}

@@ -1,0 +1,128 @@
+import Kernels
+import Tensors
+
+/// The model's tensors by name, as checked against `WeightDeclaration`.
+struct WeightTable {
+    let tensors: [String: Tensor]
+
+    func tensor(_ name: String) throws(ModelError) -> Tensor {
+        guard let tensor = tensors[name] else { throw .missingTensor(name: name, files: ["<declaration>"]) }
+        return tensor
+    }
+}
+
+/// `nn.Linear`: `y = x · Wᵀ + b` with `W` stored `[out, in]` and used in place.
+struct Linear {
+    enum Activation { case none, gelu }
+
+    let weight: Tensor
+    let bias: Tensor
+    let inFeatures: Int
+    let outFeatures: Int
+
+    init(weight: Tensor, bias: Tensor) {
+        self.weight = weight
+        self.bias = bias
+        self.outFeatures = weight.shape[0]
+        self.inFeatures = weight.count / max(weight.shape[0], 1)
+    }
+
+    /// `name.weight` and `name.bias`; a convolution weight `[out, c, kh, kw]` acts as `[out, c·kh·kw]`.
+    init(_ table: WeightTable, _ name: String) throws(ModelError) {
+        self.init(weight: try table.tensor(name + ".weight"), bias: try table.tensor(name + ".bias"))
+    }
+
+    /// Writes `input[rows, in] · Wᵀ + b` to `output`, or adds it to `output` when `accumulate`
+    /// (a residual connection fused into the product: sgemm with beta = 1), then applies
+    /// `activation`. Strides default to dense rows.
+    func apply(_ input: UnsafePointer<Float>, rows: Int, ldInput: Int? = nil,
+               into output: UnsafeMutablePointer<Float>, ldOutput: Int? = nil,
+               accumulate: Bool = false, activation: Activation = .none, log: GEMMLog?) {
+        let ldo = ldOutput ?? outFeatures
+        weight.withUnsafeBufferPointer { w in
+            bias.withUnsafeBufferPointer { b in
+                guard let w = w.baseAddress, let b = b.baseAddress else { return }
+                sgemm(transposeB: true, m: rows, n: outFeatures, k: inFeatures,
+                      a: input, lda: ldInput ?? inFeatures, b: w, ldb: inFeatures,
+                      beta: accumulate ? 1 : 0, c: output, ldc: ldo, log: log)
+                switch activation {
+                case .none: addBias(rows: rows, cols: outFeatures, data: output, ld: ldo, bias: b)
+                case .gelu: addBiasGELU(rows: rows, cols: outFeatures, data: output, ld: ldo, bias: b)
+                }
+            }
+        }
+    }
+}
+
+/// `nn.LayerNorm` over the last dimension.
+struct Norm {
+    let scale: Tensor
+    let shift: Tensor
+    let eps: Float
+
+    init(_ table: WeightTable, _ name: String, eps: Float) throws(ModelError) {
+        scale = try table.tensor(name + ".weight")
+        shift = try table.tensor(name + ".bias")
+        self.eps = eps
+    }
+
+    /// Normalises `rows` rows of `scale.count` values; `input` may equal `output`.
+    func apply(_ input: UnsafePointer<Float>, rows: Int, into output: UnsafeMutablePointer<Float>) {
+        scale.withUnsafeBufferPointer { g in
+            shift.withUnsafeBufferPointer { b in
+                guard let g = g.baseAddress, let b = b.baseAddress else { return }
+                layerNorm(rows: rows, cols: scale.count, input: input, output: output, gamma: g, beta: b, eps: eps)
+            }
+        }
+    }
+}
+
+/// The query/key/value/output projections of one self-attention block.
+struct SelfAttention {
+    let query: Linear
+    let key: Linear
+    let value: Linear
+    let output: Linear
+    let numHeads: Int
+
+    var width: Int { query.outFeatures }
+    var headDim: Int { width / numHeads }
+
+    /// Projects `input` (`batch` sequences of `seqLen` rows) to Q, K, V in the column blocks of
+    /// `qkv` (row stride 3·width), runs attention per sequence into `context`, then adds
+    /// `context · W_oᵀ + b_o` to `residual` (which may be `input`'s buffer).
+    /// `validLengths[b]` hides keys at or after it and skips those query rows.
+    func apply(_ input: UnsafePointer<Float>, batch: Int, seqLen: Int, validLengths: [Int]?,
+               qkv: UnsafeMutablePointer<Float>, context: UnsafeMutablePointer<Float>,
+               scores: UnsafeMutablePointer<Float>, padding: UnsafeMutablePointer<Bool>,
+               residual: UnsafeMutablePointer<Float>, log: GEMMLog?) {
+        let rows = batch * seqLen
+        query.apply(input, rows: rows, into: qkv, ldOutput: 3 * width, log: log)
+        key.apply(input, rows: rows, into: qkv + width, ldOutput: 3 * width, log: log)
+        value.apply(input, rows: rows, into: qkv + 2 * width, ldOutput: 3 * width, log: log)
+        attend(qkv, batch: batch, seqLen: seqLen, validLengths: validLengths, numHeads: numHeads, headDim: headDim,
+               context: context, scores: scores, padding: padding, log: log)
+        output.apply(context, rows: rows, into: residual, accumulate: true, log: log)
+    }
+}
+
+/// Attention over packed `[rows, 3·width]` QKV, one sequence at a time.
+func attend(_ qkv: UnsafePointer<Float>, batch: Int, seqLen: Int, validLengths: [Int]?, numHeads: Int, headDim: Int,
+            context: UnsafeMutablePointer<Float>, scores: UnsafeMutablePointer<Float>,
+            padding: UnsafeMutablePointer<Bool>, log: GEMMLog?) {
+    let width = numHeads * headDim
+    for b in 0..<batch {
+        let base = qkv + b * seqLen * 3 * width
+        var mask: UnsafePointer<Bool>?
+        var queryRows = seqLen
+        if let validLengths {
+            queryRows = validLengths[b]
+            for t in 0..<seqLen { padding[t] = t >= queryRows }
+            mask = UnsafePointer(padding)
+        }
+        multiHeadAttention(query: base, key: base + width, value: base + 2 * width, ld: 3 * width,
+                           seqLen: seqLen, numHeads: numHeads, headDim: headDim,
+                           keyPadding: mask, queryRows: queryRows,
+                           output: context + b * seqLen * width, ldOutput: width, scores: scores, log: log)
+    }
+}

@@ -1,0 +1,81 @@
+import Kernels
+import Tensors
+
+/// Hugging Face `BertModel` without pooler: word + position + token-type-0 embeddings,
+/// post-LayerNorm blocks with exact GELU, padding keys masked.
+struct TextEncoder {
+    struct Layer {
+        let attention: SelfAttention
+        let attentionNorm: Norm
+        let intermediate: Linear
+        let output: Linear
+        let outputNorm: Norm
+    }
+
+    let config: TextEncoderConfig
+    let wordEmbeddings: Tensor
+    let positionEmbeddings: Tensor
+    let tokenTypeEmbeddings: Tensor
+    let embeddingNorm: Norm
+    let layers: [Layer]
+
+    init(_ table: WeightTable, config: TextEncoderConfig) throws(ModelError) {
+        let names = Names.Text.self
+        let eps = config.layerNormEps
+        self.config = config
+        wordEmbeddings = try table.tensor(names.wordEmbeddings)
+        positionEmbeddings = try table.tensor(names.positionEmbeddings)
+        tokenTypeEmbeddings = try table.tensor(names.tokenTypeEmbeddings)
+        embeddingNorm = try Norm(table, names.embeddingNorm, eps: eps)
+        var layers: [Layer] = []
+        for i in 0..<config.numLayers {
+            let n = names.layer(i)
+            layers.append(Layer(
+                attention: SelfAttention(query: try Linear(table, n.query), key: try Linear(table, n.key),
+                                         value: try Linear(table, n.value), output: try Linear(table, n.attentionOutput),
+                                         numHeads: config.numHeads),
+                attentionNorm: try Norm(table, n.attentionNorm, eps: eps),
+                intermediate: try Linear(table, n.intermediate),
+                output: try Linear(table, n.output),
+                outputNorm: try Norm(table, n.outputNorm, eps: eps)))
+        }
+        self.layers = layers
+    }
+
+    /// Encodes the batch's token ids, right-padded to `length`, into `ws.textOut`
+    /// (`[B, length, hidden]`). Ids were validated by the caller. Padding rows hold finite
+    /// values that no valid position ever reads.
+    func forward(_ batch: [ModelInput], length: Int, ws: Workspace, log: GEMMLog?) {
+        let d = config.hiddenSize
+        let x = ws.textOut.pointer
+        x.update(repeating: 0, count: batch.count * length * d)
+        wordEmbeddings.withUnsafeBufferPointer { words in
+            positionEmbeddings.withUnsafeBufferPointer { positions in
+                tokenTypeEmbeddings.withUnsafeBufferPointer { types in
+                    guard let words = words.baseAddress, let positions = positions.baseAddress,
+                          let types = types.baseAddress else { return }
+                    for (b, input) in batch.enumerated() {
+                        for (t, id) in input.inputIds.enumerated() {
+                            let row = x + (b * length + t) * d
+                            row.update(from: words + Int(id) * d, count: d)
+                            addInPlace(row, positions + t * d, count: d)
+                            addInPlace(row, types, count: d)  // token type 0
+                        }
+                    }
+                }
+            }
+        }
+        let rows = batch.count * length
+        embeddingNorm.apply(x, rows: rows, into: x)
+        let lengths = batch.map(\.inputIds.count)
+        for layer in layers {
+            layer.attention.apply(x, batch: batch.count, seqLen: length, validLengths: lengths,
+                                  qkv: ws.qkv.pointer, context: ws.context.pointer, scores: ws.scores.pointer,
+                                  padding: ws.padding, residual: x, log: log)
+            layer.attentionNorm.apply(x, rows: rows, into: x)
+            layer.intermediate.apply(x, rows: rows, into: ws.mlp.pointer, activation: .gelu, log: log)
+            layer.output.apply(ws.mlp.pointer, rows: rows, into: x, accumulate: true, log: log)
+            layer.outputNorm.apply(x, rows: rows, into: x)
+        }
+    }
+}

@@ -1,1 +1,0 @@
-// POSIX module — see docs/architecture.md.

@@ -1,0 +1,78 @@
+/// A request waiting in the dispatcher queue, with the times that decide its fate.
+struct QueuedRequest<Job> {
+    let job: Job
+    /// When it entered the queue (monotonic nanoseconds).
+    let enqueuedAt: UInt64
+    /// After this instant it must not start running any more; it is answered 504 instead.
+    let deadline: UInt64
+}
+
+/// What the queue wants the dispatcher to do, given that some worker could take a batch.
+enum BatchDecision: Equatable {
+    /// Nothing is queued.
+    case empty
+    /// Cut a batch now: it is full, or its oldest request has waited `maxDelay`.
+    case dispatchNow
+    /// Wait for more requests until this instant, then cut whatever is there.
+    case waitUntil(UInt64)
+}
+
+/// The bounded dynamic-batching queue, without threads or clocks: every method takes `now`,
+/// so tests drive it with a deterministic clock.
+///
+/// Policy (like Triton's `max_queue_delay`): a batch is cut when it is full, or when the oldest
+/// queued request has waited `maxDelay` while a worker was free. While no worker is free the
+/// dispatcher does not ask, so requests accumulate and batches fill.
+struct BatchQueue<Job> {
+    let maxBatch: Int
+    let maxDelay: UInt64
+    private var items: RingBuffer<QueuedRequest<Job>>
+
+    init(capacity: Int, maxBatch: Int, maxDelay: UInt64) {
+        precondition(maxBatch >= 1, "maxBatch must be at least 1")
+        self.maxBatch = maxBatch
+        self.maxDelay = maxDelay
+        self.items = RingBuffer(capacity: capacity)
+    }
+
+    var count: Int { items.count }
+    var capacity: Int { items.capacity }
+    var isEmpty: Bool { items.isEmpty }
+
+    /// Adds a request at the tail; false when the queue is full.
+    mutating func enqueue(_ job: Job, now: UInt64, deadline: UInt64) -> Bool {
+        items.append(QueuedRequest(job: job, enqueuedAt: now, deadline: deadline))
+    }
+
+    /// Whether to cut a batch now, assuming a worker can take it.
+    func decision(now: UInt64) -> BatchDecision {
+        guard let oldest = items.first else { return .empty }
+        if items.count >= maxBatch { return .dispatchNow }
+        let due = oldest.enqueuedAt &+ maxDelay
+        return now >= due ? .dispatchNow : .waitUntil(due)
+    }
+
+    /// Removes every request whose deadline has passed (oldest first).
+    mutating func removeExpired(now: UInt64) -> [QueuedRequest<Job>] {
+        guard items.elements.contains(where: { $0.deadline <= now }) else { return [] }
+        return items.removeAll(where: { $0.deadline <= now })
+    }
+
+    /// Takes up to `maxBatch` requests from the head, oldest first.
+    mutating func takeBatch() -> [QueuedRequest<Job>] {
+        var batch: [QueuedRequest<Job>] = []
+        batch.reserveCapacity(min(maxBatch, items.count))
+        while batch.count < maxBatch, let next = items.popFirst() { batch.append(next) }
+        return batch
+    }
+
+    /// Removes everything (used when the service stops).
+    mutating func removeAll() -> [QueuedRequest<Job>] {
+        items.removeAll(where: { _ in true })
+    }
+
+    /// The earliest deadline among queued requests, so the dispatcher can wake to answer 504.
+    var earliestDeadline: UInt64? {
+        items.elements.map(\.deadline).min()
+    }
+}

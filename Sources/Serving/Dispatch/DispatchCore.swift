@@ -1,0 +1,165 @@
+/// Whether the dispatcher takes new requests, and if not, why (each maps to a 503 code).
+public enum Admission: Equatable, Sendable {
+    /// Accepting requests.
+    case open
+    /// No worker has finished loading the model yet.
+    case starting
+    /// Every worker is down and none is coming back.
+    case unavailable
+    /// SIGTERM/SIGINT received: finishing what was accepted, taking nothing new.
+    case draining
+}
+
+/// The answer to a submission.
+public enum SubmitOutcome: Equatable, Sendable {
+    case accepted
+    case queueFull
+    case refused(Admission)
+}
+
+/// A batch sent to a worker and not yet answered.
+struct DispatchedBatch<Job> {
+    let id: UInt64
+    let worker: Int
+    let requests: [QueuedRequest<Job>]
+    /// 0 the first time, 1 when re-sent after the worker holding it died.
+    let attempt: Int
+    let sentAt: UInt64
+}
+
+/// What one dispatcher step decided: batches to send, requests whose deadline passed, and when
+/// to look again if nothing else happens.
+struct DispatchStep<Job> {
+    var sends: [DispatchedBatch<Job>] = []
+    var expired: [QueuedRequest<Job>] = []
+    var wakeAt: UInt64?
+}
+
+/// The dispatcher's whole decision logic — queue, batching, routing, deadlines, retry after a
+/// worker death — as a value without threads or clocks. `Dispatcher` runs it under a lock.
+struct DispatchCore<Job> {
+    private struct Retry {
+        let requests: [QueuedRequest<Job>]
+        let avoiding: Int
+    }
+
+    private(set) var queue: BatchQueue<Job>
+    private(set) var router: Router
+    private var retries: [Retry] = []
+    private(set) var outstanding: [UInt64: DispatchedBatch<Job>] = [:]
+    private var nextBatchID: UInt64 = 1
+    var admission: Admission = .starting
+
+    init(queueCapacity: Int, maxBatch: Int, maxDelay: UInt64, policy: RoutingPolicy,
+         workerCount: Int, maxBatchesPerWorker: Int = 2) {
+        queue = BatchQueue(capacity: queueCapacity, maxBatch: maxBatch, maxDelay: maxDelay)
+        router = Router(policy: policy, workerCount: workerCount, maxBatchesPerWorker: maxBatchesPerWorker)
+    }
+
+    /// Nothing queued, waiting for a retry, or running.
+    var isIdle: Bool { queue.isEmpty && retries.isEmpty && outstanding.isEmpty }
+
+    /// Requests in flight on each worker.
+    var inFlightPerWorker: [Int] { router.workers.map(\.inFlightRequests) }
+
+    mutating func submit(_ job: Job, now: UInt64, deadline: UInt64) -> SubmitOutcome {
+        guard admission == .open else { return .refused(admission) }
+        return queue.enqueue(job, now: now, deadline: deadline) ? .accepted : .queueFull
+    }
+
+    /// Decides what to do at `now`.
+    mutating func step(now: UInt64) -> DispatchStep<Job> {
+        var out = DispatchStep<Job>()
+        out.expired = queue.removeExpired(now: now)
+
+        // Batches re-sent after a worker death go first: their requests are the oldest.
+        while !retries.isEmpty, router.hasCapacity {
+            let retry = retries[0]
+            let live = retry.requests.filter { $0.deadline > now }
+            out.expired += retry.requests.filter { $0.deadline <= now }
+            if live.isEmpty { retries.removeFirst(); continue }
+            guard let worker = router.choose(batchSize: live.count, avoiding: retry.avoiding) else { break }
+            retries.removeFirst()
+            out.sends.append(send(live, to: worker, attempt: 1, now: now))
+        }
+
+        cutting: while retries.isEmpty, router.hasCapacity {
+            switch queue.decision(now: now) {
+            case .empty:
+                break cutting
+            case .waitUntil(let due):
+                out.wakeAt = due
+                break cutting
+            case .dispatchNow:
+                let batch = queue.takeBatch()
+                guard let worker = router.choose(batchSize: batch.count) else {
+                    // Unreachable while hasCapacity holds; keep the requests rather than lose them.
+                    retries.append(Retry(requests: batch, avoiding: -1))
+                    break cutting
+                }
+                out.sends.append(send(batch, to: worker, attempt: 0, now: now))
+            }
+        }
+
+        let deadlines = [queue.earliestDeadline] + retries.map { $0.requests.map(\.deadline).min() }
+        if let earliest = deadlines.compactMap({ $0 }).min() {
+            out.wakeAt = min(out.wakeAt ?? earliest, earliest)
+        }
+        return out
+    }
+
+    private mutating func send(_ requests: [QueuedRequest<Job>], to worker: Int, attempt: Int,
+                               now: UInt64) -> DispatchedBatch<Job> {
+        let batch = DispatchedBatch(id: nextBatchID, worker: worker, requests: requests,
+                                    attempt: attempt, sentAt: now)
+        nextBatchID += 1
+        outstanding[batch.id] = batch
+        router.didDispatch(to: worker, requests: requests.count)
+        return batch
+    }
+
+    /// A worker answered a batch (results or an inference error). Returns the batch, or nil if
+    /// it is unknown (already re-routed after the worker was declared dead).
+    mutating func complete(batchID: UInt64, worker: Int, inferenceNanos: UInt64) -> DispatchedBatch<Job>? {
+        guard let batch = outstanding[batchID], batch.worker == worker else { return nil }
+        outstanding[batchID] = nil
+        router.didComplete(worker: worker, requests: batch.requests.count, inferenceNanos: inferenceNanos)
+        return batch
+    }
+
+    /// A worker is ready to take batches (after its handshake, or after a restart).
+    mutating func workerReady(_ worker: Int) {
+        router.setReady(worker, true)
+        if admission == .starting || admission == .unavailable { admission = .open }
+    }
+
+    /// A worker died or was stopped. Each batch it held is queued once more for another worker;
+    /// requests already on their second attempt are returned to be failed.
+    mutating func workerLost(_ worker: Int) -> [QueuedRequest<Job>] {
+        router.setReady(worker, false)
+        var failed: [QueuedRequest<Job>] = []
+        for batch in outstanding.values.filter({ $0.worker == worker }).sorted(by: { $0.id < $1.id }) {
+            outstanding[batch.id] = nil
+            if batch.attempt == 0 {
+                retries.append(Retry(requests: batch.requests, avoiding: worker))
+            } else {
+                failed += batch.requests
+            }
+        }
+        return failed
+    }
+
+    /// Removes everything still waiting (queue and retries) — used when the drain time is up.
+    mutating func removeAllWaiting() -> [QueuedRequest<Job>] {
+        let waiting = queue.removeAll() + retries.flatMap(\.requests)
+        retries.removeAll()
+        return waiting
+    }
+
+    /// Removes every batch still held by workers — used when the drain time is up.
+    mutating func removeAllOutstanding() -> [QueuedRequest<Job>] {
+        let held = outstanding.values.sorted(by: { $0.id < $1.id }).flatMap(\.requests)
+        outstanding.removeAll()
+        return held
+    }
+}

@@ -1,0 +1,91 @@
+/// One preprocessed request, as it travels to a worker.
+public struct InferencePayload: Sendable, Equatable {
+    /// Normalised image tensor `[3, S, S]`, C order.
+    public var pixels: [Float]
+    /// Token ids with `[CLS]` … `[SEP]`, unpadded.
+    public var tokenIds: [Int32]
+    /// Whether the worker should send the fused embedding back.
+    public var returnEmbedding: Bool
+
+    /// Creates a payload.
+    public init(pixels: [Float], tokenIds: [Int32], returnEmbedding: Bool) {
+        self.pixels = pixels
+        self.tokenIds = tokenIds
+        self.returnEmbedding = returnEmbedding
+    }
+}
+
+/// The model's answer for one request.
+public struct InferenceResult: Sendable, Equatable {
+    public var logits: [Float]
+    public var scores: [Float]
+    public var label: Int
+    public var gateImage: Float
+    public var gateText: Float
+    /// Empty unless the request asked for it.
+    public var embedding: [Float]
+
+    /// Creates a result.
+    public init(logits: [Float], scores: [Float], label: Int, gateImage: Float, gateText: Float,
+                embedding: [Float]) {
+        self.logits = logits
+        self.scores = scores
+        self.label = label
+        self.gateImage = gateImage
+        self.gateText = gateText
+        self.embedding = embedding
+    }
+}
+
+/// Where and how a request ran.
+public struct BatchInfo: Sendable, Equatable {
+    public var batchSize: Int
+    public var worker: Int
+    /// From entering the dispatcher queue to being sent to a worker.
+    public var queueNanos: UInt64
+    /// The worker's own measurement of the batch's forward pass.
+    public var inferenceNanos: UInt64
+}
+
+/// Why a request that was accepted did not get a result.
+public enum InferenceFailure: Error, Sendable, Equatable, CustomStringConvertible {
+    /// Its deadline passed before it could run (HTTP 504).
+    case deadlineExceeded
+    /// The worker died while holding it, and so did the worker it was retried on.
+    case workerFailed(String)
+    /// The model raised an error for its batch.
+    case inferenceFailed(String)
+    /// The service stopped (drain time over) before it ran.
+    case shuttingDown
+
+    public var description: String {
+        switch self {
+        case .deadlineExceeded: return "the request's deadline passed before it could run"
+        case .workerFailed(let why): return "the worker running the request failed twice: \(why)"
+        case .inferenceFailed(let why): return "the model failed on the request's batch: \(why)"
+        case .shuttingDown: return "the server stopped before the request could run"
+        }
+    }
+}
+
+/// A request accepted by the dispatcher: its payload, its deadline and whom to tell.
+public final class InferenceJob: Sendable {
+    public let requestID: String
+    public let payload: InferencePayload
+    /// Monotonic nanoseconds after which it must not start.
+    public let deadline: UInt64
+    private let completion: @Sendable (Result<(InferenceResult, BatchInfo), InferenceFailure>) -> Void
+
+    /// Creates a job; `completion` is called exactly once, on a dispatcher or worker thread.
+    public init(requestID: String, payload: InferencePayload, deadline: UInt64,
+                completion: @escaping @Sendable (Result<(InferenceResult, BatchInfo), InferenceFailure>) -> Void) {
+        self.requestID = requestID
+        self.payload = payload
+        self.deadline = deadline
+        self.completion = completion
+    }
+
+    func finish(_ result: Result<(InferenceResult, BatchInfo), InferenceFailure>) {
+        completion(result)
+    }
+}

@@ -1,0 +1,139 @@
+/// How the dispatcher chooses the worker for each batch.
+public enum RoutingPolicy: String, CaseIterable, Sendable, CustomStringConvertible {
+    /// The batch goes to the worker where it would finish first: the least outstanding work,
+    /// counted as (in-flight requests + this batch) × that worker's measured time per request.
+    case leastLoaded = "least-loaded"
+    /// Batches go to the workers in turn, skipping only workers that cannot take one.
+    case roundRobin = "round-robin"
+    /// Only an idle worker takes a batch (the longest-idle first), like Triton and TorchServe.
+    case pull
+
+    /// The command-line spelling.
+    public var description: String { rawValue }
+}
+
+/// What the router knows about one worker.
+struct WorkerLoad: Equatable {
+    /// Handshake done and model loaded; false while starting or after it died.
+    var isReady = false
+    /// Requests sent to it and not yet answered.
+    var inFlightRequests = 0
+    /// Batches sent to it and not yet answered.
+    var outstandingBatches = 0
+    /// Exponentially weighted moving average of inference time per request, from the worker's
+    /// own measurement of each batch; nil until its first batch completes.
+    var nanosPerRequest: Double?
+    /// Order in which it last became idle, so `pull` hands work to the longest-idle worker.
+    var idleSequence: UInt64 = 0
+}
+
+/// The routing state machine (no threads, no clocks): tracks per-worker load and picks workers.
+struct Router {
+    let policy: RoutingPolicy
+    /// Batches a worker may hold at once. `pull` uses 1 (only idle workers take work); the push
+    /// policies keep a second batch waiting in the worker's socket so it never idles between
+    /// batches, and so that load actually differs between workers for least-loaded to see.
+    let maxBatchesPerWorker: Int
+    /// Weight of the newest sample in the moving average.
+    let smoothing: Double
+    private(set) var workers: [WorkerLoad]
+    private var nextTurn = 0
+    private var idleCounter: UInt64 = 0
+
+    init(policy: RoutingPolicy, workerCount: Int, maxBatchesPerWorker: Int = 2, smoothing: Double = 0.3) {
+        precondition(workerCount >= 1, "at least one worker")
+        self.policy = policy
+        self.maxBatchesPerWorker = policy == .pull ? 1 : max(1, maxBatchesPerWorker)
+        self.smoothing = smoothing
+        self.workers = Array(repeating: WorkerLoad(), count: workerCount)
+    }
+
+    var readyCount: Int { workers.filter(\.isReady).count }
+
+    private func canTake(_ index: Int) -> Bool {
+        workers[index].isReady && workers[index].outstandingBatches < maxBatchesPerWorker
+    }
+
+    /// Whether some worker could take a batch right now.
+    var hasCapacity: Bool { workers.indices.contains(where: canTake) }
+
+    /// The estimate of time per request used for a worker that has not been measured yet:
+    /// the mean of the measured ones, so a fresh worker is neither shunned nor flooded.
+    private var defaultNanosPerRequest: Double {
+        let measured = workers.compactMap(\.nanosPerRequest)
+        return measured.isEmpty ? 1 : measured.reduce(0, +) / Double(measured.count)
+    }
+
+    /// Chooses the worker for a batch of `size` requests, or nil if none can take it.
+    /// `avoiding` is skipped when any other worker can take the batch (used for retries).
+    func choose(batchSize size: Int, avoiding: Int? = nil) -> Int? {
+        var candidates = workers.indices.filter(canTake)
+        if let avoided = avoiding, candidates.count > 1 || candidates.first != avoided {
+            let others = candidates.filter { $0 != avoided }
+            if !others.isEmpty { candidates = others }
+        }
+        guard !candidates.isEmpty else { return nil }
+        switch policy {
+        case .leastLoaded:
+            let fallback = defaultNanosPerRequest
+            func work(_ i: Int) -> Double {
+                Double(workers[i].inFlightRequests + size) * (workers[i].nanosPerRequest ?? fallback)
+            }
+            // Strict `<` keeps the lowest index on ties.
+            var best = candidates[0]
+            for i in candidates.dropFirst() where work(i) < work(best) { best = i }
+            return best
+        case .roundRobin:
+            let n = workers.count
+            for step in 0..<n {
+                let i = (nextTurn + step) % n
+                if candidates.contains(i) { return i }
+            }
+            return nil
+        case .pull:
+            var best = candidates[0]
+            for i in candidates.dropFirst() where workers[i].idleSequence < workers[best].idleSequence { best = i }
+            return best
+        }
+    }
+
+    /// Records that a batch of `requests` was sent to `worker`.
+    mutating func didDispatch(to worker: Int, requests: Int) {
+        workers[worker].inFlightRequests += requests
+        workers[worker].outstandingBatches += 1
+        if policy == .roundRobin { nextTurn = (worker + 1) % workers.count }
+    }
+
+    /// Records a finished batch and the worker's own measurement of its inference time.
+    mutating func didComplete(worker: Int, requests: Int, inferenceNanos: UInt64) {
+        workers[worker].inFlightRequests = max(0, workers[worker].inFlightRequests - requests)
+        workers[worker].outstandingBatches = max(0, workers[worker].outstandingBatches - 1)
+        if requests > 0 {
+            let sample = Double(inferenceNanos) / Double(requests)
+            if let old = workers[worker].nanosPerRequest {
+                workers[worker].nanosPerRequest = old + smoothing * (sample - old)
+            } else {
+                workers[worker].nanosPerRequest = sample
+            }
+        }
+        if workers[worker].outstandingBatches == 0 {
+            idleCounter += 1
+            workers[worker].idleSequence = idleCounter
+        }
+    }
+
+    /// Marks a worker ready (handshake done) or not (starting, dead, stopping).
+    /// A worker that is not ready holds no work: its counts are reset (the dispatcher
+    /// re-routes what it held), but its measured speed is kept for when it comes back.
+    mutating func setReady(_ worker: Int, _ ready: Bool) {
+        workers[worker].isReady = ready
+        if !ready {
+            workers[worker].inFlightRequests = 0
+            workers[worker].outstandingBatches = 0
+        }
+        if ready, workers[worker].outstandingBatches == 0 {
+            idleCounter += 1
+            workers[worker].idleSequence = idleCounter
+        }
+    }
+}

@@ -1,0 +1,182 @@
+import Foundation
+import HTTP
+import Logging
+import Model
+import POSIX
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Hooks for a service manager (systemd's sd_notify): called when the server is ready,
+/// when it starts draining, and periodically while healthy.
+public struct LifecycleHooks: Sendable {
+    public var ready: @Sendable () -> Void = {}
+    public var stopping: @Sendable () -> Void = {}
+    /// Called every `watchdogInterval` while the event loop answers and a worker is ready.
+    public var watchdog: @Sendable () -> Void = {}
+    public var watchdogIntervalNanos: UInt64?
+    /// A listening socket handed over by the service manager (socket activation).
+    public var inheritedListener: Int32?
+
+    /// No hooks.
+    public init() {}
+}
+
+/// The whole `serve` process: loads the model's config, starts the worker processes, the
+/// dispatcher and the HTTP server, and drains on SIGTERM/SIGINT.
+public final class FusionServer {
+    private let configuration: ServeConfiguration
+    private let logger: Logger
+    private let hooks: LifecycleHooks
+
+    /// Prepares a server; nothing starts until `run`.
+    public init(configuration: ServeConfiguration, logger: Logger, hooks: LifecycleHooks = LifecycleHooks()) {
+        self.configuration = configuration
+        self.logger = logger
+        self.hooks = hooks
+    }
+
+    /// Runs until drained after SIGTERM/SIGINT. Throws (before serving) on a bad model or setting.
+    public func run() throws {
+        let executable = try ProcessControl.executablePath()
+        let modelDirectory = try configuration.resolvedModelDirectory(executable: executable)
+        let modelConfig = try ModelConfig.load(path: modelDirectory + "/config.json")
+        let preprocessing = try Preprocessing(config: modelConfig, vocabFile: modelDirectory + "/vocab.txt")
+        let allowed = try currentAffinity()
+        let cpuSets = try configuration.workerPlan(allowed: allowed)
+
+        let metrics = ServiceMetrics(maxBatch: configuration.maxBatch)
+        let dispatcher = Dispatcher(
+            configuration: .init(maxBatch: configuration.maxBatch,
+                                 maxDelayNanos: UInt64(configuration.maxDelayMilliseconds) * 1_000_000,
+                                 maxQueue: configuration.maxQueue, policy: configuration.router,
+                                 workerCount: cpuSets.count),
+            onBatchSent: { size, _ in metrics.batchSize.observe(Double(size)) })
+        var poolConfiguration = WorkerPool.Configuration(
+            executable: executable, modelDirectory: modelDirectory, cpuSets: cpuSets, maxBatch: configuration.maxBatch,
+            expectedModel: FusionModelExecutor.identity(of: modelConfig))
+        poolConfiguration.environment = [:]
+        let pool = WorkerPool(configuration: poolConfiguration, dispatcher: dispatcher, logger: logger,
+                              onBatchAnswered: { _, nanos in metrics.inferenceSeconds.observe(Double(nanos) / 1e9) })
+
+        var httpConfiguration: HTTPServer.Configuration
+        if let fd = hooks.inheritedListener {
+            httpConfiguration = HTTPServer.Configuration(adoptingListener: fd)
+        } else {
+            httpConfiguration = HTTPServer.Configuration(host: configuration.host, port: configuration.port)
+        }
+        httpConfiguration.limits.maxBodyBytes = configuration.maxBodyBytes
+        httpConfiguration.maxConnections = configuration.maxConnections
+        httpConfiguration.drainTimeout = .seconds(configuration.drainTimeoutSeconds)
+        let server = try HTTPServer(configuration: httpConfiguration)
+
+        let preprocessPool = BoundedThreadPool(name: "preprocess", threads: max(1, allowed.count),
+                                               queueCapacity: configuration.maxQueue)
+        let service = InferenceService(
+            model: modelConfig,
+            settings: ServiceSettings(requestTimeoutNanos: UInt64(configuration.requestTimeoutMilliseconds) * 1_000_000,
+                                      maxBatch: configuration.maxBatch,
+                                      maxDelayMilliseconds: configuration.maxDelayMilliseconds,
+                                      maxQueue: configuration.maxQueue, maxBodyBytes: configuration.maxBodyBytes,
+                                      router: configuration.router, workerCount: cpuSets.count),
+            preprocessing: preprocessing, pool: preprocessPool, dispatcher: dispatcher, metrics: metrics,
+            logger: logger, workers: { pool.status }, httpConnections: { server.metrics.connectionsOpen })
+
+        let hooks = self.hooks
+        let logger = self.logger
+        try server.handleSignals([SIGTERM, SIGINT]) { signal in
+            guard !service.isDraining else { return }
+            logger.notice("draining", metadata: ["signal": "\(signal)"])
+            service.beginDrain()
+            hooks.stopping()
+            server.beginShutdown()
+        }
+
+        dispatcher.start(transport: pool)
+        pool.start()
+        let address = server.localAddress
+        logger.notice("fusion-serve listening", metadata: [
+            "address": "\(address)", "model": "\(modelConfig.name)", "model_dir": "\(modelDirectory)",
+            "workers": "\(cpuSets.count)", "cpu_sets": "\(cpuSets.map(\.description).joined(separator: ";"))",
+            "router": "\(configuration.router)", "max_batch": "\(configuration.maxBatch)",
+        ])
+        let watcher = LifecycleWatcher(dispatcher: dispatcher, pool: pool, service: service, hooks: hooks, logger: logger)
+        watcher.start()
+
+        try server.run(handler: service.handle)
+
+        // The listener is closed and every connection answered (or the drain time is up).
+        let drainStarted = Monotonic.now()
+        let budget = UInt64(configuration.drainTimeoutSeconds) * 1_000_000_000
+        if !dispatcher.waitUntilIdle(timeoutNanos: budget) {
+            logger.warning("drain timeout: abandoning queued requests")
+        }
+        watcher.stop()
+        dispatcher.stop()
+        preprocessPool.stop()
+        let spent = Monotonic.now() - drainStarted
+        pool.shutdown(graceNanos: max(2_000_000_000, budget > spent ? budget - spent : 0))
+        logger.notice("fusion-serve stopped")
+    }
+}
+
+/// Sends `READY=1` once the first start of every worker is over with at least one ready, and
+/// `WATCHDOG=1` while healthy.
+final class LifecycleWatcher: @unchecked Sendable {
+    private let dispatcher: Dispatcher
+    private let pool: WorkerPool
+    private let service: InferenceService
+    private let hooks: LifecycleHooks
+    private let logger: Logger
+    private let condition = NSCondition()
+    private var stopped = false
+
+    init(dispatcher: Dispatcher, pool: WorkerPool, service: InferenceService, hooks: LifecycleHooks, logger: Logger) {
+        self.dispatcher = dispatcher
+        self.pool = pool
+        self.service = service
+        self.hooks = hooks
+        self.logger = logger
+    }
+
+    func start() {
+        let thread = Thread { [self] in loop() }
+        thread.name = "lifecycle"
+        thread.start()
+    }
+
+    func stop() {
+        condition.lock()
+        stopped = true
+        condition.broadcast()
+        condition.unlock()
+    }
+
+    private func loop() {
+        var announcedReady = false
+        var lastWatchdog: UInt64 = 0
+        let tick = 0.05
+        while true {
+            condition.lock()
+            if !stopped { _ = condition.wait(until: Date(timeIntervalSinceNow: tick)) }
+            let done = stopped
+            condition.unlock()
+            if done { return }
+            let workers = pool.status
+            let ready = workers.filter { $0.state == .ready }.count
+            if !announcedReady, ready > 0, !workers.contains(where: { $0.state == .starting && $0.restarts == 0 }) {
+                announcedReady = true
+                logger.notice("ready", metadata: ["workers_ready": "\(ready)", "workers": "\(workers.count)"])
+                hooks.ready()
+            }
+            if let interval = hooks.watchdogIntervalNanos, ready > 0, !service.isDraining {
+                let now = Monotonic.now()
+                if now - lastWatchdog >= interval {
+                    lastWatchdog = now
+                    hooks.watchdog()
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,273 @@
+import HTTP
+import Logging
+import Model
+import Synchronization
+
+/// Settings the routes need (validated by `ServeConfiguration`).
+public struct ServiceSettings: Sendable {
+    public var requestTimeoutNanos: UInt64
+    public var maxBatch: Int
+    public var maxDelayMilliseconds: Int
+    public var maxQueue: Int
+    public var maxBodyBytes: Int
+    public var router: RoutingPolicy
+    public var workerCount: Int
+
+    /// Creates settings.
+    public init(requestTimeoutNanos: UInt64, maxBatch: Int, maxDelayMilliseconds: Int, maxQueue: Int,
+                maxBodyBytes: Int, router: RoutingPolicy, workerCount: Int) {
+        self.requestTimeoutNanos = requestTimeoutNanos
+        self.maxBatch = maxBatch
+        self.maxDelayMilliseconds = maxDelayMilliseconds
+        self.maxQueue = maxQueue
+        self.maxBodyBytes = maxBodyBytes
+        self.router = router
+        self.workerCount = workerCount
+    }
+}
+
+/// The HTTP routes: `POST /infer`, `GET /healthz`, `/livez`, `/metrics`, `/v1/model`.
+///
+/// `handle` runs on the event-loop thread and only routes: parsing, decoding and tokenizing go
+/// to the preprocessing pool, inference to the dispatcher; the answer is sent from whichever
+/// thread finishes the request.
+public final class InferenceService: Sendable {
+    public let model: ModelConfig
+    public let settings: ServiceSettings
+    public let metrics: ServiceMetrics
+    private let preprocessing: Preprocessing
+    private let pool: BoundedThreadPool
+    private let dispatcher: Dispatcher
+    private let workers: @Sendable () -> [WorkerStatus]
+    private let httpConnections: @Sendable () -> Int
+    private let logger: Logger
+    private let drainingFlag = Atomic<Bool>(false)
+
+    /// Wires the routes to their collaborators.
+    public init(model: ModelConfig, settings: ServiceSettings, preprocessing: Preprocessing, pool: BoundedThreadPool,
+                dispatcher: Dispatcher, metrics: ServiceMetrics, logger: Logger,
+                workers: @escaping @Sendable () -> [WorkerStatus],
+                httpConnections: @escaping @Sendable () -> Int = { 0 }) {
+        self.model = model
+        self.settings = settings
+        self.preprocessing = preprocessing
+        self.pool = pool
+        self.dispatcher = dispatcher
+        self.metrics = metrics
+        self.logger = logger
+        self.workers = workers
+        self.httpConnections = httpConnections
+        registerCollectors()
+    }
+
+    /// True from SIGTERM/SIGINT on: `/healthz` says draining and new `/infer` requests get 503.
+    public var isDraining: Bool { drainingFlag.load(ordering: .acquiring) }
+
+    /// Starts draining (idempotent).
+    public func beginDrain() { drainingFlag.store(true, ordering: .releasing) }
+
+    /// The `HTTPServer` handler.
+    public func handle(_ request: HTTPRequest, _ responder: HTTPResponder) {
+        handle(request) { responder.send($0) }
+    }
+
+    /// Routes a request; `send` is called exactly once, possibly from another thread.
+    func handle(_ request: HTTPRequest, send: @escaping @Sendable (HTTPResponse) -> Void) {
+        let started = Monotonic.now()
+        let path = String(request.path)
+        let route: String
+        let allowed: String
+        switch path {
+        case "/infer": route = path; allowed = "POST"
+        case "/healthz", "/livez", "/metrics", "/v1/model": route = path; allowed = "GET, HEAD"
+        default:
+            finish(request, route: "other", started: started, send: send, .failure(.notFound(path)))
+            return
+        }
+        let methods = allowed.split(separator: ",").map { $0.trimmingCharacters(in: " ") }
+        guard methods.contains(request.method) else {
+            finish(request, route: route, started: started, send: send,
+                   .failure(.methodNotAllowed(request.method, path: path, allow: allowed)))
+            return
+        }
+        switch path {
+        case "/infer": infer(request, started: started, send: send)
+        case "/healthz": finish(request, route: route, started: started, send: send, .success(health()))
+        case "/livez":
+            finish(request, route: route, started: started, send: send, .success(.json(.ok, "{\"status\":\"alive\"}")))
+        case "/metrics":
+            let text = metrics.registry.render()
+            var headers = HTTPHeaders()
+            headers.add(name: "Content-Type", value: "text/plain; version=0.0.4; charset=utf-8")
+            finish(request, route: route, started: started, send: send,
+                   .success(HTTPResponse(status: .ok, headers: headers, body: Array(text.utf8))))
+        default:
+            finish(request, route: route, started: started, send: send, .success(.json(.ok, modelDescription())))
+        }
+    }
+
+    // MARK: /infer
+
+    private func infer(_ request: HTTPRequest, started: UInt64, send: @escaping @Sendable (HTTPResponse) -> Void) {
+        if isDraining {
+            finish(request, route: "/infer", started: started, send: send, .failure(.notAccepting(.draining)))
+            return
+        }
+        let admission = dispatcher.snapshot.admission
+        if admission != .open {
+            finish(request, route: "/infer", started: started, send: send, .failure(.notAccepting(admission)))
+            return
+        }
+        let accepted = pool.submit { [self] in
+            preprocessAndSubmit(request, started: started, send: send)
+        }
+        if !accepted {
+            finish(request, route: "/infer", started: started, send: send,
+                   .failure(.queueFull(capacity: settings.maxQueue)))
+        }
+    }
+
+    private func preprocessAndSubmit(_ request: HTTPRequest, started: UInt64,
+                                     send: @escaping @Sendable (HTTPResponse) -> Void) {
+        let preprocessStart = Monotonic.now()
+        let parsed: InferRequest
+        let payload: InferencePayload
+        do {
+            parsed = try InferRequest.parse(body: request.body, contentType: request.headers["Content-Type"])
+            payload = try preprocessing.payload(for: parsed)
+        } catch {
+            finish(request, route: "/infer", started: started, send: send, .failure(error))
+            return
+        }
+        let preprocessNanos = Monotonic.now() - preprocessStart
+        metrics.preprocessSeconds.observe(Double(preprocessNanos) / 1e9)
+
+        var timeout = settings.requestTimeoutNanos
+        if let requested = parsed.timeoutMilliseconds {
+            timeout = min(timeout, UInt64(requested) &* 1_000_000)
+        }
+        let deadline = started &+ timeout
+        guard Monotonic.now() < deadline else {
+            finish(request, route: "/infer", started: started, send: send, .failure(.deadlineExceeded))
+            return
+        }
+        let id = parsed.id ?? request.requestID
+        let job = InferenceJob(requestID: id, payload: payload, deadline: deadline) { [self] outcome in
+            switch outcome {
+            case .success(let (result, info)):
+                metrics.queueSeconds.observe(Double(info.queueNanos) / 1e9)
+                let total = Monotonic.now() - started
+                let body = InferResponse(id: id, model: model.name, labels: model.labels, result: result,
+                                         includeEmbedding: parsed.returnEmbedding, batch: info,
+                                         preprocessNanos: preprocessNanos, totalNanos: total)
+                finish(request, route: "/infer", started: started, send: send, .success(.json(.ok, body.json)),
+                       batch: info)
+            case .failure(let failure):
+                finish(request, route: "/infer", started: started, send: send, .failure(.from(failure)))
+            }
+        }
+        switch dispatcher.submit(job) {
+        case .accepted:
+            break
+        case .queueFull:
+            finish(request, route: "/infer", started: started, send: send, .failure(.queueFull(capacity: settings.maxQueue)))
+        case .refused(let admission):
+            finish(request, route: "/infer", started: started, send: send, .failure(.notAccepting(admission)))
+        }
+    }
+
+    // MARK: Answering
+
+    private func finish(_ request: HTTPRequest, route: String, started: UInt64,
+                        send: @Sendable (HTTPResponse) -> Void, _ outcome: Result<HTTPResponse, APIError>,
+                        batch: BatchInfo? = nil) {
+        let response: HTTPResponse
+        var metadata: Logger.Metadata = [:]
+        switch outcome {
+        case .success(let ok): response = ok
+        case .failure(let error):
+            response = error.response
+            metadata["error"] = "\(error.code)"
+        }
+        let nanos = Monotonic.now() - started
+        metrics.requests.increment([route, "\(response.status.code)"])
+        if route == "/infer" { metrics.requestSeconds.observe(Double(nanos) / 1e9) }
+        metadata["id"] = "\(request.requestID)"
+        metadata["method"] = "\(request.method)"
+        metadata["path"] = "\(request.path)"
+        metadata["status"] = "\(response.status.code)"
+        metadata["latency_ms"] = "\((Double(nanos) / 1e3).rounded() / 1e3)"
+        if let batch {
+            metadata["batch_size"] = "\(batch.batchSize)"
+            metadata["worker"] = "\(batch.worker)"
+        }
+        logger.info("request", metadata: metadata)
+        send(response)
+    }
+
+    // MARK: Health, model, metrics
+
+    private func health() -> HTTPResponse {
+        let snapshot = dispatcher.snapshot
+        let status: String
+        if isDraining || snapshot.admission == .draining {
+            status = "draining"
+        } else if snapshot.readyWorkers > 0 && snapshot.admission == .open {
+            status = "ready"
+        } else if snapshot.admission == .starting {
+            status = "starting"
+        } else {
+            status = "unavailable"
+        }
+        let body = JSONWriter.object([
+            ("status", JSONWriter.string(status)),
+            ("workers", JSONWriter.object([("ready", "\(snapshot.readyWorkers)"), ("total", "\(snapshot.totalWorkers)")])),
+            ("queue", JSONWriter.object([("depth", "\(snapshot.queueDepth)"), ("capacity", "\(snapshot.queueCapacity)")])),
+        ])
+        return .json(status == "ready" ? .ok : .serviceUnavailable, body)
+    }
+
+    private func modelDescription() -> String {
+        JSONWriter.object([
+            ("name", JSONWriter.string(model.name)),
+            ("labels", "[" + model.labels.map(JSONWriter.string).joined(separator: ",") + "]"),
+            ("image_size", "\(model.imageEncoder.imageSize)"),
+            ("max_text_length", "\(model.preprocess.maxTextLength)"),
+            ("embedding_size", "\(model.fusion.hiddenSize)"),
+            ("image_encoder", JSONWriter.object([("hidden_size", "\(model.imageEncoder.hiddenSize)"),
+                                                 ("num_layers", "\(model.imageEncoder.numLayers)"),
+                                                 ("patch_size", "\(model.imageEncoder.patchSize)")])),
+            ("text_encoder", JSONWriter.object([("hidden_size", "\(model.textEncoder.hiddenSize)"),
+                                                ("num_layers", "\(model.textEncoder.numLayers)"),
+                                                ("vocab_size", "\(model.textEncoder.vocabSize)")])),
+            ("limits", JSONWriter.object([("max_batch", "\(settings.maxBatch)"),
+                                          ("max_delay_ms", "\(settings.maxDelayMilliseconds)"),
+                                          ("max_queue", "\(settings.maxQueue)"),
+                                          ("max_body_bytes", "\(settings.maxBodyBytes)"),
+                                          ("request_timeout_ms", "\(settings.requestTimeoutNanos / 1_000_000)")])),
+            ("workers", "\(settings.workerCount)"),
+            ("router", JSONWriter.string(settings.router.rawValue)),
+        ])
+    }
+
+    private func registerCollectors() {
+        metrics.queueCapacity.set(to: Double(settings.maxQueue))
+        metrics.registry.addCollector { [weak self, dispatcher, workers, metrics, httpConnections] in
+            let snapshot = dispatcher.snapshot
+            metrics.queueDepth.set(to: Double(snapshot.queueDepth))
+            metrics.workersReady.set(to: Double(snapshot.readyWorkers))
+            for (index, inFlight) in snapshot.inFlightPerWorker.enumerated() {
+                metrics.workerInFlight.set(["\(index)"], to: Double(inFlight))
+            }
+            for worker in workers() {
+                let label = ["\(worker.index)"]
+                metrics.workerReady.set(label, to: worker.state == .ready ? 1 : 0)
+                metrics.workerBusySeconds.set(label, to: Double(worker.busyNanos) / 1e9)
+                metrics.workerBatches.set(label, to: Double(worker.batches))
+                metrics.workerRestarts.set(label, to: Double(worker.restarts))
+            }
+            metrics.connectionsOpen.set(to: Double(httpConnections()))
+            metrics.draining.set(to: self?.isDraining == true ? 1 : 0)
+        }
+    }
+}

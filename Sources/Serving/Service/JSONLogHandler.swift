@@ -1,0 +1,55 @@
+import Foundation
+import HTTP
+import Logging
+
+/// A swift-log handler writing one JSON object per line to standard error
+/// (`--log-format json`), for log shippers.
+public struct JSONLogHandler: LogHandler {
+    public var logLevel: Logger.Level = .info
+    public var metadata: Logger.Metadata = [:]
+    private let label: String
+    private static let lock = NSLock()
+
+    /// A handler for `label`.
+    public init(label: String) { self.label = label }
+
+    public subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { metadata[key] }
+        set { metadata[key] = newValue }
+    }
+
+    public func log(event: LogEvent) {
+        let level = event.level, message = event.message, extra = event.metadata
+        var fields: [(String, String)] = [
+            ("ts", JSONText.quoted(ISO8601DateFormatter.string(from: Date(), timeZone: .gmt,
+                                                               formatOptions: [.withInternetDateTime, .withFractionalSeconds]))),
+            ("level", JSONText.quoted(level.rawValue)),
+            ("logger", JSONText.quoted(label)),
+            ("msg", JSONText.quoted(message.description)),
+        ]
+        let merged = metadata.merging(extra ?? [:]) { $1 }
+        for (key, value) in merged.sorted(by: { $0.key < $1.key }) {
+            fields.append((key, Self.encode(value)))
+        }
+        let line = "{" + fields.map { "\(JSONText.quoted($0.0)):\($0.1)" }.joined(separator: ",") + "}\n"
+        Self.lock.lock()
+        FileHandle.standardError.write(Data(line.utf8))
+        Self.lock.unlock()
+    }
+
+    private static func encode(_ value: Logger.Metadata.Value) -> String {
+        switch value {
+        case .string(let s):
+            // Numbers logged as strings (status, latency) stay numbers in JSON.
+            if let number = Double(s), number.isFinite, s.first != "+", !s.hasPrefix("0") || s == "0" || s.hasPrefix("0.") {
+                return s
+            }
+            return JSONText.quoted(s)
+        case .stringConvertible(let c): return JSONText.quoted(c.description)
+        case .array(let values): return "[" + values.map(encode).joined(separator: ",") + "]"
+        case .dictionary(let dict):
+            return "{" + dict.sorted { $0.key < $1.key }.map { "\(JSONText.quoted($0.key)):\(encode($0.value))" }
+                .joined(separator: ",") + "}"
+        }
+    }
+}

@@ -1,0 +1,171 @@
+import Foundation
+import POSIX
+
+/// A `serve` setting that was refused, naming the flag and its environment variable.
+public struct ConfigurationError: Error, Equatable, CustomStringConvertible {
+    public let flag: String
+    public let message: String
+
+    public var description: String { "\(flag): \(message)" }
+}
+
+/// How request log lines are written.
+public enum LogFormat: String, Sendable, CaseIterable {
+    case plain, json
+}
+
+/// Every `serve` setting, resolved from flags, then environment variables, then defaults,
+/// and validated — an invalid value stops the server at start-up with a message naming the flag.
+public struct ServeConfiguration: Sendable, Equatable {
+    public var host = "127.0.0.1"
+    public var port: UInt16 = 8080
+    public var modelDirectory = "models/default"
+    /// nil: the default (every allowed CPU but one, at least one).
+    public var workers: Int?
+    /// One set per worker; nil: one allowed CPU per worker.
+    public var cpuSets: [CPUSet]?
+    public var maxBatch = 8
+    public var maxDelayMilliseconds = 2
+    public var maxQueue = 256
+    public var router = RoutingPolicy.leastLoaded
+    public var requestTimeoutMilliseconds = 30_000
+    public var drainTimeoutSeconds = 30
+    public var maxBodyBytes = 20 * 1024 * 1024
+    public var maxConnections = 1024
+    public var logFormat = LogFormat.plain
+
+    /// The defaults.
+    public init() {}
+
+    /// One setting: its flag, its environment variable, and how to apply a text value.
+    struct Setting {
+        let flag: String
+        let variable: String
+        let apply: (inout ServeConfiguration, String) throws(ConfigurationError) -> Void
+    }
+
+    static func integer(_ text: String, flag: String, in range: ClosedRange<Int>) throws(ConfigurationError) -> Int {
+        guard let value = Int(text.trimmingCharacters(in: " ")) else {
+            throw ConfigurationError(flag: flag, message: "expected an integer, got \"\(text)\"")
+        }
+        guard range.contains(value) else {
+            throw ConfigurationError(flag: flag, message: "must be between \(range.lowerBound) and \(range.upperBound), got \(value)")
+        }
+        return value
+    }
+
+    static let settings: [Setting] = [
+        Setting(flag: "--host", variable: "FUSION_HOST") { config, text throws(ConfigurationError) in
+            guard !text.isEmpty, !text.contains(where: { $0 == " " || $0 == "/" }) else {
+                throw ConfigurationError(flag: "--host", message: "expected an IP address or host name, got \"\(text)\"")
+            }
+            config.host = text
+        },
+        Setting(flag: "--port", variable: "FUSION_PORT") { config, text throws(ConfigurationError) in
+            config.port = UInt16(try integer(text, flag: "--port", in: 0...65535))
+        },
+        Setting(flag: "--model", variable: "FUSION_MODEL") { config, text throws(ConfigurationError) in
+            guard !text.isEmpty else { throw ConfigurationError(flag: "--model", message: "expected a model directory") }
+            config.modelDirectory = text
+        },
+        Setting(flag: "--workers", variable: "FUSION_WORKERS") { config, text throws(ConfigurationError) in
+            config.workers = try integer(text, flag: "--workers", in: 1...256)
+        },
+        Setting(flag: "--cpu-sets", variable: "FUSION_CPU_SETS") { config, text throws(ConfigurationError) in
+            do {
+                config.cpuSets = try CPUSet.parseList(text)
+            } catch {
+                throw ConfigurationError(flag: "--cpu-sets", message: "\(error)")
+            }
+        },
+        Setting(flag: "--max-batch", variable: "FUSION_MAX_BATCH") { config, text throws(ConfigurationError) in
+            config.maxBatch = try integer(text, flag: "--max-batch", in: 1...256)
+        },
+        Setting(flag: "--max-delay-ms", variable: "FUSION_MAX_DELAY_MS") { config, text throws(ConfigurationError) in
+            config.maxDelayMilliseconds = try integer(text, flag: "--max-delay-ms", in: 0...10_000)
+        },
+        Setting(flag: "--max-queue", variable: "FUSION_MAX_QUEUE") { config, text throws(ConfigurationError) in
+            config.maxQueue = try integer(text, flag: "--max-queue", in: 1...100_000)
+        },
+        Setting(flag: "--router", variable: "FUSION_ROUTER") { config, text throws(ConfigurationError) in
+            guard let policy = RoutingPolicy(rawValue: text) else {
+                throw ConfigurationError(flag: "--router", message: "expected one of \(RoutingPolicy.allCases.map(\.rawValue).joined(separator: ", ")), got \"\(text)\"")
+            }
+            config.router = policy
+        },
+        Setting(flag: "--request-timeout-ms", variable: "FUSION_REQUEST_TIMEOUT_MS") { config, text throws(ConfigurationError) in
+            config.requestTimeoutMilliseconds = try integer(text, flag: "--request-timeout-ms", in: 1...3_600_000)
+        },
+        Setting(flag: "--drain-timeout-s", variable: "FUSION_DRAIN_TIMEOUT_S") { config, text throws(ConfigurationError) in
+            config.drainTimeoutSeconds = try integer(text, flag: "--drain-timeout-s", in: 0...3600)
+        },
+        Setting(flag: "--max-body-bytes", variable: "FUSION_MAX_BODY_BYTES") { config, text throws(ConfigurationError) in
+            config.maxBodyBytes = try integer(text, flag: "--max-body-bytes", in: 1024...(1 << 30))
+        },
+        Setting(flag: "--max-connections", variable: "FUSION_MAX_CONNECTIONS") { config, text throws(ConfigurationError) in
+            config.maxConnections = try integer(text, flag: "--max-connections", in: 1...1_000_000)
+        },
+        Setting(flag: "--log-format", variable: "FUSION_LOG_FORMAT") { config, text throws(ConfigurationError) in
+            guard let format = LogFormat(rawValue: text) else {
+                throw ConfigurationError(flag: "--log-format", message: "expected plain or json, got \"\(text)\"")
+            }
+            config.logFormat = format
+        },
+    ]
+
+    /// Every flag with its environment variable, for help texts and docs.
+    public static var flagsAndVariables: [(flag: String, variable: String)] {
+        settings.map { ($0.flag, $0.variable) }
+    }
+
+    /// Resolves settings: a flag's value (keyed by flag, e.g. `"--port"`) wins over its
+    /// environment variable, which wins over the default. Errors name the flag (and the
+    /// variable when the value came from there).
+    public static func resolve(flags: [String: String], environment: [String: String]) throws(ConfigurationError) -> ServeConfiguration {
+        var config = ServeConfiguration()
+        for setting in settings {
+            if let value = flags[setting.flag] {
+                try setting.apply(&config, value)
+            } else if let value = environment[setting.variable], !value.isEmpty {
+                do {
+                    try setting.apply(&config, value)
+                } catch {
+                    throw ConfigurationError(flag: "\(setting.flag) (from \(setting.variable))", message: error.message)
+                }
+            }
+        }
+        return config
+    }
+
+    /// The worker count and CPU sets, checked against the CPUs this process may use.
+    public func workerPlan(allowed: CPUSet) throws(ConfigurationError) -> [CPUSet] {
+        let count = workers ?? cpuSets?.count ?? WorkerCPUPlan.defaultWorkerCount(allowed: allowed)
+        guard let sets = cpuSets else { return WorkerCPUPlan.defaultSets(workers: count, allowed: allowed) }
+        do {
+            try WorkerCPUPlan.validate(sets, workers: count, allowed: allowed)
+        } catch {
+            throw ConfigurationError(flag: "--cpu-sets", message: "\(error)".replacingOccurrences(of: "--cpu-sets: ", with: ""))
+        }
+        return sets
+    }
+
+    /// The model directory to serve: as given, or for the default, `models/default` in the
+    /// working directory or next to the installed binary (`<prefix>/share/fusion-serve/`).
+    public func resolvedModelDirectory(executable: String) throws(ConfigurationError) -> String {
+        let manager = FileManager.default
+        func isModel(_ dir: String) -> Bool { manager.fileExists(atPath: dir + "/config.json") }
+        if modelDirectory != "models/default" {
+            guard isModel(modelDirectory) else {
+                throw ConfigurationError(flag: "--model", message: "\(modelDirectory) is not a model directory (no config.json)")
+            }
+            return modelDirectory
+        }
+        let binDir = (executable as NSString).deletingLastPathComponent
+        let candidates = ["models/default",
+                          (binDir as NSString).appendingPathComponent("../share/fusion-serve/models/default")]
+        guard let found = candidates.first(where: isModel) else {
+            throw ConfigurationError(flag: "--model", message: "no default model: models/default/config.json not found in \(manager.currentDirectoryPath) or \(candidates[1]); run from the repository root or pass --model DIR")
+        }
+        return (found as NSString).standardizingPath
+    }
+}

@@ -1,0 +1,52 @@
+/// The service's metrics, registered once in a `MetricsRegistry`.
+public final class ServiceMetrics: Sendable {
+    public let registry: MetricsRegistry
+    public let requests: Counter
+    public let requestSeconds: Histogram
+    public let queueSeconds: Histogram
+    public let preprocessSeconds: Histogram
+    public let inferenceSeconds: Histogram
+    public let batchSize: Histogram
+    public let queueDepth: Gauge
+    public let queueCapacity: Gauge
+    public let workersReady: Gauge
+    public let workerInFlight: Gauge
+    public let workerReady: Gauge
+    public let workerBusySeconds: Counter
+    public let workerBatches: Counter
+    public let workerRestarts: Counter
+    public let connectionsOpen: Gauge
+    public let draining: Gauge
+
+    private static let latencyBuckets = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30]
+
+    /// Registers every family.
+    public init(maxBatch: Int) {
+        let r = MetricsRegistry()
+        registry = r
+        requests = r.counter("fusion_requests_total", "HTTP requests answered, by route and status code.",
+                             labels: ["route", "status"])
+        requestSeconds = r.histogram("fusion_request_duration_seconds", "Time from a complete /infer request to its response.",
+                                     buckets: Self.latencyBuckets)
+        queueSeconds = r.histogram("fusion_queue_duration_seconds", "Time a request waited in the dispatcher queue.",
+                                   buckets: Self.latencyBuckets)
+        preprocessSeconds = r.histogram("fusion_preprocess_duration_seconds", "Image decode, resize and tokenization time.",
+                                        buckets: Self.latencyBuckets)
+        inferenceSeconds = r.histogram("fusion_inference_duration_seconds", "Forward-pass time per batch, measured by the worker.",
+                                       buckets: Self.latencyBuckets)
+        batchSize = r.histogram("fusion_batch_size", "Requests per batch sent to a worker.",
+                                buckets: (1...max(1, maxBatch)).map(Double.init))
+        queueDepth = r.gauge("fusion_queue_depth", "Requests waiting in the dispatcher queue.")
+        queueCapacity = r.gauge("fusion_queue_capacity", "Capacity of the dispatcher queue (--max-queue).")
+        workersReady = r.gauge("fusion_workers_ready", "Worker processes ready to take batches.")
+        workerInFlight = r.gauge("fusion_worker_in_flight", "Requests sent to a worker and not answered yet.", labels: ["worker"])
+        workerReady = r.gauge("fusion_worker_ready", "1 when the worker is ready, else 0.", labels: ["worker"])
+        workerBusySeconds = r.counter("fusion_worker_busy_seconds_total", "Time the worker spent in forward passes.",
+                                      labels: ["worker"])
+        workerBatches = r.counter("fusion_worker_batches_total", "Batches the worker answered.", labels: ["worker"])
+        workerRestarts = r.counter("fusion_worker_restarts_total", "Times the worker process was restarted after it ended.",
+                                   labels: ["worker"])
+        connectionsOpen = r.gauge("fusion_http_connections_open", "Open HTTP connections.")
+        draining = r.gauge("fusion_draining", "1 while the server drains after SIGTERM/SIGINT.")
+    }
+}

@@ -1,1 +1,0 @@
-// Serving module — see docs/architecture.md.

@@ -1,0 +1,53 @@
+import Model
+import POSIX
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Why a worker process could not start.
+public enum WorkerStartError: Error, CustomStringConvertible {
+    case noChannel
+    case badDelayFactor(String)
+
+    public var description: String {
+        switch self {
+        case .noChannel: return "fusion-serve worker is started by fusion-serve serve (descriptor 3 is not a socket)"
+        case .badDelayFactor(let text):
+            return "FUSION_TEST_WORKER_DELAY_FACTOR must be comma-separated numbers ≥ 1, one per worker, not \"\(text)\""
+        }
+    }
+}
+
+/// The body of `fusion-serve worker`: pin, size the BLAS pool, load the model, answer batches.
+public enum WorkerMain {
+    /// The descriptor the server passes the socket pair end on.
+    public static let channelDescriptor: Int32 = 3
+
+    /// Test-only slowdown for worker `index` from `FUSION_TEST_WORKER_DELAY_FACTOR`
+    /// (e.g. `"3,1"`: worker 0 three times slower); 1 when unset.
+    public static func delayFactor(index: Int, environment: [String: String]) throws -> Double {
+        guard let text = environment["FUSION_TEST_WORKER_DELAY_FACTOR"], !text.isEmpty else { return 1 }
+        let factors = text.split(separator: ",").map { Double($0.trimmingCharacters(in: " ")) }
+        guard factors.allSatisfy({ ($0 ?? 0) >= 1 }) else { throw WorkerStartError.badDelayFactor(text) }
+        return index < factors.count ? factors[index] ?? 1 : 1
+    }
+
+    /// Runs the worker; returns when the server says shutdown or goes away.
+    public static func run(modelDirectory: String, index: Int, cpus: CPUSet?, maxBatch: Int) throws {
+        // Die with the server even if it is killed with SIGKILL (no chance to say shutdown).
+        try? ProcessControl.setParentDeathSignal(SIGKILL, expectedParent: ProcessControl.parentID)
+        var status = stat()
+        guard fstat(channelDescriptor, &status) == 0, status.st_mode & S_IFMT == S_IFSOCK else {
+            throw WorkerStartError.noChannel
+        }
+        if let cpus {
+            try ThreadPinning.pinProcess(to: cpus)
+            FusionModel.setThreads(cpus.count)
+        }
+        let factor = try delayFactor(index: index, environment: ProcessControl.environment())
+        let loop = WorkerLoop(descriptor: FileDescriptor(rawValue: channelDescriptor), workerIndex: index,
+                              maxBatch: maxBatch, delayFactor: factor)
+        _ = try loop.run { try FusionModelExecutor(directory: modelDirectory) }
+    }
+}

@@ -1,0 +1,413 @@
+import Foundation
+import Logging
+import POSIX
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// What `/healthz` and `/metrics` show about one worker.
+public struct WorkerStatus: Sendable, Equatable {
+    /// Lifecycle of a worker slot.
+    public enum State: String, Sendable {
+        case starting, ready, restarting, failed, stopped
+    }
+    public var index: Int
+    public var state: State
+    public var pid: Int32?
+    public var cpus: String
+    /// Times the process was started again after it ended unexpectedly.
+    public var restarts: Int
+    /// Sum of the worker's own measurement of its batches' inference time.
+    public var busyNanos: UInt64
+    public var batches: Int
+}
+
+/// Starts, feeds and supervises the worker processes (`fusion-serve worker`), one per replica.
+///
+/// Each slot has a supervising thread (spawn, handshake, then read answers until the process
+/// ends, then restart with backoff) and a writer thread (encodes batches and writes them, so
+/// the dispatcher never blocks on a socket). A worker that dies is reported to the dispatcher,
+/// which re-sends the batches it held once to another worker.
+public final class WorkerPool: BatchTransport, @unchecked Sendable {
+    /// Pool settings.
+    public struct Configuration: Sendable {
+        /// The `fusion-serve` binary to run as `worker`.
+        public var executable: String
+        public var modelDirectory: String
+        /// One set per worker; its size is also the worker's OpenBLAS thread count.
+        public var cpuSets: [CPUSet]
+        public var maxBatch: Int
+        /// The model as the server loaded it; a worker reporting anything else is refused.
+        public var expectedModel: WorkerIdentity
+        /// Extra environment for the workers (on top of this process's).
+        public var environment: [String: String]
+        public var initialBackoffNanos: UInt64 = 100_000_000
+        public var maxBackoffNanos: UInt64 = 5_000_000_000
+        /// A worker that fails this many times in a row before becoming ready is given up.
+        public var maxConsecutiveStartFailures = 5
+
+        /// Creates a configuration.
+        public init(executable: String, modelDirectory: String, cpuSets: [CPUSet], maxBatch: Int,
+                    expectedModel: WorkerIdentity, environment: [String: String] = [:]) {
+            self.executable = executable
+            self.modelDirectory = modelDirectory
+            self.cpuSets = cpuSets
+            self.maxBatch = maxBatch
+            self.expectedModel = expectedModel
+            self.environment = environment
+        }
+
+        var limits: WireLimits {
+            .forModel(imageSize: expectedModel.imageSize, maxTextLength: expectedModel.maxTextLength,
+                      maxOutputs: max(expectedModel.labelCount, expectedModel.embeddingSize), maxBatch: maxBatch)
+        }
+    }
+
+    private let configuration: Configuration
+    private let dispatcher: Dispatcher
+    private let logger: Logger
+    private let slots: [WorkerSlot]
+    private let lock = NSCondition()
+    private var stopping = false
+    private var runningSupervisors = 0
+
+    private let onBatchAnswered: @Sendable (_ worker: Int, _ inferenceNanos: UInt64) -> Void
+
+    /// Creates the pool; nothing starts until `start()`. `onBatchAnswered` observes each batch's
+    /// inference time as the worker measured it (for metrics).
+    public init(configuration: Configuration, dispatcher: Dispatcher, logger: Logger,
+                onBatchAnswered: @escaping @Sendable (_ worker: Int, _ inferenceNanos: UInt64) -> Void = { _, _ in }) {
+        self.onBatchAnswered = onBatchAnswered
+        self.configuration = configuration
+        self.dispatcher = dispatcher
+        self.logger = logger
+        slots = configuration.cpuSets.enumerated().map { WorkerSlot(index: $0.offset, cpus: $0.element) }
+    }
+
+    /// Spawns every worker (each in its supervising thread).
+    public func start() {
+        for slot in slots {
+            lock.lock()
+            runningSupervisors += 1
+            lock.unlock()
+            let supervisor = Thread { [self] in
+                supervise(slot)
+                lock.lock()
+                runningSupervisors -= 1
+                lock.broadcast()
+                lock.unlock()
+            }
+            supervisor.name = "worker-\(slot.index)-supervisor"
+            supervisor.start()
+            let writer = Thread { [self] in writeLoop(slot) }
+            writer.name = "worker-\(slot.index)-writer"
+            writer.start()
+        }
+    }
+
+    /// The state of every worker.
+    public var status: [WorkerStatus] { slots.map { $0.status } }
+
+    // MARK: BatchTransport
+
+    public func send(batchID: UInt64, payloads: [InferencePayload], to worker: Int) {
+        guard slots.indices.contains(worker) else { return }
+        if !slots[worker].enqueue(.batch(id: batchID, items: payloads)) {
+            // Not ready any more, or its outbox is full (it stopped reading): the supervisor
+            // reports the loss, and the dispatcher re-sends the batch.
+            logger.warning("worker outbox refused a batch", metadata: ["worker": "\(worker)", "batch": "\(batchID)"])
+            slots[worker].abortConnection()
+        }
+    }
+
+    // MARK: Shutdown
+
+    /// Asks every worker to exit, waits up to `graceNanos`, then kills what is left.
+    /// Returns when every worker process has been reaped.
+    public func shutdown(graceNanos: UInt64) {
+        lock.lock()
+        stopping = true
+        lock.broadcast()
+        lock.unlock()
+        for slot in slots { slot.beginShutdown() }
+        let deadline = Monotonic.now() &+ graceNanos
+        lock.lock()
+        while runningSupervisors > 0, Monotonic.now() < deadline {
+            _ = lock.wait(until: Date(timeIntervalSinceNow: 0.05))
+        }
+        lock.unlock()
+        for slot in slots { slot.kill() }
+        lock.lock()
+        while runningSupervisors > 0 { _ = lock.wait(until: Date(timeIntervalSinceNow: 0.05)) }
+        lock.unlock()
+        for slot in slots { slot.closeOutbox() }
+    }
+
+    private var isStopping: Bool {
+        lock.lock()
+        defer { lock.unlock() }
+        return stopping
+    }
+
+    /// Sleeps for `nanos` unless the pool starts stopping.
+    private func pause(_ nanos: UInt64) {
+        let deadline = Date(timeIntervalSinceNow: Double(nanos) / 1e9)
+        lock.lock()
+        while !stopping, Date() < deadline { _ = lock.wait(until: deadline) }
+        lock.unlock()
+    }
+
+    // MARK: Supervision
+
+    private func supervise(_ slot: WorkerSlot) {
+        var backoff = configuration.initialBackoffNanos
+        var startFailures = 0
+        while !isStopping {
+            let started = Monotonic.now()
+            let becameReady = runOnce(slot)
+            if isStopping { break }
+            if becameReady {
+                startFailures = 0
+                // A worker that ran for a while earns a fresh, short backoff.
+                if Monotonic.now() - started > 10_000_000_000 { backoff = configuration.initialBackoffNanos }
+            } else {
+                startFailures += 1
+                if startFailures >= configuration.maxConsecutiveStartFailures {
+                    slot.setState(.failed)
+                    logger.error("worker gave up after repeated start failures",
+                                 metadata: ["worker": "\(slot.index)", "failures": "\(startFailures)"])
+                    if slots.allSatisfy({ $0.status.state == .failed }) { dispatcher.setAdmission(.unavailable) }
+                    return
+                }
+            }
+            slot.setState(.restarting)
+            slot.countRestart()
+            logger.warning("restarting worker", metadata: ["worker": "\(slot.index)",
+                                                           "backoff_ms": "\(backoff / 1_000_000)"])
+            pause(backoff)
+            backoff = min(backoff * 2, configuration.maxBackoffNanos)
+        }
+        slot.setState(.stopped)
+    }
+
+    /// Spawns one worker process and serves it until it ends. Returns whether it became ready.
+    private func runOnce(_ slot: WorkerSlot) -> Bool {
+        let pair: (FileDescriptor, FileDescriptor)
+        let child: ChildProcess
+        do {
+            pair = try SocketPair.make(.stream)
+            var environment = ProcessControl.environment()
+            for (key, value) in configuration.environment { environment[key] = value }
+            // One BLAS thread per CPU of the set (never OPENBLAS_CORETYPE: that is the user's).
+            environment["OPENBLAS_NUM_THREADS"] = "\(slot.cpus.count)"
+            child = try ChildProcess.spawn(
+                executable: configuration.executable,
+                arguments: ["worker", "--model", configuration.modelDirectory, "--index", "\(slot.index)",
+                            "--cpus", slot.cpus.description, "--max-batch", "\(configuration.maxBatch)"],
+                environment: environment, fileDescriptors: [3: pair.1])
+            try pair.1.close()
+        } catch {
+            logger.error("cannot start worker", metadata: ["worker": "\(slot.index)", "error": "\(error)"])
+            return false
+        }
+        let channel = FrameChannel(descriptor: pair.0, limits: configuration.limits)
+        slot.attach(child: child, channel: channel)
+        var becameReady = false
+        var reason = "connection closed"
+        do {
+            try channel.send(.hello(protocolVersion: WireProtocol.version, workerIndex: UInt32(slot.index)))
+            guard let first = try channel.receive() else { throw WorkerPoolError.exitedBeforeReady }
+            switch first {
+            case .ready(let identity):
+                guard identity.protocolVersion == WireProtocol.version else {
+                    throw WireError.versionMismatch(got: identity.protocolVersion, expected: WireProtocol.version)
+                }
+                guard identity.describesSameModel(as: configuration.expectedModel) else {
+                    throw WorkerPoolError.modelMismatch(expected: configuration.expectedModel, got: identity)
+                }
+            case .loadFailed(let message):
+                throw WorkerPoolError.loadFailed(message)
+            default:
+                throw WireError.unexpected(first.name)
+            }
+            becameReady = true
+            slot.setState(.ready)
+            logger.info("worker ready", metadata: ["worker": "\(slot.index)", "pid": "\(child.pid)",
+                                                   "cpus": "\(slot.cpus)"])
+            dispatcher.workerReady(slot.index)
+            while let message = try channel.receive() {
+                switch message {
+                case .results(let id, let nanos, let items):
+                    slot.recordBatch(nanos: nanos)
+                    onBatchAnswered(slot.index, nanos)
+                    dispatcher.batchFinished(batchID: id, worker: slot.index, results: items, inferenceNanos: nanos)
+                case .batchFailed(let id, let message):
+                    slot.recordBatch(nanos: 0)
+                    dispatcher.batchFailed(batchID: id, worker: slot.index, message: message)
+                default:
+                    throw WireError.unexpected(message.name)
+                }
+            }
+        } catch {
+            reason = "\(error)"
+        }
+        slot.detach()
+        if becameReady { dispatcher.workerLost(slot.index, reason: reason) }
+        try? pair.0.shutdown(.both)
+        try? pair.0.close()
+        let status = (try? child.wait()).map { "\($0)" } ?? "unknown"
+        if isStopping {
+            logger.info("worker stopped", metadata: ["worker": "\(slot.index)", "status": "\(status)"])
+        } else {
+            logger.error("worker ended", metadata: ["worker": "\(slot.index)", "pid": "\(child.pid)",
+                                                    "status": "\(status)", "reason": "\(reason)"])
+        }
+        return becameReady
+    }
+
+    // MARK: Writing
+
+    private func writeLoop(_ slot: WorkerSlot) {
+        while let (message, channel) = slot.nextOutgoing() {
+            do {
+                try channel.send(message)
+            } catch {
+                logger.warning("writing to worker failed", metadata: ["worker": "\(slot.index)", "error": "\(error)"])
+                slot.abortConnection()
+            }
+        }
+    }
+}
+
+/// Why a worker start was refused.
+public enum WorkerPoolError: Error, CustomStringConvertible {
+    case exitedBeforeReady
+    case loadFailed(String)
+    case modelMismatch(expected: WorkerIdentity, got: WorkerIdentity)
+
+    public var description: String {
+        switch self {
+        case .exitedBeforeReady: return "the worker exited before it was ready"
+        case .loadFailed(let message): return "the worker could not load the model: \(message)"
+        case .modelMismatch(let expected, let got):
+            return "the worker loaded model \(got.modelName) (\(got.imageSize) px, \(got.labelCount) labels), expected \(expected.modelName) (\(expected.imageSize) px, \(expected.labelCount) labels)"
+        }
+    }
+}
+
+/// One replica: its current process and connection, its outbox and its counters.
+final class WorkerSlot: @unchecked Sendable {
+    let index: Int
+    let cpus: CPUSet
+    private let condition = NSCondition()
+    private var state: WorkerStatus.State = .starting
+    private var child: ChildProcess?
+    private var channel: FrameChannel?
+    private var outbox: [(WireMessage, FrameChannel)] = []
+    private var outboxClosed = false
+    private var restarts = 0
+    private var busyNanos: UInt64 = 0
+    private var batches = 0
+    /// The dispatcher keeps at most two batches per worker; a little slack covers the shutdown
+    /// message and a retry racing a restart.
+    private let outboxCapacity = 8
+
+    init(index: Int, cpus: CPUSet) {
+        self.index = index
+        self.cpus = cpus
+    }
+
+    var status: WorkerStatus {
+        condition.lock()
+        defer { condition.unlock() }
+        return WorkerStatus(index: index, state: state, pid: child?.pid, cpus: cpus.description,
+                            restarts: restarts, busyNanos: busyNanos, batches: batches)
+    }
+
+    func setState(_ newState: WorkerStatus.State) {
+        condition.lock()
+        state = newState
+        condition.unlock()
+    }
+
+    func countRestart() {
+        condition.lock()
+        restarts += 1
+        condition.unlock()
+    }
+
+    func recordBatch(nanos: UInt64) {
+        condition.lock()
+        busyNanos &+= nanos
+        batches += 1
+        condition.unlock()
+    }
+
+    func attach(child: ChildProcess, channel: FrameChannel) {
+        condition.lock()
+        self.child = child
+        self.channel = channel
+        state = .starting
+        condition.unlock()
+    }
+
+    /// Forgets the connection; queued frames for it are dropped (the dispatcher re-routes them).
+    func detach() {
+        condition.lock()
+        channel = nil
+        outbox.removeAll()
+        if state == .ready { state = .restarting }
+        condition.unlock()
+    }
+
+    /// Queues a message for the current connection; false if there is none or the outbox is full.
+    func enqueue(_ message: WireMessage) -> Bool {
+        condition.lock()
+        defer { condition.unlock() }
+        guard state == .ready, let channel, outbox.count < outboxCapacity else { return false }
+        outbox.append((message, channel))
+        condition.signal()
+        return true
+    }
+
+    /// Blocks for the next message to write; nil once the outbox is closed.
+    func nextOutgoing() -> (WireMessage, FrameChannel)? {
+        condition.lock()
+        defer { condition.unlock() }
+        while outbox.isEmpty && !outboxClosed { condition.wait() }
+        guard !outbox.isEmpty else { return nil }
+        return outbox.removeFirst()
+    }
+
+    /// Breaks the connection so the supervisor's read ends and it restarts the worker.
+    func abortConnection() {
+        condition.lock()
+        let channel = self.channel
+        condition.unlock()
+        try? channel?.descriptor.shutdown(.both)
+    }
+
+    /// Sends `shutdown` to the current worker (if any).
+    func beginShutdown() {
+        condition.lock()
+        if let channel { outbox.append((.shutdown, channel)) }
+        condition.signal()
+        condition.unlock()
+    }
+
+    /// SIGKILL for a worker that did not exit in time.
+    func kill() {
+        condition.lock()
+        let child = self.child
+        condition.unlock()
+        _ = try? child?.signal(SIGKILL)
+    }
+
+    func closeOutbox() {
+        condition.lock()
+        outboxClosed = true
+        condition.broadcast()
+        condition.unlock()
+    }
+}

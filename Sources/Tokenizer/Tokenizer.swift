@@ -1,1 +1,0 @@
-// Tokenizer module — see docs/architecture.md.

@@ -1,0 +1,69 @@
+import ArgumentParser
+import Foundation
+import Logging
+import Serving
+
+/// `fusion-serve serve`: the HTTP inference service (the default subcommand).
+struct ServeCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "serve",
+        abstract: "Serve a model over HTTP: POST /infer, GET /healthz, /livez, /metrics, /v1/model.",
+        discussion: """
+        Every option can also be set by its environment variable (for systemd's EnvironmentFile); \
+        a flag wins over the variable. With no options at all it serves models/default on 127.0.0.1:8080.
+        """)
+
+    @Option(help: "Address to listen on (FUSION_HOST; default 127.0.0.1).") var host: String?
+    @Option(help: "TCP port, 0 for any free port (FUSION_PORT; default 8080).") var port: String?
+    @Option(help: "Model directory (FUSION_MODEL; default models/default).") var model: String?
+    @Option(help: "Worker processes (FUSION_WORKERS; default: allowed CPUs minus one, at least 1).") var workers: String?
+    @Option(name: .customLong("cpu-sets"),
+            help: "CPU set per worker, e.g. \"0-3;4-7\" (FUSION_CPU_SETS; default one allowed CPU each).") var cpuSets: String?
+    @Option(name: .customLong("max-batch"), help: "Largest batch (FUSION_MAX_BATCH; default 8).") var maxBatch: String?
+    @Option(name: .customLong("max-delay-ms"),
+            help: "Longest wait for a batch to fill when a worker is free (FUSION_MAX_DELAY_MS; default 2).") var maxDelayMs: String?
+    @Option(name: .customLong("max-queue"), help: "Queued requests before 503 (FUSION_MAX_QUEUE; default 256).") var maxQueue: String?
+    @Option(help: "least-loaded, round-robin or pull (FUSION_ROUTER; default least-loaded).") var router: String?
+    @Option(name: .customLong("request-timeout-ms"),
+            help: "Deadline for a request to start running (FUSION_REQUEST_TIMEOUT_MS; default 30000).") var requestTimeoutMs: String?
+    @Option(name: .customLong("drain-timeout-s"),
+            help: "Time allowed to finish accepted requests after SIGTERM (FUSION_DRAIN_TIMEOUT_S; default 30).") var drainTimeoutS: String?
+    @Option(name: .customLong("max-body-bytes"),
+            help: "Largest request body (FUSION_MAX_BODY_BYTES; default 20971520).") var maxBodyBytes: String?
+    @Option(name: .customLong("max-connections"),
+            help: "Open connections at most (FUSION_MAX_CONNECTIONS; default 1024).") var maxConnections: String?
+    @Option(name: .customLong("log-format"), help: "plain or json (FUSION_LOG_FORMAT; default plain).") var logFormat: String?
+
+    func run() throws {
+        var flags: [String: String] = [:]
+        let given: [(String, String?)] = [
+            ("--host", host), ("--port", port), ("--model", model), ("--workers", workers), ("--cpu-sets", cpuSets),
+            ("--max-batch", maxBatch), ("--max-delay-ms", maxDelayMs), ("--max-queue", maxQueue), ("--router", router),
+            ("--request-timeout-ms", requestTimeoutMs), ("--drain-timeout-s", drainTimeoutS),
+            ("--max-body-bytes", maxBodyBytes), ("--max-connections", maxConnections), ("--log-format", logFormat),
+        ]
+        for case let (flag, value?) in given { flags[flag] = value }
+        let configuration: ServeConfiguration
+        do {
+            configuration = try ServeConfiguration.resolve(flags: flags, environment: ProcessInfo.processInfo.environment)
+        } catch {
+            throw ValidationError(error.description)
+        }
+        let format = configuration.logFormat
+        LoggingSystem.bootstrap { label in
+            switch format {
+            case .plain: return StreamLogHandler.standardError(label: label)
+            case .json: return JSONLogHandler(label: label)
+            }
+        }
+        let logger = Logger(label: "fusion-serve")
+        do {
+            try FusionServer(configuration: configuration, logger: logger).run()
+        } catch let error as ConfigurationError {
+            throw ValidationError(error.description)
+        } catch {
+            logger.critical("cannot serve", metadata: ["error": "\(error)"])
+            throw ExitCode(1)
+        }
+    }
+}

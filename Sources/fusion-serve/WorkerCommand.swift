@@ -1,0 +1,39 @@
+import ArgumentParser
+import POSIX
+import Serving
+
+/// `fusion-serve worker`: one model replica, started and supervised by `serve` (internal).
+struct WorkerCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "worker",
+        abstract: "Internal: a model worker process started by `fusion-serve serve` (talks on descriptor 3).",
+        shouldDisplay: false)
+
+    @Option(help: "Model directory.") var model: String
+    @Option(help: "This worker's index (for logs and the test slowdown).") var index: Int = 0
+    @Option(help: "CPUs to pin the whole process to, e.g. \"0-3\"; its size is the BLAS thread count.") var cpus: String?
+    @Option(name: .customLong("max-batch"), help: "Largest batch the server sends.") var maxBatch: Int = 8
+
+    func run() throws {
+        let set: CPUSet?
+        do {
+            set = try cpus.map { try CPUSet(parsing: $0) }
+        } catch {
+            throw ValidationError("--cpus: \(error)")
+        }
+        do {
+            try WorkerMain.run(modelDirectory: model, index: index, cpus: set, maxBatch: maxBatch)
+        } catch {
+            printError("fusion-serve worker \(index): \(error)")
+            throw ExitCode(1)
+        }
+    }
+}
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+func printError(_ message: String) {
+    fputs(message + "\n", stderr)
+}

@@ -1,0 +1,63 @@
+import Foundation
+import Testing
+@testable import Model
+
+/// The Swift forward pass against the PyTorch reference's goldens (tools/reference/):
+/// each case alone and all cases together in one right-padded batch.
+struct GoldenTests {
+    private func check(_ output: ModelOutput, _ expected: GoldenCase, _ context: String,
+                       sourceLocation: SourceLocation = #_sourceLocation) {
+        #expect(maxAbsDiff(output.logits, expected.logits) <= 1e-4, "logits \(context)", sourceLocation: sourceLocation)
+        #expect(maxAbsDiff(output.scores, expected.scores) <= 1e-4, "scores \(context)", sourceLocation: sourceLocation)
+        #expect(maxAbsDiff(output.embedding, expected.embedding) <= 1e-4, "embedding \(context)", sourceLocation: sourceLocation)
+        let gate = output.gate.map { [$0.image, $0.text] } ?? []
+        #expect(maxAbsDiff(gate, expected.gate) <= 1e-5, "gate \(context): \(gate) vs \(expected.gate)", sourceLocation: sourceLocation)
+        #expect(output.label == expected.label, "label \(context)", sourceLocation: sourceLocation)
+    }
+
+    private func run(directory: String, golden: String) throws {
+        let model = try FusionModel.load(directory: directory)
+        let cases = try GoldenCase.load(golden)
+        #expect(cases.count >= 2)
+        let inputs = cases.map { ModelInput(pixels: $0.pixels, inputIds: $0.inputIds) }
+        for (i, input) in inputs.enumerated() {
+            let output = try model.forward([input])
+            try #require(output.count == 1)
+            check(output[0], cases[i], "\(golden) case \(i) alone")
+        }
+        let batched = try model.forward(inputs)
+        try #require(batched.count == cases.count)
+        for (i, output) in batched.enumerated() {
+            check(output, cases[i], "\(golden) case \(i) in a batch of \(cases.count)")
+        }
+        // Reversed order changes every request's neighbours and padding position.
+        let reversed = try model.forward(inputs.reversed())
+        for (i, output) in reversed.reversed().enumerated() {
+            check(output, cases[i], "\(golden) case \(i) in the reversed batch")
+        }
+    }
+
+    @Test(arguments: ["tiny-f32", "tiny-f16", "tiny-bf16-split"])
+    func tinyModels(name: String) throws {
+        try run(directory: Fixtures.model(name), golden: name)
+    }
+
+    /// A real pretrained MiniLM BERT as text encoder, loaded through `weights` with a prefix.
+    @Test func realMiniLMTextEncoder() throws {
+        let cache = Fixtures.repoRoot.appendingPathComponent(".cache/minilm")
+        let weights = cache.appendingPathComponent("model.safetensors").path
+        let vocab = cache.appendingPathComponent("vocab.txt").path
+        guard FileManager.default.fileExists(atPath: weights), FileManager.default.fileExists(atPath: vocab) else {
+            Issue.record("MiniLM weights are missing from \(cache.path): run tools/fetch-minilm.sh")
+            return
+        }
+        let fixture = Fixtures.model("minilm-fusion")
+        let directory = try Fixtures.temporaryDirectory("minilm-fusion")
+        let files = FileManager.default
+        try files.createSymbolicLink(atPath: directory + "/config.json", withDestinationPath: fixture + "/config.json")
+        try files.createSymbolicLink(atPath: directory + "/model.safetensors", withDestinationPath: fixture + "/model.safetensors")
+        try files.createSymbolicLink(atPath: directory + "/minilm.safetensors", withDestinationPath: weights)
+        try files.createSymbolicLink(atPath: directory + "/vocab.txt", withDestinationPath: vocab)
+        try run(directory: directory, golden: "minilm-fusion")
+    }
+}

@@ -1,0 +1,140 @@
+import Testing
+@testable import Serving
+
+private let ms: UInt64 = 1_000_000
+
+private func makeCore(workers: Int = 1, maxBatch: Int = 8, delay: UInt64 = 2 * ms, capacity: Int = 256,
+                      policy: RoutingPolicy = .leastLoaded, perWorker: Int = 2) -> DispatchCore<Int> {
+    var core = DispatchCore<Int>(queueCapacity: capacity, maxBatch: maxBatch, maxDelay: delay, policy: policy,
+                                 workerCount: workers, maxBatchesPerWorker: perWorker)
+    for i in 0..<workers { core.workerReady(i) }
+    return core
+}
+
+@Suite struct DispatchCoreTests {
+    @Test func refusesWhileStartingAndWhenFull() {
+        var core = DispatchCore<Int>(queueCapacity: 2, maxBatch: 8, maxDelay: 0, policy: .pull, workerCount: 1)
+        let v1 = core.submit(1, now: 0, deadline: .max)
+        #expect(v1 == .refused(.starting))
+        core.workerReady(0)
+        let v2 = core.submit(1, now: 0, deadline: .max)
+        #expect(v2 == .accepted)
+        let v3 = core.submit(2, now: 0, deadline: .max)
+        #expect(v3 == .accepted)
+        let v4 = core.submit(3, now: 0, deadline: .max)
+        #expect(v4 == .queueFull)
+        core.admission = .draining
+        let v5 = core.submit(4, now: 0, deadline: .max)
+        #expect(v5 == .refused(.draining))
+    }
+
+    @Test func aFreeWorkerWaitsAtMostTheDelayForMoreRequests() {
+        var core = makeCore()
+        _ = core.submit(1, now: 0, deadline: .max)
+        let first = core.step(now: 1 * ms)
+        #expect(first.sends.isEmpty)
+        #expect(first.wakeAt == 2 * ms)
+        _ = core.submit(2, now: 1 * ms, deadline: .max)
+        let second = core.step(now: 2 * ms)
+        #expect(second.sends.map { $0.requests.map(\.job) } == [[1, 2]])
+        #expect(second.sends.first?.worker == 0)
+    }
+
+    @Test func requestsAccumulateWhileEveryWorkerIsBusyAndBatchesFill() {
+        var core = makeCore(workers: 1, maxBatch: 8, perWorker: 1)
+        _ = core.submit(0, now: 0, deadline: .max)
+        let first = core.step(now: 2 * ms)
+        #expect(first.sends.count == 1)
+        let firstID = first.sends[0].id
+        for i in 1...20 { _ = core.submit(i, now: 3 * ms, deadline: .max) }
+        let busy = core.step(now: 50 * ms)
+        #expect(busy.sends.isEmpty, "no worker free: nothing cut, however long they wait")
+        let v6 = core.complete(batchID: firstID, worker: 0, inferenceNanos: 40 * ms)
+        #expect(v6 != nil)
+        let next = core.step(now: 51 * ms)
+        #expect(next.sends.map { $0.requests.count } == [8])
+        #expect(core.queue.count == 12)
+    }
+
+    @Test func pushPoliciesKeepASecondBatchWaitingAtEachWorker() {
+        var core = makeCore(workers: 2, maxBatch: 2, delay: 0)
+        for i in 0..<10 { _ = core.submit(i, now: 0, deadline: .max) }
+        let step = core.step(now: 0)
+        #expect(step.sends.map(\.worker) == [0, 1, 0, 1])
+        #expect(core.queue.count == 2)
+    }
+
+    @Test func expiredRequestsAreAnsweredInsteadOfRun() {
+        var core = makeCore(workers: 1, perWorker: 1)
+        _ = core.submit(1, now: 0, deadline: 1 * ms)
+        _ = core.submit(2, now: 0, deadline: 100 * ms)
+        let step = core.step(now: 2 * ms)
+        #expect(step.expired.map(\.job) == [1])
+        #expect(step.sends.map { $0.requests.map(\.job) } == [[2]])
+    }
+
+    @Test func wakesForTheEarliestDeadlineWhenNoWorkerIsFree() {
+        var core = makeCore(workers: 1, perWorker: 1)
+        _ = core.submit(1, now: 0, deadline: .max)
+        _ = core.step(now: 2 * ms)
+        _ = core.submit(2, now: 3 * ms, deadline: 30 * ms)
+        let step = core.step(now: 4 * ms)
+        #expect(step.sends.isEmpty)
+        #expect(step.wakeAt == 30 * ms)
+        let v7 = core.step(now: 30 * ms)
+        #expect(v7.expired.map(\.job) == [2])
+    }
+
+    @Test func aDeadWorkersBatchIsRetriedOnceOnAnotherWorker() {
+        var core = makeCore(workers: 2, maxBatch: 4, delay: 0, perWorker: 1)
+        for i in 0..<4 { _ = core.submit(i, now: 0, deadline: .max) }
+        let sent = core.step(now: 0).sends
+        #expect(sent.map(\.worker) == [0])
+        let v8 = core.workerLost(0)
+        #expect(v8.isEmpty, "first failure: retried, not failed")
+        let retry = core.step(now: 1 * ms).sends
+        #expect(retry.map(\.worker) == [1])
+        #expect(retry.first?.attempt == 1)
+        #expect(retry.first?.requests.map(\.job) == [0, 1, 2, 3])
+        // The worker holding the retry dies too: now the requests fail.
+        let v9 = core.workerLost(1)
+        #expect(v9.map(\.job) == [0, 1, 2, 3])
+        #expect(core.isIdle)
+    }
+
+    @Test func retriesGoBeforeNewRequestsAndWaitForARestartedWorker() {
+        var core = makeCore(workers: 1, maxBatch: 2, delay: 0, perWorker: 1)
+        _ = core.submit(1, now: 0, deadline: .max)
+        _ = core.step(now: 0)
+        _ = core.submit(2, now: 1, deadline: .max)
+        let v10 = core.workerLost(0)
+        #expect(v10.isEmpty)
+        let v11 = core.step(now: 2)
+        #expect(v11.sends.isEmpty, "no worker ready")
+        core.workerReady(0)
+        let sends = core.step(now: 3).sends
+        #expect(sends.map { $0.requests.map(\.job) } == [[1]])
+        #expect(sends.first?.attempt == 1)
+    }
+
+    @Test func aLateAnswerFromADeadWorkerIsIgnored() {
+        var core = makeCore(workers: 2, delay: 0, perWorker: 1)
+        _ = core.submit(1, now: 0, deadline: .max)
+        let batch = core.step(now: 0).sends[0]
+        _ = core.workerLost(batch.worker)
+        let v12 = core.complete(batchID: batch.id, worker: batch.worker, inferenceNanos: 1)
+        #expect(v12 == nil)
+    }
+
+    @Test func drainingFinishesWhatWasAccepted() {
+        var core = makeCore(workers: 1, delay: 0, perWorker: 1)
+        _ = core.submit(1, now: 0, deadline: .max)
+        core.admission = .draining
+        let v13 = core.submit(2, now: 0, deadline: .max)
+        #expect(v13 == .refused(.draining))
+        let batch = core.step(now: 0).sends[0]
+        #expect(!core.isIdle)
+        _ = core.complete(batchID: batch.id, worker: 0, inferenceNanos: 1)
+        #expect(core.isIdle)
+    }
+}

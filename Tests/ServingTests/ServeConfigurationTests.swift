@@ -1,0 +1,67 @@
+import POSIX
+import Testing
+@testable import Serving
+
+@Suite struct ServeConfigurationTests {
+    @Test func defaultsMatchTheBrief() throws {
+        let config = try ServeConfiguration.resolve(flags: [:], environment: [:])
+        #expect(config.host == "127.0.0.1" && config.port == 8080 && config.modelDirectory == "models/default")
+        #expect(config.maxBatch == 8 && config.maxDelayMilliseconds == 2 && config.maxQueue == 256)
+        #expect(config.router == .leastLoaded && config.drainTimeoutSeconds == 30 && config.maxBodyBytes == 20 * 1024 * 1024)
+        #expect(config.logFormat == .plain && config.workers == nil && config.cpuSets == nil)
+    }
+
+    @Test func flagsWinOverEnvironmentVariables() throws {
+        let config = try ServeConfiguration.resolve(
+            flags: ["--port": "9000", "--router": "pull"],
+            environment: ["FUSION_PORT": "7000", "FUSION_MAX_BATCH": "4", "FUSION_CPU_SETS": "0-1;2-3", "FUSION_LOG_FORMAT": "json"])
+        #expect(config.port == 9000 && config.router == .pull && config.maxBatch == 4 && config.logFormat == .json)
+        #expect(config.cpuSets?.map(\.cpus) == [[0, 1], [2, 3]])
+    }
+
+    @Test(arguments: [
+        ("--port", "70000"), ("--port", "x"), ("--max-batch", "0"), ("--max-queue", "-1"), ("--router", "random"),
+        ("--cpu-sets", "0-;1"), ("--workers", "0"), ("--log-format", "xml"), ("--max-body-bytes", "10"),
+        ("--request-timeout-ms", "0"), ("--drain-timeout-s", "-3"), ("--max-delay-ms", "abc"), ("--host", ""),
+    ])
+    func invalidValuesNameTheirFlag(_ flag: String, _ value: String) {
+        do {
+            _ = try ServeConfiguration.resolve(flags: [flag: value], environment: [:])
+            Issue.record("\(flag) \(value) accepted")
+        } catch {
+            #expect(error.flag == flag)
+            #expect(error.description.hasPrefix(flag + ":"))
+        }
+    }
+
+    @Test func invalidEnvironmentValuesNameFlagAndVariable() {
+        do {
+            _ = try ServeConfiguration.resolve(flags: [:], environment: ["FUSION_MAX_BATCH": "zero"])
+            Issue.record("accepted")
+        } catch {
+            #expect(error.flag == "--max-batch (from FUSION_MAX_BATCH)")
+        }
+    }
+
+    @Test func workerPlansStayInsideTheAllowedCPUs() throws {
+        let allowed = try CPUSet([2, 3, 5])
+        var config = ServeConfiguration()
+        #expect(try config.workerPlan(allowed: allowed).map(\.cpus) == [[2], [3]], "default: all but one CPU")
+        config.workers = 4
+        #expect(try config.workerPlan(allowed: allowed).map(\.cpus) == [[2], [3], [5], [2]])
+        config.workers = nil
+        config.cpuSets = try CPUSet.parseList("2-3;5")
+        #expect(try config.workerPlan(allowed: allowed).count == 2)
+        config.cpuSets = try CPUSet.parseList("0-1")
+        #expect(throws: ConfigurationError.self) { try config.workerPlan(allowed: allowed) }
+        config.cpuSets = try CPUSet.parseList("2;3")
+        config.workers = 3
+        #expect(throws: ConfigurationError.self) { try config.workerPlan(allowed: allowed) }
+    }
+
+    @Test func aMissingModelIsAClearError() {
+        var config = ServeConfiguration()
+        config.modelDirectory = "/nonexistent/model"
+        #expect(throws: ConfigurationError.self) { try config.resolvedModelDirectory(executable: "/usr/bin/fusion-serve") }
+    }
+}
