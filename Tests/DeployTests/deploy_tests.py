@@ -299,21 +299,17 @@ def metric_samples(port):
 
 
 def served_ok(port):
-    """Successful /infer requests this instance has answered, from its /metrics."""
+    """Successful /infer requests this instance has answered, from its /metrics
+    (`fusion_requests_total{route="/infer",status="200"}`; absent until the first one)."""
     total = 0.0
-    found = False
     for name, labels, value in metric_samples(port):
-        if not name.endswith("requests_total"):
+        if name != "fusion_requests_total":
             continue
         if labels.get("status", labels.get("code")) != "200":
             continue
-        if "path" in labels and labels["path"] != "/infer":
-            continue
-        if "endpoint" in labels and labels["endpoint"] not in ("/infer", "infer"):
+        if labels.get("route", labels.get("path")) != "/infer":
             continue
         total += value
-        found = True
-    expect(found, f"/metrics on {port} has no *requests_total{{status=\"200\"}} counter")
     return int(total)
 
 
@@ -500,13 +496,21 @@ def test_default_file_covers_every_serve_flag(tmp, procs):
     names = {"FUSION_" + flag.upper().replace("-", "_") for flag in flags}
     missing = sorted(name for name in names if name not in values)
     expect(not missing, f"serve flags without a FUSION_ line in deploy/default/fusion-serve: {missing}")
-    # Defaults printed by --help agree with the file.
-    for flag in flags:
-        match = re.search(rf"--{flag}\b[^\n]*(?:\n(?!\s*-)[^\n]*)*?\(default: ([^)]*)\)", result.stdout)
-        name = "FUSION_" + flag.upper().replace("-", "_")
-        if match and values.get(name):
-            expect(match.group(1).strip() == values[name],
-                   f"{name}={values[name]} in the default file, but --help says default {match.group(1)!r}")
+    # Defaults printed by --help ("(FUSION_X; default V)") agree with the file. FUSION_MODEL
+    # differs on purpose: the unit points it at the installed model.
+    text = " ".join(result.stdout.split())
+    compared = 0
+    for name, value in values.items():
+        match = re.search(rf"\({name}; default:? ([^)]*)\)", text)
+        if match is None or name == "FUSION_MODEL":
+            continue
+        documented = match.group(1).strip()
+        if " " in documented:  # a description ("allowed CPUs minus one, …"), not a value
+            expect(value == "", f"{name}={value} in the default file, but --help says the default is '{documented}'")
+            continue
+        compared += 1
+        expect(documented == value, f"{name}={value} in the default file, but --help says default {documented!r}")
+    expect(compared >= 5, f"only {compared} defaults found in --help to compare")
 
 
 def test_default_file_values_are_accepted(tmp, procs):
