@@ -5,7 +5,7 @@ with real programs on loopback (systemd-analyze, the fusion-serve binary, nginx,
     deploy_tests.py [-k SUBSTRING]...        (tools/ci/deploy-tests.sh runs it)
 
 Environment: FUSION_SERVE_BIN (default .build/debug/fusion-serve), FUSION_TEST_MODEL (default
-models/default, else the tiny fixture model). Every wait is bounded, every process started is
+the tiny fixture model Tests/Fixtures/models/tiny-f32, else models/default). Every wait is bounded, every process started is
 killed at the end of its test, and only 127.0.0.1 is used. Prints "N passed, N failed".
 """
 import base64
@@ -37,7 +37,9 @@ BIN = Path(os.environ.get("FUSION_SERVE_BIN", ROOT / ".build/debug/fusion-serve"
 def default_model():
     if "FUSION_TEST_MODEL" in os.environ:
         return Path(os.environ["FUSION_TEST_MODEL"]).resolve()
-    for candidate in (ROOT / "models/default", ROOT / "Tests/Fixtures/models/tiny-f32"):
+    # The tiny fixture first: these tests are about deployment, not accuracy, and a small model
+    # keeps a few thousand requests through a debug build quick.
+    for candidate in (ROOT / "Tests/Fixtures/models/tiny-f32", ROOT / "models/default"):
         if (candidate / "config.json").is_file():
             return candidate
     raise SystemExit("no model: set FUSION_TEST_MODEL or add models/default")

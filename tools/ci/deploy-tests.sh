@@ -4,7 +4,7 @@
 # Called by .ci/run after `swift test`; runs standalone too:
 #     tools/ci/deploy-tests.sh [NAME-SUBSTRING...]
 # FUSION_SERVE_BIN picks the binary (default: the debug build, built here if missing);
-# FUSION_TEST_MODEL the model (default models/default, else the tiny fixture model).
+# FUSION_TEST_MODEL the model (default the tiny fixture model, else models/default).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
