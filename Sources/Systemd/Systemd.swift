@@ -1,1 +1,0 @@
-// Systemd module — sd_notify and socket activation.

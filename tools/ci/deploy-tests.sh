@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Deployment tests (issue 6): systemd units, sd_notify, socket activation, the hardened
+# sandbox, install.sh, and three nodes behind real nginx and HAProxy — all on loopback.
+# Called by .ci/run after `swift test`; runs standalone too:
+#     tools/ci/deploy-tests.sh [NAME-SUBSTRING...]
+# FUSION_SERVE_BIN picks the binary (default: the debug build, built here if missing);
+# FUSION_TEST_MODEL the model (default the tiny fixture model, else models/default).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+need=()
+for tool in systemd-analyze:systemd nginx:nginx haproxy:haproxy curl:curl python3:python3; do
+    command -v "${tool%%:*}" >/dev/null 2>&1 || need+=("${tool#*:}")
+done
+if [[ ${#need[@]} -gt 0 ]]; then
+    if [[ $(id -u) -ne 0 ]]; then echo "deploy-tests: missing ${need[*]} (apt-get install them)" >&2; exit 1; fi
+    echo "deploy-tests: installing ${need[*]}"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}"
+fi
+
+if [[ -z "${FUSION_SERVE_BIN:-}" ]]; then
+    FUSION_SERVE_BIN="$(swift build --show-bin-path)/fusion-serve"
+    if [[ ! -x "$FUSION_SERVE_BIN" ]]; then swift build --product fusion-serve; fi
+    export FUSION_SERVE_BIN
+fi
+
+# Every test bounds its own waits; this is the backstop for the whole run.
+exec timeout --kill-after=30 2400 python3 Tests/DeployTests/deploy_tests.py "$@"
