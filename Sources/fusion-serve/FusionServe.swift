@@ -9,7 +9,7 @@ struct FusionServe: ParsableCommand {
         version: "0.1.0",
         subcommands: [
             ServeCommand.self, WorkerCommand.self,
-            PredictCommand.self, TokenizeCommand.self,
+            PredictCommand.self, EvalCommand.self, TokenizeCommand.self, PreprocessCommand.self,
             BenchCommand.self, BenchModelCommand.self, BenchImagesCommand.self, BenchTokenizerCommand.self,
         ],
         defaultSubcommand: ServeCommand.self

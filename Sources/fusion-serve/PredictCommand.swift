@@ -1,20 +1,22 @@
 import ArgumentParser
 import Foundation
+import Images
 import Model
+import Tokenizer
 
 /// `fusion-serve predict`: JSON Lines requests on stdin, one JSON result per line on stdout.
 ///
 /// Each input line is `{"image": PATH, "text": STRING}`; `"input_ids": [ints]` may replace
-/// `"text"` (ids with [CLS] … [SEP]). Images may be `.npy` float32 `[3, S, S]` tensors
-/// (already normalised). Lines are run in batches of `--max-batch` and answered in input order;
+/// `"text"` (ids with [CLS] … [SEP]). Images are JPEG/PNG files, or `.npy` float32 `[3, S, S]`
+/// tensors (already normalised). Lines are run in batches of `--max-batch` and answered in input order;
 /// a bad line gets `{"error": "..."}` in its place and the exit status becomes 1.
 struct PredictCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "predict",
         abstract: "Run a model on JSON Lines from stdin ({\"image\": PATH, \"text\": STRING} per line).")
 
-    @Option(help: "Model directory (config.json, *.safetensors, vocab.txt).")
-    var model: String
+    @Option(help: "Model directory (config.json, *.safetensors, vocab.txt); default: the embedded default model.")
+    var model: String = DefaultModel.directory
 
     @Flag(help: "Include the fused embedding in each output.")
     var embedding = false
@@ -38,13 +40,21 @@ struct PredictCommand: ParsableCommand {
     func run() throws {
         FusionModel.setThreads(threads)
         let fusion: FusionModel
+        let model: String
         do {
+            model = try DefaultModel.resolve(self.model)
             fusion = try FusionModel.load(directory: model)
         } catch {
             FileHandle.standardError.write(Data("fusion-serve predict: \(error)\n".utf8))
             throw ExitCode(2)
         }
-        let inputs = InputDecoder(model: model, config: fusion.config)
+        let inputs: InputDecoder
+        do {
+            inputs = try InputDecoder(model: model, config: fusion.config)
+        } catch {
+            FileHandle.standardError.write(Data("fusion-serve predict: \(error)\n".utf8))
+            throw ExitCode(2)
+        }
         let labels = fusion.config.labels
         var pending: [(line: Int, result: Result<ModelInput, PredictLineError>)] = []
         var failed = false
@@ -110,25 +120,23 @@ struct PredictLineError: Error {
 /// Turns one JSON request line into a `ModelInput`.
 struct InputDecoder {
     let config: ModelConfig
-    /// Text → token ids; nil until the tokenizer is wired in.
-    let tokenize: ((String) throws -> [Int32])?
-    /// Encoded image file bytes (JPEG/PNG) → normalised `[3, S, S]` pixels; nil until wired.
-    let decodeImage: (([UInt8]) throws -> [Float])?
+    /// Text → token ids (the model's WordPiece vocabulary).
+    let tokenize: (String) throws -> [Int32]
+    /// Encoded image file bytes (JPEG/PNG) → normalised `[3, S, S]` pixels.
+    let decodeImage: ([UInt8]) throws -> [Float]
 
-    init(model: String, config: ModelConfig) {
+    /// Builds the input pipeline from the model directory: its `vocab.txt` and `preprocess`
+    /// settings, exactly as the service does.
+    init(model: String, config: ModelConfig, maxPixels: Int = ImageDecoder.defaultMaxPixels) throws {
         self.config = config
-        // COORDINATOR: after merging the `tokenizer` and `images` branches, wire the input
-        // pipeline here (the rest of `predict` needs no change):
-        //   let tokenizer = try BertTokenizer(vocabFile: model + "/vocab.txt",
-        //                                     doLowerCase: config.preprocess.doLowerCase)
-        //   tokenize = { tokenizer.encode($0, maxLength: config.preprocess.maxTextLength) }
-        //   let preprocessor = ImagePreprocessor(size: config.imageEncoder.imageSize,
-        //                                        mean: config.preprocess.mean, std: config.preprocess.std,
-        //                                        maxPixels: 50_000_000)
-        //   decodeImage = { try preprocessor.tensor(from: $0) }
-        // (make `init` throwing so a missing vocab.txt is reported like a bad model directory).
-        tokenize = nil
-        decodeImage = nil
+        let tokenizer = try BertTokenizer(vocabFile: model + "/vocab.txt",
+                                          doLowerCase: config.preprocess.doLowerCase)
+        let maxLength = config.preprocess.maxTextLength
+        tokenize = { tokenizer.encode($0, maxLength: maxLength) }
+        let preprocessor = ImagePreprocessor(size: config.imageEncoder.imageSize,
+                                             mean: config.preprocess.mean, std: config.preprocess.std,
+                                             maxPixels: maxPixels)
+        decodeImage = { try preprocessor.tensor(from: $0) }
     }
 
     /// The fields of a request line; other fields are ignored.
@@ -158,7 +166,7 @@ struct InputDecoder {
         return ModelInput(pixels: pixels, inputIds: ids)
     }
 
-    private func image(_ value: String?) throws(PredictLineError) -> [Float] {
+    func image(_ value: String?) throws(PredictLineError) -> [Float] {
         guard let path = value, !path.isEmpty else { throw PredictLineError("\"image\" must be a file path") }
         let size = config.imageEncoder.imageSize
         if path.lowercased().hasSuffix(".npy") {
@@ -173,9 +181,6 @@ struct InputDecoder {
             }
             return array.values
         }
-        guard let decodeImage else {
-            throw PredictLineError("\(path): only .npy float32 [3, \(size), \(size)] tensors are supported until the image pipeline is wired in")
-        }
         let bytes: [UInt8]
         do {
             bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: path)))
@@ -189,7 +194,7 @@ struct InputDecoder {
         }
     }
 
-    private func tokens(text: String?, ids: [Int32]?) throws(PredictLineError) -> [Int32] {
+    func tokens(text: String?, ids: [Int32]?) throws(PredictLineError) -> [Int32] {
         switch (text, ids) {
         case (nil, nil):
             throw PredictLineError("a line needs \"text\" (or \"input_ids\")")
@@ -205,9 +210,6 @@ struct InputDecoder {
             }
             return ids
         case let (text?, nil):
-            guard let tokenize else {
-                throw PredictLineError("\"text\" needs the tokenizer, which is not wired in yet; pass \"input_ids\"")
-            }
             do {
                 return try tokenize(text)
             } catch {

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Model
 import Tokenizer
 
 /// `fusion-serve tokenize`: JSON Lines of strings on stdin → one JSON array of token ids per
@@ -14,7 +15,7 @@ struct TokenizeCommand: ParsableCommand {
             The first bad line stops the run with a message naming its line number.
             """)
 
-    @Option(help: "Model directory: reads vocab.txt and preprocess.do_lower_case / max_text_length from config.json.")
+    @Option(help: "Model directory: reads vocab.txt and preprocess.do_lower_case / max_text_length from config.json (default: the embedded default model).")
     var model: String?
 
     @Option(help: "A vocab.txt to use instead of --model (do_lower_case defaults to true, max length to 512).")
@@ -27,8 +28,8 @@ struct TokenizeCommand: ParsableCommand {
     var doLowerCase: Bool?
 
     func validate() throws {
-        guard (model == nil) != (vocab == nil) else {
-            throw ValidationError("give exactly one of --model DIR or --vocab FILE")
+        guard model == nil || vocab == nil else {
+            throw ValidationError("give --model DIR or --vocab FILE, not both")
         }
     }
 
@@ -75,15 +76,6 @@ struct TokenizerSetup {
     let tokenizer: BertTokenizer
     let maxLength: Int
 
-    /// The part of a model's config.json the tokenizer needs (until `ModelConfig` exists).
-    struct ConfigSubset: Decodable {
-        struct Preprocess: Decodable {
-            let do_lower_case: Bool?
-            let max_text_length: Int?
-        }
-        let preprocess: Preprocess?
-    }
-
     struct SetupError: Error, CustomStringConvertible {
         let description: String
     }
@@ -92,26 +84,12 @@ struct TokenizerSetup {
         var lower = doLowerCase ?? true
         var length = maxLength ?? 512
         let vocabFile: String
-        if let model {
-            let configPath = (model as NSString).appendingPathComponent("config.json")
-            guard let data = FileManager.default.contents(atPath: configPath) else {
-                throw SetupError(description: "cannot read \(configPath)")
-            }
-            let config: ConfigSubset
-            do {
-                config = try JSONDecoder().decode(ConfigSubset.self, from: data)
-            } catch {
-                throw SetupError(description: "\(configPath) is not valid JSON of the expected shape")
-            }
-            guard let configLower = config.preprocess?.do_lower_case else {
-                throw SetupError(description: "\(configPath) lacks preprocess.do_lower_case")
-            }
-            guard let configLength = config.preprocess?.max_text_length else {
-                throw SetupError(description: "\(configPath) lacks preprocess.max_text_length")
-            }
-            lower = doLowerCase ?? configLower
-            length = maxLength ?? configLength
-            vocabFile = (model as NSString).appendingPathComponent("vocab.txt")
+        if vocab == nil {
+            let directory = try DefaultModel.resolve(model ?? DefaultModel.directory)
+            let config = try ModelConfig.load(path: (directory as NSString).appendingPathComponent("config.json"))
+            lower = doLowerCase ?? config.preprocess.doLowerCase
+            length = maxLength ?? config.preprocess.maxTextLength
+            vocabFile = (directory as NSString).appendingPathComponent("vocab.txt")
         } else {
             vocabFile = vocab ?? "vocab.txt"
         }
