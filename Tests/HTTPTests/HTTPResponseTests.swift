@@ -20,5 +20,7 @@ import HTTP
         #expect(HTTPStatus.noContent.forbidsBody)
         #expect(!HTTPStatus.ok.forbidsBody)
         #expect(HTTPStatus.notFound.description == "404 Not Found")
+        let literal: HTTPStatus = 503
+        #expect(literal == .serviceUnavailable)
     }
 }

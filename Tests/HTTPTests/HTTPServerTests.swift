@@ -490,28 +490,44 @@ final class HeldResponders: @unchecked Sendable {
 }
 /// Keep-alive throughput against nginx (`return 200`), same wrk settings. Opt-in, run in
 /// release: `FUSION_HTTP_BENCH=1 swift test -c release --filter HTTPServerBenchmark`.
+/// Reports the best of `FUSION_HTTP_BENCH_ROUNDS` (2) alternating rounds and, because a
+/// shared machine makes wall-clock rates noisy, requests per CPU-second each server used.
 @Suite(.serialized, .enabled(if: ProcessInfo.processInfo.environment["FUSION_HTTP_BENCH"] != nil))
 struct HTTPServerBenchmark {
     @Test func wrkAgainstNginx() throws {
-        let duration = ProcessInfo.processInfo.environment["FUSION_HTTP_BENCH_SECONDS"] ?? "5"
+        let environment = ProcessInfo.processInfo.environment
+        let duration = environment["FUSION_HTTP_BENCH_SECONDS"] ?? "5"
+        let rounds = Int(environment["FUSION_HTTP_BENCH_ROUNDS"] ?? "2") ?? 2
         let ok: [UInt8] = Array("ok\n".utf8)
         let server = try TestServer({ $0.maxConnections = 1024 }) { _, responder in
             responder.send(HTTPResponse(status: .ok, headers: ["Content-Type": "text/plain"], body: ok))
         }
         defer { server.stop() }
         let wrkArgs = ["-t1", "-c16", "-d\(duration)s"]
-        let ours = try runProgram("/usr/bin/wrk", wrkArgs + ["http://127.0.0.1:\(server.port)/healthz"])
-        print("fusion-serve HTTP (1 loop thread):\n\(ours.output)")
-        var results = ["fusion-serve": wrkRequestsPerSecond(ours.output) ?? 0]
-        for workers in [1, 2] {
-            let port = UInt16(18_080 + workers)
-            let stop = try startNginx(port: port, workers: workers)
-            defer { stop() }
-            let theirs = try runProgram("/usr/bin/wrk", wrkArgs + ["http://127.0.0.1:\(port)/healthz"])
-            print("nginx worker_processes \(workers):\n\(theirs.output)")
-            results["nginx-\(workers)"] = wrkRequestsPerSecond(theirs.output) ?? 0
+        var best: [String: (rate: Double, perCPU: Double)] = [:]
+        func record(_ name: String, _ output: String, cpu: Double) {
+            let rate = wrkRequestsPerSecond(output) ?? 0
+            let seconds = Double(duration) ?? 5
+            let perCPU = cpu > 0 ? rate * seconds / cpu : 0
+            print("\(name): \(Int(rate)) req/s, \(Int(perCPU)) req per CPU-second (cpu \(String(format: "%.2f", cpu)) s)")
+            let previous = best[name] ?? (0, 0)
+            best[name] = (max(previous.rate, rate), max(previous.perCPU, perCPU))
         }
-        print("requests/s: \(results.sorted { $0.key < $1.key })")
-        #expect((results["fusion-serve"] ?? 0) > 0)
+        for _ in 0..<rounds {
+            let before = cpuSeconds(pid: getpid())
+            let ours = try runProgram("/usr/bin/wrk", wrkArgs + ["http://127.0.0.1:\(server.port)/healthz"])
+            record("fusion-serve", ours.output, cpu: cpuSeconds(pid: getpid()) - before)
+            for workers in [1, 2] {
+                let nginx = try startNginx(port: UInt16(18_080 + workers), workers: workers)
+                defer { nginx.stop() }
+                let start = nginx.cpuSeconds
+                let theirs = try runProgram("/usr/bin/wrk", wrkArgs + ["http://127.0.0.1:\(18_080 + workers)/healthz"])
+                record("nginx-\(workers)", theirs.output, cpu: nginx.cpuSeconds - start)
+            }
+        }
+        for (name, figures) in best.sorted(by: { $0.key < $1.key }) {
+            print("best \(name): \(Int(figures.rate)) req/s, \(Int(figures.perCPU)) req/CPU-s")
+        }
+        #expect((best["fusion-serve"]?.rate ?? 0) > 0)
     }
 }
