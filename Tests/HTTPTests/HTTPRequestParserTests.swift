@@ -181,19 +181,6 @@ import HTTP
         #expect(whole.messages.isEmpty)
     }
 
-    @Test func errorsMapToStatusAndCode() {
-        #expect(HTTPParseError(.bodyTooLarge, "").status.code == 413)
-        #expect(HTTPParseError(.headersTooLarge, "").status.code == 431)
-        #expect(HTTPParseError(.tooManyHeaders, "").status.code == 431)
-        #expect(HTTPParseError(.requestLineTooLong, "").status.code == 414)
-        #expect(HTTPParseError(.lengthRequired, "").status.code == 411)
-        #expect(HTTPParseError(.versionNotSupported, "").status.code == 505)
-        #expect(HTTPParseError(.expectationFailed, "").status.code == 417)
-        #expect(HTTPParseError(.unsupportedTransferEncoding, "").status.code == 501)
-        #expect(HTTPParseError(.invalidChunk, "").status.code == 400)
-        #expect(HTTPParseError(.invalidChunk, "x").code == "invalid_chunk")
-    }
-
     @Test func errorIsSticky() throws {
         var parser = HTTPRequestParser()
         parser.append(Array("BAD\r\n\r\n".utf8))
