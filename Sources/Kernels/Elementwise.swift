@@ -50,7 +50,7 @@ package func addInPlace(_ data: UnsafeMutablePointer<Float>, _ other: UnsafePoin
 }
 
 @inline(__always)
-private func geluVector(_ x: SIMD8<Float>) -> SIMD8<Float> {
+private func geluVector(_ x: SIMD16<Float>) -> SIMD16<Float> {
     // Exact GELU as in PyTorch's default nn.GELU(): x · Φ(x) = x/2 · (1 + erf(x/√2)).
     let half = x * 0.5
     return half + half * FastMath.erf(x * 0.70710678118654752)
@@ -58,7 +58,7 @@ private func geluVector(_ x: SIMD8<Float>) -> SIMD8<Float> {
 
 /// Exact (erf) GELU of one value, the same approximation as the kernels.
 package func gelu(_ x: Float) -> Float {
-    geluVector(SIMD8(repeating: x))[0]
+    geluVector(SIMD16(repeating: x))[0]
 }
 
 /// `data[r, c] = GELU(data[r, c] + bias[c])`, fused so the intermediate activations (the
@@ -73,15 +73,15 @@ private func addBiasGELUSerial(rows: Range<Int>, cols: Int, data: UnsafeMutableP
     for r in rows {
         let row = data + r * ld
         var c = 0
-        while c + 8 <= cols {
-            var x = row.loadVector(at: c)
-            if let bias { x += bias.loadVector(at: c) }
-            row.storeVector(geluVector(x), at: c)
-            c += 8
+        while c + 16 <= cols {
+            var x = row.loadVector16(at: c)
+            if let bias { x += bias.loadVector16(at: c) }
+            row.storeVector16(geluVector(x), at: c)
+            c += 16
         }
         if c < cols {
             // Tail: run the vector code on a zero-padded copy so results match the body.
-            var x = SIMD8<Float>(repeating: 0)
+            var x = SIMD16<Float>(repeating: 0)
             for i in 0..<(cols - c) { x[i] = row[c + i] + (bias?[c + i] ?? 0) }
             let y = geluVector(x)
             for i in 0..<(cols - c) { row[c + i] = y[i] }

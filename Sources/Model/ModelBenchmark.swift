@@ -97,8 +97,8 @@ package enum ModelBenchmark {
         _ = try model.forward(inputs)
         let peak = peakResidentBytes()
         let entries = log.entries
-        let replay = GEMMReplay(shapes: entries.map(\.shape))
         let sequence = log.sequence
+        let replay = GEMMReplay(shapes: entries.map(\.shape), sequence: sequence)
         replay.run(sequence)
         var forwardTimes: [Double] = [], gemmTimes: [Double] = [], gemmShares: [Double] = []
         var forwardCPU: [Double] = [], gemmCPU: [Double] = []
@@ -138,33 +138,56 @@ package enum ModelBenchmark {
         return Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
     }
 
-    /// Operand buffers large enough for every shape, filled with random values, and `sgemm`
-    /// calls on them. Shapes share the buffers, so caches are at least as warm as in the model
-    /// (which streams each weight matrix from memory): the replay time is a lower bound.
+    /// Operands for replaying a forward pass's `sgemm` calls, filled with random values.
+    ///
+    /// B operands that are weights (`nn.Linear`: transposed, dense rows) get a region of their
+    /// own per call, as in the model, where every weight matrix is read once per forward pass
+    /// from memory; the others (attention keys and values, just computed in the model) share
+    /// one hot region, as do all A and C operands. So the replay's caches are as warm as the model's,
+    /// or warmer: its time is a lower bound for the products.
     private final class GEMMReplay {
         let shapes: [GEMMShape]
         let a: [Float], b: [Float]
         var c: [Float]
+        /// Offset into `b` of each call's B operand, for the sequence it was built for.
+        let bOffsets: [Int]
 
-        init(shapes: [GEMMShape]) {
+        init(shapes: [GEMMShape], sequence: [Int]) {
             self.shapes = shapes
             var generator = RandomWeights.Generator(seed: 7)
+            func sizeB(_ s: GEMMShape) -> Int { (s.transposeB ? s.n : s.k) * s.ldb }
+            func isWeight(_ s: GEMMShape) -> Bool { s.transposeB && s.ldb == s.k }
             let sizeA = shapes.map { ($0.transposeA ? $0.k : $0.m) * $0.lda }.max() ?? 1
-            let sizeB = shapes.map { ($0.transposeB ? $0.n : $0.k) * $0.ldb }.max() ?? 1
+            let shared = shapes.filter { !isWeight($0) }.map(sizeB).max() ?? 0
+            var offsets: [Int] = []
+            var next = shared
+            for index in sequence {
+                let size = sizeB(shapes[index])
+                if !isWeight(shapes[index]) {
+                    offsets.append(0)
+                } else {
+                    offsets.append(next)
+                    next += size
+                }
+            }
+            bOffsets = offsets
             a = generator.uniform(count: sizeA, halfWidth: 1)
-            b = generator.uniform(count: sizeB, halfWidth: 1)
+            b = generator.uniform(count: max(next, 1), halfWidth: 1)
             c = [Float](repeating: 0, count: shapes.map { $0.m * $0.ldc }.max() ?? 1)
         }
 
-        func run(_ sequence: [Int]) {
+        /// Replays `sequence` (the one given to `init`, or calls of a single shape with
+        /// `distinctB == false`).
+        func run(_ sequence: [Int], distinctB: Bool = true) {
             a.withUnsafeBufferPointer { pa in
                 b.withUnsafeBufferPointer { pb in
                     c.withUnsafeMutableBufferPointer { pc in
                         guard let pa = pa.baseAddress, let pb = pb.baseAddress, let pc = pc.baseAddress else { return }
-                        for index in sequence {
+                        for (call, index) in sequence.enumerated() {
                             let s = shapes[index]
                             sgemm(transposeA: s.transposeA, transposeB: s.transposeB, m: s.m, n: s.n, k: s.k,
-                                  a: pa, lda: s.lda, b: pb, ldb: s.ldb, c: pc, ldc: s.ldc)
+                                  a: pa, lda: s.lda, b: pb + (distinctB ? bOffsets[call] : 0), ldb: s.ldb,
+                                  c: pc, ldc: s.ldc)
                         }
                     }
                 }
@@ -175,11 +198,10 @@ package enum ModelBenchmark {
         func timeAlone(_ index: Int) -> Double {
             var samples: [Double] = []
             var repetitions = 1
-            let calls = [Int](repeating: index, count: 1)
-            run(calls)
+            run([index], distinctB: false)
             while samples.count < 5 {
                 let batch = [Int](repeating: index, count: repetitions)
-                let elapsed = ModelBenchmark.seconds { run(batch) }
+                let elapsed = ModelBenchmark.seconds { run(batch, distinctB: false) }
                 if elapsed < 0.02 && samples.isEmpty && repetitions < 1 << 16 {
                     repetitions *= 4
                     continue
