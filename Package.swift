@@ -20,6 +20,8 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        // Only for `fusion-serve bench` (latency percentiles).
+        .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.1.0"),
     ],
     targets: [
         // MARK: C
@@ -52,7 +54,8 @@ let package = Package(
         .executableTarget(name: "fusion-serve",
                           dependencies: ["Serving", "Model", "Images", "Tokenizer",
                                          .product(name: "ArgumentParser", package: "swift-argument-parser"),
-                                         .product(name: "Logging", package: "swift-log")],
+                                         .product(name: "Logging", package: "swift-log"),
+                                         .product(name: "Histogram", package: "hdrhistogram-swift")],
                           swiftSettings: v5),
 
         // MARK: Tests (one test target per module, files mirror sources)

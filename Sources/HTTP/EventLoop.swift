@@ -93,13 +93,18 @@ final class EventLoop {
             deliver(sink.takeLocal())
             expireDeadlines()
             resumeListenerIfDue()
-            if metricsDirty {
-                metrics.connectionsOpen = connections.count
-                publish(metrics)
-                metricsDirty = false
-            }
+            publishMetricsIfDirty()
         }
         if !connections.isEmpty { count(timeout: "drain", times: UInt64(connections.count)) }
+    }
+
+    /// Publishes counters before anything a client can observe (a write, a shutdown, a
+    /// close), so a client that saw a response also sees it counted.
+    private func publishMetricsIfDirty() {
+        guard metricsDirty else { return }
+        metrics.connectionsOpen = connections.count
+        publish(metrics)
+        metricsDirty = false
     }
 
     private func waitTimeout() -> Int32 {
@@ -258,7 +263,7 @@ final class EventLoop {
     /// Parses every complete request buffered on `connection` (up to the pipelining limit)
     /// and dispatches each to the handler.
     private func processRequests(_ connection: HTTPConnection) {
-        while connection.readingRequests && connection.slots.count < configuration.maxPipelinedRequests {
+        while wantsRequestBytes(connection) {
             let event: HTTPParserEvent?
             do {
                 event = try connection.parser.next()
@@ -293,6 +298,14 @@ final class EventLoop {
                 handler(request, responder)
             }
         }
+    }
+
+    /// Whether to parse (and read) more: a request already begun is always finished; a new
+    /// one only starts below the pipelining depth.
+    private func wantsRequestBytes(_ connection: HTTPConnection) -> Bool {
+        guard connection.readingRequests else { return false }
+        if let last = connection.slots.last, !last.dispatched { return true }
+        return connection.slots.count < configuration.maxPipelinedRequests
     }
 
     private static func sentence(for error: HTTPParseError) -> String {
@@ -385,8 +398,7 @@ final class EventLoop {
             connection.idleSince = now
         }
         // The pipelining limit may have paused parsing; buffered requests can go on now.
-        if connection.readingRequests && connection.slots.count < configuration.maxPipelinedRequests
-            && connection.parser.bufferedByteCount > 0 && connection.slots.allSatisfy(\.dispatched) {
+        if wantsRequestBytes(connection) && connection.parser.bufferedByteCount > 0 {
             let before = connection.slots.count
             processRequests(connection)
             if connection.slots.count != before || connection.slots.contains(where: { $0.response != nil }) {
@@ -401,6 +413,7 @@ final class EventLoop {
 
     /// Writes queued output; returns false if the connection was closed on error.
     private func writeOutput(_ connection: HTTPConnection) -> Bool {
+        publishMetricsIfDirty()
         while !connection.output.isEmpty {
             let result: IOResult<Int>
             do {
@@ -442,6 +455,7 @@ final class EventLoop {
         }
         connection.phase = .lingering
         connection.slots.removeAll()
+        publishMetricsIfDirty()
         try? connection.socket.shutdown(.write)
         connection.lingerUntil = now + lingerTimeout
         updateInterest(connection)
@@ -454,10 +468,7 @@ final class EventLoop {
         case .lingering:
             wanted = .readable
         case .open:
-            if connection.readingRequests && !connection.peerClosed
-                && connection.slots.count < configuration.maxPipelinedRequests {
-                wanted.insert(.readable)
-            }
+            if !connection.peerClosed && wantsRequestBytes(connection) { wanted.insert(.readable) }
             if connection.hasOutput { wanted.insert(.writable) }
         }
         guard wanted != connection.interest else { return }
@@ -584,10 +595,11 @@ final class EventLoop {
     private func close(_ connection: HTTPConnection) {
         guard connections.removeValue(forKey: connection.id) != nil else { return }
         if connection.isRejected { rejectingConnections -= 1 } else { activeConnections -= 1 }
+        metricsDirty = true
+        publishMetricsIfDirty()
         try? connection.socket.close()   // also removes it from epoll
         connection.output.removeAll()
         connection.slots.removeAll()
-        metricsDirty = true
     }
 
     private func closeEverything() {

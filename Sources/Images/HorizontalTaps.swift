@@ -2,7 +2,8 @@
 /// output column its first input column, tap count and an offset into one packed
 /// weight array. Tables that would exceed `maxTableEntries` (only for inputs millions
 /// of pixels wide, which therefore have very few rows) are not stored; weights are
-/// then recomputed for every row, which gives the same numbers.
+/// then recomputed for every row, which gives the same numbers. `columnOffset` shifts
+/// every start left, for rows that begin at that input column (a cropped intermediate).
 final class HorizontalTaps {
     static let maxTableEntries = 1 << 24
 
@@ -14,8 +15,9 @@ final class HorizontalTaps {
     private let tabulated: Bool
     private var lazyWeights: [Int32] = []
     private var lazyScratch: [Double] = []
+    private let columnOffset: Int
 
-    init(axis: ResampleAxis) {
+    init(axis: ResampleAxis, columnOffset: Int = 0) {
         self.axis = axis
         var starts = [Int32](repeating: 0, count: axis.outSize)
         var counts = [Int32](repeating: 0, count: axis.outSize)
@@ -23,7 +25,7 @@ final class HorizontalTaps {
         var total = 0
         for index in 0..<axis.outSize {
             let (start, count) = axis.bounds(index)
-            starts[index] = Int32(start)
+            starts[index] = Int32(start - columnOffset)
             counts[index] = Int32(count)
             offsets[index] = Int32(truncatingIfNeeded: total)
             total += count
@@ -31,6 +33,7 @@ final class HorizontalTaps {
         self.starts = starts
         self.counts = counts
         self.offsets = offsets
+        self.columnOffset = columnOffset
         tabulated = total <= Self.maxTableEntries
         if tabulated {
             var weights = [Int32](repeating: 0, count: max(total, 1))
@@ -38,7 +41,7 @@ final class HorizontalTaps {
             weights.withUnsafeMutableBufferPointer { w in
                 scratch.withUnsafeMutableBufferPointer { s in
                     for index in 0..<axis.outSize {
-                        axis.weights(index, start: Int(starts[index]), count: Int(counts[index]),
+                        axis.weights(index, start: Int(starts[index]) + columnOffset, count: Int(counts[index]),
                                      into: w.baseAddress! + Int(offsets[index]), scratch: s.baseAddress!)
                     }
                 }
@@ -77,7 +80,8 @@ final class HorizontalTaps {
                 for index in 0..<axis.outSize {
                     let start = Int(starts[index])
                     var count = counts[index]
-                    axis.weights(index, start: start, count: Int(count), into: w.baseAddress!, scratch: s.baseAddress!)
+                    axis.weights(index, start: start + columnOffset, count: Int(count),
+                                 into: w.baseAddress!, scratch: s.baseAddress!)
                     var startValue = Int32(start)
                     Kernels.horizontalRGB(source, destination + index * 3, 1, &startValue, &count, &zero,
                                           UnsafePointer(w.baseAddress!))

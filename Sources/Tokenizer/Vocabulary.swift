@@ -37,34 +37,31 @@ struct Vocabulary: Sendable {
         guard bytes.count <= Self.maxFileBytes else {
             throw TokenizerError.vocabularyTooLarge(path: source, bytes: bytes.count, limit: Self.maxFileBytes)
         }
-        var lines: [ArraySlice<UInt8>] = []
-        var start = 0
-        var i = 0
-        while i < bytes.count {
-            let b = bytes[i]
-            if b == 0x0A || b == 0x0D {
-                lines.append(bytes[start..<i])
-                if lines.count > Self.maxTokens {
-                    throw TokenizerError.tooManyTokens(path: source, limit: Self.maxTokens)
-                }
-                if b == 0x0D && i + 1 < bytes.count && bytes[i + 1] == 0x0A { i += 1 }
-                start = i + 1
+        // Count lines first so an oversized file is refused before anything is allocated.
+        let breaks = bytes.withUnsafeBufferPointer { buffer in
+            var count = 0
+            for i in buffer.indices {
+                let b = buffer[i]
+                if b == 0x0A || (b == 0x0D && (i + 1 == buffer.count || buffer[i + 1] != 0x0A)) { count += 1 }
             }
-            i += 1
+            return count
         }
-        if start < bytes.count { lines.append(bytes[start...]) }
-        guard !lines.isEmpty else { throw TokenizerError.emptyVocabulary(path: source) }
-        guard lines.count <= Self.maxTokens else {
+        let lineCount = breaks + (bytes.last == 0x0A || bytes.last == 0x0D ? 0 : 1)
+        guard lineCount <= Self.maxTokens else {
             throw TokenizerError.tooManyTokens(path: source, limit: Self.maxTokens)
         }
+        guard !bytes.isEmpty else { throw TokenizerError.emptyVocabulary(path: source) }
 
         var tokens: [String] = []
-        tokens.reserveCapacity(lines.count)
+        tokens.reserveCapacity(lineCount)
         var firstLine: [String: Int] = [:]
-        firstLine.reserveCapacity(lines.count)
+        firstLine.reserveCapacity(lineCount)
         var all: [(key: ArraySlice<UInt8>, id: Int32)] = []
+        all.reserveCapacity(lineCount)
         var continuations: [(key: ArraySlice<UInt8>, id: Int32)] = []
-        for (index, line) in lines.enumerated() {
+
+        func add(_ line: ArraySlice<UInt8>) throws {
+            let index = tokens.count
             guard line.count <= Self.maxTokenBytes else {
                 throw TokenizerError.tokenTooLong(path: source, line: index + 1, bytes: line.count,
                                                   limit: Self.maxTokenBytes)
@@ -83,6 +80,19 @@ struct Vocabulary: Sendable {
                 continuations.append((line.dropFirst(Self.continuationPrefix.count), Int32(index)))
             }
         }
+
+        var start = 0
+        var i = 0
+        while i < bytes.count {
+            let b = bytes[i]
+            if b == 0x0A || b == 0x0D {
+                try add(bytes[start..<i])
+                if b == 0x0D && i + 1 < bytes.count && bytes[i + 1] == 0x0A { i += 1 }
+                start = i + 1
+            }
+            i += 1
+        }
+        if start < bytes.count { try add(bytes[start...]) }
         self.tokens = tokens
         self.wordStarts = PieceTable(keys: all)
         self.continuations = PieceTable(keys: continuations)
@@ -113,3 +123,4 @@ struct Vocabulary: Sendable {
         }
     }
 }
+

@@ -7,7 +7,7 @@ struct FusionServe: ParsableCommand {
         commandName: "fusion-serve",
         abstract: "CPU inference service for image + text fusion models.",
         version: "0.1.0",
-        subcommands: [ServeCommand.self, WorkerCommand.self],
+        subcommands: [ServeCommand.self, WorkerCommand.self, BenchCommand.self, TokenizeCommand.self, BenchTokenizerCommand.self],
         defaultSubcommand: ServeCommand.self
     )
 }

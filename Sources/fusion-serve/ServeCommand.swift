@@ -32,6 +32,9 @@ struct ServeCommand: ParsableCommand {
             help: "Largest request body (FUSION_MAX_BODY_BYTES; default 20971520).") var maxBodyBytes: String?
     @Option(name: .customLong("max-connections"),
             help: "Open connections at most (FUSION_MAX_CONNECTIONS; default 1024).") var maxConnections: String?
+    @Option(name: .customLong("client-timeout-ms"),
+            help: "Time a client may take to send its headers, then its body (FUSION_CLIENT_TIMEOUT_MS; default 10000).")
+    var clientTimeoutMs: String?
     @Option(name: .customLong("log-format"), help: "plain or json (FUSION_LOG_FORMAT; default plain).") var logFormat: String?
 
     func run() throws {
@@ -40,7 +43,8 @@ struct ServeCommand: ParsableCommand {
             ("--host", host), ("--port", port), ("--model", model), ("--workers", workers), ("--cpu-sets", cpuSets),
             ("--max-batch", maxBatch), ("--max-delay-ms", maxDelayMs), ("--max-queue", maxQueue), ("--router", router),
             ("--request-timeout-ms", requestTimeoutMs), ("--drain-timeout-s", drainTimeoutS),
-            ("--max-body-bytes", maxBodyBytes), ("--max-connections", maxConnections), ("--log-format", logFormat),
+            ("--max-body-bytes", maxBodyBytes), ("--max-connections", maxConnections), ("--client-timeout-ms", clientTimeoutMs),
+            ("--log-format", logFormat),
         ]
         for case let (flag, value?) in given { flags[flag] = value }
         let configuration: ServeConfiguration

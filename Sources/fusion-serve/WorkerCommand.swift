@@ -24,7 +24,7 @@ struct WorkerCommand: ParsableCommand {
         do {
             try WorkerMain.run(modelDirectory: model, index: index, cpus: set, maxBatch: maxBatch)
         } catch {
-            printError("fusion-serve worker \(index): \(error)")
+            fputs("fusion-serve worker \(index): \(error)\n", stderr)
             throw ExitCode(1)
         }
     }
@@ -33,7 +33,3 @@ struct WorkerCommand: ParsableCommand {
 #if canImport(Glibc)
 import Glibc
 #endif
-
-func printError(_ message: String) {
-    fputs(message + "\n", stderr)
-}

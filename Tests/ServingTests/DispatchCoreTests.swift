@@ -90,15 +90,15 @@ private func makeCore(workers: Int = 1, maxBatch: Int = 8, delay: UInt64 = 2 * m
         for i in 0..<4 { _ = core.submit(i, now: 0, deadline: .max) }
         let sent = core.step(now: 0).sends
         #expect(sent.map(\.worker) == [0])
-        let v8 = core.workerLost(0)
-        #expect(v8.isEmpty, "first failure: retried, not failed")
+        let firstLoss = core.workerLost(0)
+        #expect(firstLoss.failed.isEmpty && firstLoss.retried == 4, "first failure: retried, not failed")
         let retry = core.step(now: 1 * ms).sends
         #expect(retry.map(\.worker) == [1])
         #expect(retry.first?.attempt == 1)
         #expect(retry.first?.requests.map(\.job) == [0, 1, 2, 3])
         // The worker holding the retry dies too: now the requests fail.
-        let v9 = core.workerLost(1)
-        #expect(v9.map(\.job) == [0, 1, 2, 3])
+        let secondLoss = core.workerLost(1)
+        #expect(secondLoss.failed.map(\.job) == [0, 1, 2, 3] && secondLoss.retried == 0)
         #expect(core.isIdle)
     }
 
@@ -107,8 +107,8 @@ private func makeCore(workers: Int = 1, maxBatch: Int = 8, delay: UInt64 = 2 * m
         _ = core.submit(1, now: 0, deadline: .max)
         _ = core.step(now: 0)
         _ = core.submit(2, now: 1, deadline: .max)
-        let v10 = core.workerLost(0)
-        #expect(v10.isEmpty)
+        let loss = core.workerLost(0)
+        #expect(loss.failed.isEmpty && loss.retried == 1)
         let v11 = core.step(now: 2)
         #expect(v11.sends.isEmpty, "no worker ready")
         core.workerReady(0)

@@ -115,7 +115,8 @@ import Testing
                 try BertTokenizer(vocabularyBytes: bytes, doLowerCase: true)
             }
         }
-        // [MASK] is optional: without it the literal text is split like any other.
+        // [MASK] is optional: without it the literal text is split like any other (transformers
+        // would append it as an id past the vocabulary; see docs/tokenizer.md).
         let minimal = Array("[PAD]\n[UNK]\n[CLS]\n[SEP]\n[\n]\nmask\n".utf8)
         let tokenizer = try BertTokenizer(vocabularyBytes: minimal, doLowerCase: true)
         #expect(tokenizer.encode("[MASK]", maxLength: 16) == [2, 4, 6, 5, 3])

@@ -31,6 +31,30 @@ import Testing
         #expect(failures == 0)
     }
 
+    /// Every scalar, in runs of 24, and 20,000 random mixes of marks and letters. The 16 MB
+    /// file is not committed: `python3 tools/reference/tokenizer_goldens.py exhaustive` writes
+    /// it under `.cache/` (ignored by git), and this test runs wherever it exists.
+    static let exhaustivePath = Fixtures.root.appendingPathComponent(".cache/tokenizer/exhaustive.jsonl").path
+
+    @Test(.enabled(if: FileManager.default.fileExists(atPath: exhaustivePath)), arguments: [true, false])
+    func exhaustiveCodePointWordsMatchTokenizers(lowercase: Bool) throws {
+        let tokenizer = try Fixtures.tokenizer(lowercase: lowercase)
+        let data = try Data(contentsOf: URL(fileURLWithPath: Self.exhaustivePath))
+        var failures = 0
+        for line in data.split(separator: UInt8(ascii: "\n")) {
+            let golden = try JSONDecoder().decode(WordsGolden.self, from: Data(line))
+            let expected = lowercase ? golden.uncased : golden.cased
+            let got = tokenizer.preTokenize(golden.text)
+            if got != expected {
+                failures += 1
+                if failures <= 10 {
+                    Issue.record("scalars \(scalarDump(golden.text)): expected \(expected.map(scalarDump)), got \(got.map(scalarDump))")
+                }
+            }
+        }
+        #expect(failures == 0)
+    }
+
     /// Overlong words keep only a prefix of their bytes but their full scalar count, so
     /// WordPiece still sees that they are over the limit.
     @Test func overlongWordsAreCountedNotStored() {

@@ -23,6 +23,10 @@ import Testing
         #expect(try load("a\r\nb\rc\nd").tokens == ["a", "b", "c", "d"])
         #expect(try load("a\n\nb\n").tokens == ["a", "", "b"])
         #expect(try load(" a \t\n").tokens == [" a \t"])
+        #expect(try load("x\r\n").tokens == ["x"])
+        #expect(try load("x\r").tokens == ["x"])
+        #expect(try load("\r\n").tokens == [""])
+        #expect(try load("a\n\r\nb").tokens == ["a", "", "b"])
     }
 
     @Test func duplicateTokensAreRejected() {
@@ -52,6 +56,12 @@ import Testing
         let many = [UInt8](repeating: 0x0A, count: Vocabulary.maxTokens + 1)
         #expect(throws: TokenizerError.tooManyTokens(path: "test", limit: Vocabulary.maxTokens)) {
             try Vocabulary(bytes: many, source: "test")
+        }
+        // Exactly the limit in CRLF lines is not too many (it fails later, on duplicates).
+        var crlf = [UInt8](repeating: 0x0A, count: 2 * Vocabulary.maxTokens)
+        for i in stride(from: 0, to: crlf.count, by: 2) { crlf[i] = 0x0D }
+        #expect(throws: TokenizerError.duplicateToken(path: "test", token: "", firstLine: 1, line: 2)) {
+            try Vocabulary(bytes: crlf, source: "test")
         }
     }
 

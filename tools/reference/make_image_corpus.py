@@ -248,7 +248,7 @@ def make_good(helper: JpegHelper) -> None:
     write_png(GOOD / "png_gray_alpha16_50x30.png", la16, 16, 4)
     write_png(GOOD / "png_rgb_trns_40x30.png", scene(40, 30, 37), 8, 2, trns=struct.pack(">HHH", 10, 20, 30))
     write_png(GOOD / "png_rgba_interlaced_225x223.png",
-              np.dstack([scene(225, 223, 38), rng.integers(0, 256, (223, 225, 1))]), 8, 6, interlace=True)
+              np.dstack([scene(225, 223, 38), gray(225, 223, 44)]), 8, 6, interlace=True)
     write_png(GOOD / "png_gray_alpha8_interlaced_9x7.png", np.dstack([gray(9, 7, 39), gray(9, 7, 40)]), 8, 4, interlace=True)
     palette16 = rng.integers(0, 256, 16 * 3, dtype=np.uint8).tobytes()
     write_png(GOOD / "png_palette4_90x70.png", rng.integers(0, 16, (70, 90)), 4, 3, palette=palette16)

@@ -10,6 +10,10 @@ Two jobs, both deterministic (seeded) so that re-running gives the same files:
            Sources/Tokenizer/UnicodeData.swift. The Swift code composes these exactly as
            BertNormalizer / BertPreTokenizer do; the data pins the Unicode versions those crates
            were built with (older than the Swift runtime's), see docs/tokenizer.md.
+  exhaustive  Write .cache/tokenizer/exhaustive.jsonl (16 MB, not committed): every scalar
+           U+0000…U+10FFFF in runs of 24, plus 20,000 seeded random mixes of combining marks
+           and letters, with tokenizers' words for both casings. When the file exists,
+           `swift test` also checks it (TextSplitterTests.exhaustiveCodePointWords…).
   goldens  Write Tests/Fixtures/goldens/tokenizer/*.jsonl: strings with the exact ids that
            `BertTokenizerFast` (transformers, backed by `tokenizers`) gives with the committed
            bert-base-uncased vocab, for do_lower_case true and false, and a per-code-point file
@@ -19,6 +23,7 @@ Usage (from the repository root):
   python3 tools/reference/tokenizer_goldens.py tables
   python3 tools/reference/tokenizer_goldens.py goldens
   python3 tools/reference/tokenizer_goldens.py all
+  python3 tools/reference/tokenizer_goldens.py exhaustive
 """
 import argparse
 import json
@@ -38,6 +43,7 @@ ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 VOCAB = os.path.join(ROOT, "Tests", "Fixtures", "vocab", "bert-base-uncased", "vocab.txt")
 GOLDENS = os.path.join(ROOT, "Tests", "Fixtures", "goldens", "tokenizer")
 TABLES = os.path.join(ROOT, "Sources", "Tokenizer", "UnicodeData.swift")
+EXHAUSTIVE = os.path.join(ROOT, ".cache", "tokenizer", "exhaustive.jsonl")
 
 # The "Chinese character" ranges of tokenizers' BertNormalizer (normalizers/bert.rs).
 CJK_RANGES = [(0x4E00, 0x9FFF), (0x3400, 0x4DBF), (0x20000, 0x2A6DF), (0x2A700, 0x2B73F),
@@ -585,14 +591,42 @@ def write_goldens():
     print(json.dumps(meta))
 
 
+def words_row(text, toks):
+    row = {"text": text}
+    for name, tok in toks:
+        bt = tok.backend_tokenizer
+        row[name] = [w for w, _ in bt.pre_tokenizer.pre_tokenize_str(bt.normalizer.normalize_str(text))]
+    return row
+
+
+def write_exhaustive():
+    os.makedirs(os.path.dirname(EXHAUSTIVE), exist_ok=True)
+    toks = (("uncased", load_reference(True)), ("cased", load_reference(False)))
+    cps = list(all_scalars())
+    marks = [cp for cp in cps if unicodedata.combining(chr(cp))]
+    pool = marks + [0x1D165, 0x1D16D, 0x302E, 0x0E31, 0x20] + list(range(0x41, 0x5B)) \
+        + list(range(0xC0, 0x100)) + list(range(0x1E00, 0x1EC8))
+    rng = random.Random(5)
+    with open(EXHAUSTIVE, "w", encoding="utf-8") as f:
+        for i in range(0, len(cps), 24):
+            text = "".join(chr(cp) for cp in cps[i:i + 24])
+            f.write(json.dumps(words_row(text, toks), ensure_ascii=False) + "\n")
+        for _ in range(20000):
+            text = "".join(chr(rng.choice(pool)) for _ in range(rng.randint(1, 12)))
+            f.write(json.dumps(words_row(text, toks), ensure_ascii=False) + "\n")
+    print(f"wrote {os.path.relpath(EXHAUSTIVE, ROOT)}")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("what", choices=["tables", "goldens", "all"])
+    ap.add_argument("what", choices=["tables", "goldens", "all", "exhaustive"])
     args = ap.parse_args()
     if args.what in ("tables", "all"):
         write_tables()
     if args.what in ("goldens", "all"):
         write_goldens()
+    if args.what == "exhaustive":
+        write_exhaustive()
 
 
 if __name__ == "__main__":

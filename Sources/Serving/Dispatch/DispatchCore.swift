@@ -133,20 +133,23 @@ struct DispatchCore<Job> {
         if admission == .starting || admission == .unavailable { admission = .open }
     }
 
-    /// A worker died or was stopped. Each batch it held is queued once more for another worker;
-    /// requests already on their second attempt are returned to be failed.
-    mutating func workerLost(_ worker: Int) -> [QueuedRequest<Job>] {
+    /// A worker died or was stopped. Each batch it held is queued once more for another worker
+    /// (`retried` counts those requests); requests already on their second attempt are returned
+    /// to be failed.
+    mutating func workerLost(_ worker: Int) -> (retried: Int, failed: [QueuedRequest<Job>]) {
         router.setReady(worker, false)
         var failed: [QueuedRequest<Job>] = []
+        var retried = 0
         for batch in outstanding.values.filter({ $0.worker == worker }).sorted(by: { $0.id < $1.id }) {
             outstanding[batch.id] = nil
             if batch.attempt == 0 {
                 retries.append(Retry(requests: batch.requests, avoiding: worker))
+                retried += batch.requests.count
             } else {
                 failed += batch.requests
             }
         }
-        return failed
+        return (retried, failed)
     }
 
     /// Removes everything still waiting (queue and retries) — used when the drain time is up.

@@ -51,10 +51,14 @@ public final class Dispatcher: @unchecked Sendable {
     private var thread: Thread?
     private var stopping = false
     private let onBatchSent: @Sendable (_ size: Int, _ worker: Int) -> Void
+    private let onRetry: @Sendable (_ requests: Int) -> Void
 
-    /// Creates a dispatcher; `onBatchSent` observes every batch (for metrics).
+    /// Creates a dispatcher; `onBatchSent` observes every batch and `onRetry` every request
+    /// re-sent after a worker died (for metrics).
     public init(configuration: Configuration,
-                onBatchSent: @escaping @Sendable (_ size: Int, _ worker: Int) -> Void = { _, _ in }) {
+                onBatchSent: @escaping @Sendable (_ size: Int, _ worker: Int) -> Void = { _, _ in },
+                onRetry: @escaping @Sendable (_ requests: Int) -> Void = { _ in }) {
+        self.onRetry = onRetry
         core = DispatchCore(queueCapacity: configuration.maxQueue, maxBatch: configuration.maxBatch,
                             maxDelay: configuration.maxDelayNanos, policy: configuration.policy,
                             workerCount: configuration.workerCount,
@@ -124,9 +128,10 @@ public final class Dispatcher: @unchecked Sendable {
     /// A worker died or stopped; what it held is retried once elsewhere.
     public func workerLost(_ worker: Int, reason: String) {
         condition.lock()
-        let failed = core.workerLost(worker)
+        let (retried, failed) = core.workerLost(worker)
         condition.broadcast()
         condition.unlock()
+        if retried > 0 { onRetry(retried) }
         for request in failed { request.job.finish(.failure(.workerFailed(reason))) }
     }
 

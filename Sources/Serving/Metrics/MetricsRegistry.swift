@@ -46,7 +46,7 @@ public class MetricFamily: @unchecked Sendable {
 }
 
 /// A monotonically increasing count.
-public final class Counter: MetricFamily, @unchecked Sendable {
+public final class CounterMetric: MetricFamily, @unchecked Sendable {
     private var values: [[String]: Double] = [:]
     override var typeName: String { "counter" }
 
@@ -80,7 +80,7 @@ public final class Counter: MetricFamily, @unchecked Sendable {
 }
 
 /// A value that goes up and down.
-public final class Gauge: MetricFamily, @unchecked Sendable {
+public final class GaugeMetric: MetricFamily, @unchecked Sendable {
     private var values: [[String]: Double] = [:]
     override var typeName: String { "gauge" }
 
@@ -107,7 +107,7 @@ public final class Gauge: MetricFamily, @unchecked Sendable {
 }
 
 /// Counts observations into cumulative buckets (Prometheus histogram).
-public final class Histogram: MetricFamily, @unchecked Sendable {
+public final class HistogramMetric: MetricFamily, @unchecked Sendable {
     public let buckets: [Double]
     private struct Series { var counts: [UInt64]; var sum: Double; var count: UInt64 }
     private var series: [[String]: Series] = [:]
@@ -171,18 +171,18 @@ public final class MetricsRegistry: @unchecked Sendable {
     }
 
     /// Registers a counter family.
-    public func counter(_ name: String, _ help: String, labels: [String] = []) -> Counter {
-        register(Counter(name: name, help: help, labelNames: labels))
+    public func counter(_ name: String, _ help: String, labels: [String] = []) -> CounterMetric {
+        register(CounterMetric(name: name, help: help, labelNames: labels))
     }
 
     /// Registers a gauge family.
-    public func gauge(_ name: String, _ help: String, labels: [String] = []) -> Gauge {
-        register(Gauge(name: name, help: help, labelNames: labels))
+    public func gauge(_ name: String, _ help: String, labels: [String] = []) -> GaugeMetric {
+        register(GaugeMetric(name: name, help: help, labelNames: labels))
     }
 
     /// Registers a histogram family with upper bucket bounds.
-    public func histogram(_ name: String, _ help: String, labels: [String] = [], buckets: [Double]) -> Histogram {
-        register(Histogram(name: name, help: help, labelNames: labels, buckets: buckets))
+    public func histogram(_ name: String, _ help: String, labels: [String] = [], buckets: [Double]) -> HistogramMetric {
+        register(HistogramMetric(name: name, help: help, labelNames: labels, buckets: buckets))
     }
 
     /// Runs `collect` before every render (to copy live state into gauges).

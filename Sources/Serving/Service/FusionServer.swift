@@ -39,6 +39,13 @@ public final class FusionServer {
 
     /// Runs until drained after SIGTERM/SIGINT. Throws (before serving) on a bad model or setting.
     public func run() throws {
+        // A parent may have started us with SIGTERM/SIGINT blocked (Foundation's Process does);
+        // a blocked SIGTERM would stay pending forever and the server would never drain.
+        var drainSignals = sigset_t()
+        sigemptyset(&drainSignals)
+        sigaddset(&drainSignals, SIGTERM)
+        sigaddset(&drainSignals, SIGINT)
+        pthread_sigmask(SIG_UNBLOCK, &drainSignals, nil)
         let executable = try ProcessControl.executablePath()
         let modelDirectory = try configuration.resolvedModelDirectory(executable: executable)
         let modelConfig = try ModelConfig.load(path: modelDirectory + "/config.json")
@@ -52,7 +59,8 @@ public final class FusionServer {
                                  maxDelayNanos: UInt64(configuration.maxDelayMilliseconds) * 1_000_000,
                                  maxQueue: configuration.maxQueue, policy: configuration.router,
                                  workerCount: cpuSets.count),
-            onBatchSent: { size, _ in metrics.batchSize.observe(Double(size)) })
+            onBatchSent: { size, _ in metrics.batchSize.observe(Double(size)) },
+            onRetry: { count in metrics.retriedRequests.increment(by: Double(count)) })
         var poolConfiguration = WorkerPool.Configuration(
             executable: executable, modelDirectory: modelDirectory, cpuSets: cpuSets, maxBatch: configuration.maxBatch,
             expectedModel: FusionModelExecutor.identity(of: modelConfig))
@@ -69,6 +77,8 @@ public final class FusionServer {
         httpConfiguration.limits.maxBodyBytes = configuration.maxBodyBytes
         httpConfiguration.maxConnections = configuration.maxConnections
         httpConfiguration.drainTimeout = .seconds(configuration.drainTimeoutSeconds)
+        httpConfiguration.headerTimeout = .milliseconds(configuration.clientTimeoutMilliseconds)
+        httpConfiguration.bodyTimeout = .milliseconds(configuration.clientTimeoutMilliseconds)
         let server = try HTTPServer(configuration: httpConfiguration)
 
         let preprocessPool = BoundedThreadPool(name: "preprocess", threads: max(1, allowed.count),

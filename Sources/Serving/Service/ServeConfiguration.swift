@@ -32,6 +32,8 @@ public struct ServeConfiguration: Sendable, Equatable {
     public var drainTimeoutSeconds = 30
     public var maxBodyBytes = 20 * 1024 * 1024
     public var maxConnections = 1024
+    /// How long a client may take to send its headers, and then its body (slow clients are cut off).
+    public var clientTimeoutMilliseconds = 10_000
     public var logFormat = LogFormat.plain
 
     /// The defaults.
@@ -104,6 +106,9 @@ public struct ServeConfiguration: Sendable, Equatable {
         },
         Setting(flag: "--max-connections", variable: "FUSION_MAX_CONNECTIONS") { config, text throws(ConfigurationError) in
             config.maxConnections = try integer(text, flag: "--max-connections", in: 1...1_000_000)
+        },
+        Setting(flag: "--client-timeout-ms", variable: "FUSION_CLIENT_TIMEOUT_MS") { config, text throws(ConfigurationError) in
+            config.clientTimeoutMilliseconds = try integer(text, flag: "--client-timeout-ms", in: 100...600_000)
         },
         Setting(flag: "--log-format", variable: "FUSION_LOG_FORMAT") { config, text throws(ConfigurationError) in
             guard let format = LogFormat(rawValue: text) else {

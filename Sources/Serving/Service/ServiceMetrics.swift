@@ -1,22 +1,23 @@
 /// The service's metrics, registered once in a `MetricsRegistry`.
 public final class ServiceMetrics: Sendable {
     public let registry: MetricsRegistry
-    public let requests: Counter
-    public let requestSeconds: Histogram
-    public let queueSeconds: Histogram
-    public let preprocessSeconds: Histogram
-    public let inferenceSeconds: Histogram
-    public let batchSize: Histogram
-    public let queueDepth: Gauge
-    public let queueCapacity: Gauge
-    public let workersReady: Gauge
-    public let workerInFlight: Gauge
-    public let workerReady: Gauge
-    public let workerBusySeconds: Counter
-    public let workerBatches: Counter
-    public let workerRestarts: Counter
-    public let connectionsOpen: Gauge
-    public let draining: Gauge
+    public let requests: CounterMetric
+    public let requestSeconds: HistogramMetric
+    public let queueSeconds: HistogramMetric
+    public let preprocessSeconds: HistogramMetric
+    public let inferenceSeconds: HistogramMetric
+    public let batchSize: HistogramMetric
+    public let queueDepth: GaugeMetric
+    public let queueCapacity: GaugeMetric
+    public let workersReady: GaugeMetric
+    public let workerInFlight: GaugeMetric
+    public let workerReady: GaugeMetric
+    public let workerBusySeconds: CounterMetric
+    public let workerBatches: CounterMetric
+    public let workerRestarts: CounterMetric
+    public let retriedRequests: CounterMetric
+    public let connectionsOpen: GaugeMetric
+    public let draining: GaugeMetric
 
     private static let latencyBuckets = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30]
 
@@ -46,6 +47,8 @@ public final class ServiceMetrics: Sendable {
         workerBatches = r.counter("fusion_worker_batches_total", "Batches the worker answered.", labels: ["worker"])
         workerRestarts = r.counter("fusion_worker_restarts_total", "Times the worker process was restarted after it ended.",
                                    labels: ["worker"])
+        retriedRequests = r.counter("fusion_retried_requests_total",
+                                    "Requests re-sent to another worker because the worker holding them died.")
         connectionsOpen = r.gauge("fusion_http_connections_open", "Open HTTP connections.")
         draining = r.gauge("fusion_draining", "1 while the server drains after SIGTERM/SIGINT.")
     }

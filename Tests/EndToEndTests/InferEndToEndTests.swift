@@ -1,0 +1,81 @@
+import Foundation
+import Testing
+
+private let images = ["images/good/jpeg_progressive_320x240.jpg", "images/good/png_rgb_225x223.png",
+                      "images/good/jpeg_gray_250x190.jpg", "images/good/png_rgba_190x130.png"]
+
+private func logits(_ response: ClientResponse) -> [Double] {
+    (response.json["logits"] as? [Any])?.compactMap { ($0 as? NSNumber)?.doubleValue } ?? []
+}
+
+extension EndToEnd {
+    @Suite struct Infer {
+        @Test func curlWithJSONAndWithMultipartIncludingExpectContinue() throws {
+            let server = try ServerProcess()
+            let url = "http://127.0.0.1:\(server.port)/infer"
+            let temp = FileManager.default.temporaryDirectory
+            let imageBytes = LargePNG.make(from: Paths.bytes("images/good/png_rgb_225x223.png"), padding: 1_200_000)
+            let image = temp.appendingPathComponent("e2e-\(UUID().uuidString).png")
+            try Data(imageBytes).write(to: image)
+            let bodyFile = temp.appendingPathComponent("e2e-\(UUID().uuidString).json")
+            try Data(HTTPClient.inferJSON(image: imageBytes, text: "a cat", id: "curl-json")).write(to: bodyFile)
+            defer {
+                try? FileManager.default.removeItem(at: bodyFile)
+                try? FileManager.default.removeItem(at: image)
+            }
+
+            let json = try runCurl(["-sS", "-H", "Content-Type: application/json", "--data-binary", "@\(bodyFile.path)", url])
+            #expect(json.status == 0, "curl: \(json.err)")
+            let viaJSON = try #require(try JSONSerialization.jsonObject(with: Data(json.out.utf8)) as? [String: Any])
+            #expect(viaJSON["id"] as? String == "curl-json")
+            #expect(viaJSON["model"] as? String == "tiny-f32")
+
+            // Over 1 MiB: curl asks `Expect: 100-continue` and waits for the server's 100.
+            let form = try runCurl(["-sS", "-v", "-F", "image=@\(image.path)", "-F", "text=a cat", "-F", "id=curl-form", url])
+            #expect(form.status == 0)
+            #expect(form.err.contains("Expect: 100-continue"))
+            #expect(form.err.contains("HTTP/1.1 100 Continue"))
+            let viaForm = try #require(try JSONSerialization.jsonObject(with: Data(form.out.utf8)) as? [String: Any])
+            #expect(viaForm["id"] as? String == "curl-form")
+            #expect(viaForm["label"] as? String == viaJSON["label"] as? String)
+            #expect(viaForm["logits"] as? [Double] == viaJSON["logits"] as? [Double], "same image and text, same answer")
+            #expect(server.log.contains("path=/infer status=200"), "one log line per request")
+        }
+
+        @Test func sixtyFourConcurrentRequestsBatchAndMatchTheSameRequestAlone() throws {
+            let server = try ServerProcess()
+            let port = server.port
+            let bodies = (0..<64).map { i in
+                HTTPClient.inferJSON(image: Paths.bytes(images[i % images.count]),
+                                     text: "request \(i)" + String(repeating: " more words", count: i % 5), id: "c\(i)")
+            }
+            // Alone: one at a time.
+            var alone: [[Double]] = []
+            for body in bodies {
+                let response = try HTTPClient.request(port: port, method: "POST", path: "/infer", body: body,
+                                                      contentType: "application/json")
+                #expect(response.status == 200)
+                #expect(response.json["batch_size"] as? Int == 1)
+                alone.append(logits(response))
+            }
+            // Together: 64 connections at once.
+            let together = concurrently(64) { i -> ClientResponse? in
+                try? HTTPClient.request(port: port, method: "POST", path: "/infer", body: bodies[i], contentType: "application/json")
+            }
+            #expect(together.count == 64)
+            var batched = 0
+            for (i, response) in together.enumerated() {
+                guard let response else { Issue.record("request \(i) failed"); continue }
+                #expect(response.status == 200, "request \(i): \(response.text)")
+                #expect(response.json["id"] as? String == "c\(i)")
+                if (response.json["batch_size"] as? Int ?? 0) > 1 { batched += 1 }
+                let served = logits(response)
+                #expect(served.count == alone[i].count)
+                for (a, b) in zip(served, alone[i]) { #expect(abs(a - b) <= 1e-5, "request \(i): \(a) vs \(b)") }
+            }
+            #expect(batched > 0, "some requests shared a batch")
+            let batches = try server.metric("fusion_batch_size_count") ?? 0
+            #expect(batches < 128, "64 alone + fewer than 64 batches for the concurrent ones")
+        }
+    }
+}

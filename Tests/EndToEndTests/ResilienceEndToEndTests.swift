@@ -1,0 +1,109 @@
+import Foundation
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+private let good = Paths.bytes("images/good/jpeg_rgb_444_300x200.jpg")
+
+/// Keeps `clients` connections sending `/infer` until `stop` is set; returns every outcome.
+private final class Load: @unchecked Sendable {
+    let lock = NSLock()
+    var outcomes: [Outcome] = []
+    var stopFlag = false
+    let group = DispatchGroup()
+
+    init(port: UInt16, clients: Int) {
+        let body = HTTPClient.inferJSON(image: good, text: "under load")
+        for _ in 0..<clients {
+            group.enter()
+            Thread { [self] in
+                defer { group.leave() }
+                var client: HTTPClient?
+                while !stopped {
+                    do {
+                        if client == nil { client = try HTTPClient(port: port) }
+                        try client?.send(HTTPClient.requestBytes(method: "POST", path: "/infer", body: body,
+                                                                 contentType: "application/json"))
+                        guard let response = try client?.readResponse() else { throw EndToEndError("closed") }
+                        record(.status(response.status, code: response.status == 200 ? "(none)" : response.errorCode))
+                    } catch {
+                        record(.transportError("\(error)"))
+                        client = nil
+                    }
+                }
+            }.start()
+        }
+    }
+
+    var stopped: Bool { lock.lock(); defer { lock.unlock() }; return stopFlag }
+    func record(_ outcome: Outcome) { lock.lock(); outcomes.append(outcome); lock.unlock() }
+    var count: Int { lock.lock(); defer { lock.unlock() }; return outcomes.count }
+
+    func finish() -> [Outcome] {
+        lock.lock()
+        stopFlag = true
+        lock.unlock()
+        group.wait()
+        lock.lock()
+        defer { lock.unlock() }
+        return outcomes
+    }
+}
+
+extension EndToEnd {
+    @Suite struct Resilience {
+        @Test func killingAWorkerUnderLoadFailsNoRequest() throws {
+            // Slowed workers: the victim surely holds a batch when it dies.
+            let server = try ServerProcess(environment: ["FUSION_TEST_WORKER_DELAY_FACTOR": "3,3"], workers: 2)
+            let load = Load(port: server.port, clients: 8)
+            while load.count < 20 { usleep(20_000) }
+            let victim = try #require(server.workerPID(index: 0))
+            #expect(kill(victim, SIGKILL) == 0)
+            // Keep the load on while the worker comes back.
+            let deadline = Date().addingTimeInterval(20)
+            var restarted = false
+            while Date() < deadline {
+                if let pid = server.workerPID(index: 0), pid != victim,
+                   (try? server.metric(#"fusion_worker_ready{worker="0"}"#)) == 1 {
+                    restarted = true
+                    break
+                }
+                usleep(100_000)
+            }
+            let before = load.count
+            while load.count < before + 20 { usleep(20_000) }
+            let outcomes = load.finish()
+            #expect(restarted, "worker 0 is back: \(server.log.suffix(2000))")
+            let failures = outcomes.filter { !$0.isOK }
+            #expect(failures.isEmpty, "\(failures.count) of \(outcomes.count) failed: \(Set(failures.map { "\($0)" }))")
+            #expect(try server.metric(#"fusion_worker_restarts_total{worker="0"}"#) == 1)
+            #expect(try server.metric(#"fusion_worker_restarts_total{worker="1"}"#) == 0)
+            #expect(server.log.contains("signal 9"))
+            #expect(try server.metric("fusion_retried_requests_total") ?? 0 > 0, "the dead worker's batch was re-sent")
+        }
+
+        @Test func sigtermUnderLoadAnswersEveryAcceptedRequestAndExitsZero() throws {
+            // Slowed workers keep requests queued and in flight when the signal arrives.
+            let server = try ServerProcess(environment: ["FUSION_TEST_WORKER_DELAY_FACTOR": "4,4"], workers: 2)
+            let port = server.port
+            let clients = try (0..<24).map { _ in try HTTPClient(port: port) }
+            let keepAlive = try HTTPClient(port: port)
+            for (i, client) in clients.enumerated() {
+                try client.send(HTTPClient.requestBytes(method: "POST", path: "/infer",
+                                                        body: HTTPClient.inferJSON(image: good, text: "drain \(i)"),
+                                                        contentType: "application/json"))
+            }
+            usleep(300_000)   // every request has reached the server
+            server.signal(SIGTERM)
+            let answers = concurrently(clients.count) { i in (try? clients[i].readResponse())?.status ?? 0 }
+            #expect(answers == Array(repeating: 200, count: clients.count), "\(answers)")
+            #expect(server.waitForExit(timeout: 30) == 0, "\(server.log.suffix(2000))")
+            #expect(keepAlive.isClosedByServer(), "idle keep-alive connections are closed")
+            #expect((try? HTTPClient(port: port)) == nil, "the listener is closed")
+            #expect(server.log.contains("draining"))
+            #expect(server.workerPIDs.isEmpty)
+        }
+    }
+}

@@ -1,0 +1,24 @@
+import Testing
+@testable import HTTP
+
+@Suite struct HTTPResponseTests {
+    @Test func errorBodyHasTheServiceShape() {
+        let response = HTTPResponse.error(.unsupportedMediaType, code: "unsupported_media_type", message: "Use \"image/jpeg\".")
+        #expect(response.status.code == 415)
+        #expect(response.headers["Content-Type"] == "application/json")
+        #expect(String(decoding: response.body, as: UTF8.self)
+            == #"{"error":{"code":"unsupported_media_type","message":"Use \"image/jpeg\"."}}"#)
+    }
+
+    @Test func jsonQuotingEscapesControlsAndKeepsUnicode() {
+        #expect(JSONText.quoted("a\"b\\c\n\t\r\u{1}\u{7F}é😀\u{2028}") == #""a\"b\\c\n\t\r\u0001\u007fé😀\u2028""#)
+    }
+
+    @Test func statusPhrases() {
+        #expect(HTTPStatus(code: 413).reasonPhrase == "Content Too Large")
+        #expect(HTTPStatus(code: 299).reasonPhrase == "Unknown")
+        #expect(HTTPStatus.noContent.forbidsBody)
+        #expect(!HTTPStatus.ok.forbidsBody)
+        #expect(HTTPStatus.notFound.description == "404 Not Found")
+    }
+}

@@ -1,0 +1,517 @@
+import Foundation
+import HTTP
+import POSIX
+import Testing
+
+@Suite(.serialized)
+struct HTTPServerTests {
+    @Test func servesOneRequest() throws {
+        let server = try TestServer(handler: echoHandler)
+        defer { server.stop() }
+        let client = try RawClient(port: server.port)
+        try client.send(getRequest("/hello"))
+        let response = try client.readResponse()
+        #expect(response.status == 200)
+        #expect(response.text == "GET /hello 0")
+        #expect(response.header("Content-Length") == "12")
+        #expect(response.header("X-Request-Id")?.isEmpty == false)
+        #expect(response.header("Date")?.hasSuffix(" GMT") == true)
+    }
+
+    @Test func twoHundredRequestsOnOneKeepAliveConnection() throws {
+        let server = try TestServer(handler: echoHandler)
+        defer { server.stop() }
+        let client = try RawClient(port: server.port)
+        var ids = Set<String>()
+        for index in 0..<200 {
+            try client.send(getRequest("/r\(index)"))
+            let response = try client.readResponse()
+            #expect(response.status == 200)
+            #expect(response.text == "GET /r\(index) 0")
+            #expect(response.header("Connection") == nil)
+            ids.insert(response.header("X-Request-Id") ?? "")
+        }
+        #expect(ids.count == 200)
+        #expect(server.server.metrics.connectionsAccepted == 1)
+        #expect(server.server.metrics.requestsReceived == 200)
+    }
+
+    @Test func pipelinedRequestsAreAnsweredInOrderWhenHandlersFinishOutOfOrder() throws {
+        let count = 6
+        let server = try TestServer { request, responder in
+            // Earlier requests finish later, on other threads.
+            let index = Int(request.path.dropFirst()) ?? 0
+            DispatchQueue.global().asyncAfter(deadline: .now() + .milliseconds((count - index) * 40)) {
+                responder.send(HTTPResponse(body: "answer \(index)"))
+            }
+        }
+        defer { server.stop() }
+        let client = try RawClient(port: server.port)
+        try client.send((0..<count).map { getRequest("/\($0)", headers: ["X-Request-Id: req-\($0)"]) }.joined())
+        for index in 0..<count {
+            let response = try client.readResponse()
+            #expect(response.text == "answer \(index)")
+            #expect(response.header("X-Request-Id") == "req-\(index)")
+        }
+    }
+
+    @Test func pipelinedBurstBeyondTheDepthLimitIsStillAnsweredInOrder() throws {
+        let server = try TestServer({ $0.maxPipelinedRequests = 4 }, handler: echoHandler)
+        defer { server.stop() }
+        let client = try RawClient(port: server.port)
+        try client.send((0..<50).map { getRequest("/\($0)") }.joined())
+        for index in 0..<50 {
+            #expect(try client.readResponse().text == "GET /\(index) 0")
+        }
+    }
+
+    @Test func slowClientIsCutOffWhileAnotherIsServedPromptly() throws {
+        let server = try TestServer({ $0.headerTimeout = .milliseconds(400) }, handler: echoHandler)
+        defer { server.stop() }
+        let slow = try RawClient(port: server.port)
+        let started = Date()
+        try slow.send("GET / HTTP/1.1\r\nHo")
+        // Trickle bytes in the background; the deadline counts from the first byte.
+        let trickle = Thread {
+            for byte in "st: a\r\nX: 1234567890".utf8 {
+                Thread.sleep(forTimeInterval: 0.05)
+                guard (try? slow.socket.writeAll([byte])) != nil else { return }
+            }
+        }
+        trickle.start()
+        let fast = try RawClient(port: server.port)
+        var slowest = 0.0
+        for index in 0..<20 {
+            let begin = Date()
+            try fast.send(getRequest("/fast\(index)"))
+            #expect(try fast.readResponse().status == 200)
+            slowest = max(slowest, Date().timeIntervalSince(begin))
+        }
+        #expect(slowest < 0.25, "a request waited \(slowest) s behind the slow client")
+        let cutOff = try slow.readResponse()
+        let elapsed = Date().timeIntervalSince(started)
+        #expect(cutOff.status == 408)
+        #expect(cutOff.text.contains("\"code\":\"request_timeout\""))
+        #expect(cutOff.header("X-Request-Id") != nil)
+        #expect(cutOff.header("Connection") == "close")
+        #expect(elapsed >= 0.35 && elapsed < 2.0, "cut off after \(elapsed) s")
+        #expect(try slow.readUntilClosed())
+        #expect(server.server.metrics.timeouts["header"] == 1)
+    }
+
+    @Test func stalledBodyIsCutOff() throws {
+        let server = try TestServer({ $0.bodyTimeout = .milliseconds(300) }, handler: echoHandler)
+        defer { server.stop() }
+        let client = try RawClient(port: server.port)
+        try client.send("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 10\r\n\r\nabc")
+        let response = try client.readResponse()
+        #expect(response.status == 408)
+        #expect(try client.readUntilClosed())
+        #expect(server.server.metrics.timeouts["body"] == 1)
+    }
+
+    @Test func idleKeepAliveConnectionIsClosed() throws {
+        let server = try TestServer({ $0.keepAliveTimeout = .milliseconds(300) }, handler: echoHandler)
+        defer { server.stop() }
+        let client = try RawClient(port: server.port, timeoutMilliseconds: 3000)
+        try client.send(getRequest("/"))
+        #expect(try client.readResponse().status == 200)
+        let begin = Date()
+        #expect(try client.readUntilClosed())
+        #expect(Date().timeIntervalSince(begin) >= 0.25)
+        #expect(server.server.metrics.timeouts["idle"] == 1)
+    }
+
+    @Test func connectionThatNeverSendsIsClosedAfterHeaderTimeout() throws {
+        let server = try TestServer({ $0.headerTimeout = .milliseconds(300) }, handler: echoHandler)
+        defer { server.stop() }
+        let client = try RawClient(port: server.port, timeoutMilliseconds: 3000)
+        #expect(try client.readUntilClosed())
+    }
+
+    @Test func declaredBodyOverLimitGets413WithoutContinue() throws {
+        let server = try TestServer({ $0.limits.maxBodyBytes = 1000 }, handler: echoHandler)
+        defer { server.stop() }
+        let client = try RawClient(port: server.port)
+        try client.send("POST /infer HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\nContent-Length: 5000\r\n\r\n")
+        // The first (and only) response is the 413: no 100 Continue, no body was needed.
+        let response = try client.readResponse()
+        #expect(response.status == 413)
+        #expect(response.header("Content-Type") == "application/json")
+        #expect(response.text.hasPrefix("{\"error\":{\"code\":\"body_too_large\",\"message\":\""))
+        #expect(try client.readUntilClosed())
+        #expect(server.server.metrics.parseErrors["body_too_large"] == 1)
+    }
+
+    @Test func expectContinueIsAnsweredBeforeTheBody() throws {
+        let server = try TestServer(handler: echoHandler)
+        defer { server.stop() }
+        let client = try RawClient(port: server.port)
+        try client.send("POST /up HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n")
+        #expect(try client.readResponse().status == 100)
+        try client.send("hello")
+        let final = try client.readResponse()
+        #expect(final.status == 200)
+        #expect(final.text == "POST /up 5")
+    }
+
+    @Test func unknownExpectationIs417() throws {
+        let server = try TestServer(handler: echoHandler)
+        defer { server.stop() }
+        let client = try RawClient(port: server.port)
+        try client.send("POST / HTTP/1.1\r\nHost: a\r\nExpect: 200-ok\r\nContent-Length: 5\r\n\r\n")
+        #expect(try client.readResponse().status == 417)
+    }
+
+    @Test(arguments: [
+        ("GET / HTTP/1.1\r\n\r\n", 400, "invalid_host"),
+        ("GET / HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n", 400, "conflicting_framing"),
+        ("POST / HTTP/1.1\r\nHost: a\r\n\r\n", 411, "length_required"),
+        ("GET / HTTP/3.0\r\nHost: a\r\n\r\n", 505, "http_version_not_supported"),
+        ("GET / HTTP/1.1\r\nHost: a\r\n" + String(repeating: "X-Big: " + String(repeating: "a", count: 500) + "\r\n", count: 40) + "\r\n", 431, "headers_too_large"),
+        ("GET / HTTP/1.1\r\nHost: a\r\n" + String(repeating: "X-Many: a\r\n", count: 101) + "\r\n", 431, "too_many_headers"),
+    ])
+    func protocolErrorsAreJSONWithRequestIDAndClose(request: String, status: Int, code: String) throws {
+        let server = try TestServer(handler: echoHandler)
+        defer { server.stop() }
+        let client = try RawClient(port: server.port)
+        try client.send(request)
+        let response = try client.readResponse()
+        #expect(response.status == status)
+        #expect(response.text.hasPrefix("{\"error\":{\"code\":\"\(code)\",\"message\":\""))
+        #expect(response.header("X-Request-Id")?.isEmpty == false)
+        #expect(response.header("Connection") == "close")
+        #expect(try client.readUntilClosed())
+        #expect(server.server.metrics.parseErrors[code] == 1)
+    }
+
+    @Test func errorAfterEarlierPipelinedRequestKeepsOrder() throws {
+        let server = try TestServer { request, responder in
+            DispatchQueue.global().asyncAfter(deadline: .now() + .milliseconds(100)) {
+                responder.send(HTTPResponse(body: "slow \(request.target)"))
+            }
+        }
+        defer { server.stop() }
+        let client = try RawClient(port: server.port)
+        try client.send(getRequest("/first") + "BROKEN\r\n\r\n")
+        #expect(try client.readResponse().text == "slow /first")
+        #expect(try client.readResponse().status == 400)
+        #expect(try client.readUntilClosed())
+    }
+
+    @Test func requestIDIsEchoedWhenSaneAndGeneratedOtherwise() throws {
+        let server = try TestServer { request, responder in
+            responder.send(HTTPResponse(body: request.requestID))
+        }
+        defer { server.stop() }
+        let client = try RawClient(port: server.port)
+        try client.send(getRequest("/", headers: ["X-Request-Id: client-42"]))
+        let echoed = try client.readResponse()
+        #expect(echoed.header("X-Request-Id") == "client-42")
+        #expect(echoed.text == "client-42")
+        try client.send(getRequest("/", headers: ["X-Request-Id: " + String(repeating: "x", count: 200)]))
+        let generated = try client.readResponse()
+        #expect(generated.header("X-Request-Id") == generated.text)
+        #expect(generated.text.count == 25)
+    }
+
+    @Test func droppedResponderAnswers500() throws {
+        let server = try TestServer { _, _ in }
+        defer { server.stop() }
+        let client = try RawClient(port: server.port)
+        try client.send(getRequest("/"))
+        let response = try client.readResponse()
+        #expect(response.status == 500)
+        #expect(response.text.contains("handler_dropped_response"))
+    }
+
+    @Test func secondSendIsIgnored() throws {
+        let server = try TestServer { _, responder in
+            responder.send(HTTPResponse(body: "one"))
+            responder.send(HTTPResponse(body: "two"))
+        }
+        defer { server.stop() }
+        let client = try RawClient(port: server.port)
+        try client.send(getRequest("/") + getRequest("/"))
+        #expect(try client.readResponse().text == "one")
+        #expect(try client.readResponse().text == "one")
+    }
+
+    @Test func headResponseHasLengthButNoBody() throws {
+        let server = try TestServer(handler: echoHandler)
+        defer { server.stop() }
+        let client = try RawClient(port: server.port)
+        try client.send("HEAD /x HTTP/1.1\r\nHost: a\r\n\r\n" + getRequest("/y"))
+        let head = try client.readResponse(isHead: true)
+        #expect(head.header("Content-Length") == "9")   // "HEAD /x 0"
+        #expect(try client.readResponse().text == "GET /y 0")
+    }
+
+    @Test func http10KeepAliveAndClose() throws {
+        let server = try TestServer(handler: echoHandler)
+        defer { server.stop() }
+        let client = try RawClient(port: server.port)
+        try client.send("GET /a HTTP/1.0\r\nConnection: keep-alive\r\n\r\n")
+        let first = try client.readResponse()
+        #expect(first.header("Connection") == "keep-alive")
+        try client.send("GET /b HTTP/1.0\r\n\r\n")
+        let second = try client.readResponse()
+        #expect(second.text == "GET /b 0")
+        #expect(second.header("Connection") == "close")
+        #expect(try client.readUntilClosed())
+    }
+
+    @Test func handlerConnectionCloseClosesAfterResponse() throws {
+        let server = try TestServer { _, responder in
+            responder.send(HTTPResponse(headers: ["Connection": "close"], body: "bye"))
+        }
+        defer { server.stop() }
+        let client = try RawClient(port: server.port)
+        try client.send(getRequest("/"))
+        #expect(try client.readResponse().header("Connection") == "close")
+        #expect(try client.readUntilClosed())
+    }
+
+    @Test func chunkedUploadIsJoined() throws {
+        let server = try TestServer(handler: echoHandler)
+        defer { server.stop() }
+        let client = try RawClient(port: server.port)
+        try client.send("POST /c HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n")
+        Thread.sleep(forTimeInterval: 0.05)
+        try client.send("4;ext=1\r\ndefg\r\n0\r\n\r\n")
+        #expect(try client.readResponse().text == "POST /c 7")
+    }
+
+    @Test func connectionLimitAnswers503() throws {
+        let server = try TestServer({ $0.maxConnections = 2 }, handler: echoHandler)
+        defer { server.stop() }
+        let first = try RawClient(port: server.port)
+        let second = try RawClient(port: server.port)
+        try first.send(getRequest("/"))
+        try second.send(getRequest("/"))
+        #expect(try first.readResponse().status == 200)
+        #expect(try second.readResponse().status == 200)
+        let third = try RawClient(port: server.port)
+        try third.send(getRequest("/"))
+        let refused = try third.readResponse()
+        #expect(refused.status == 503)
+        #expect(refused.header("Retry-After") == "1")
+        #expect(refused.text.contains("too_many_connections"))
+        #expect(try third.readUntilClosed())
+        // The admitted connections keep working.
+        try first.send(getRequest("/again"))
+        #expect(try first.readResponse().text == "GET /again 0")
+        #expect(server.server.metrics.connectionsRejected == 1)
+    }
+
+    @Test func largeResponseToAClientThatDoesNotReadIsCutOff() throws {
+        let body = [UInt8](repeating: 0x61, count: 48 << 20)
+        let server = try TestServer({ $0.writeTimeout = .milliseconds(300) }) { _, responder in
+            responder.send(HTTPResponse(body: body))
+        }
+        defer { server.stop() }
+        let client = try RawClient(port: server.port)
+        try client.send(getRequest("/big"))
+        let deadline = Date().addingTimeInterval(5)
+        while server.server.metrics.timeouts["write"] != 1 && Date() < deadline {
+            Thread.sleep(forTimeInterval: 0.05)
+        }
+        #expect(server.server.metrics.timeouts["write"] == 1)
+        #expect(server.server.metrics.connectionsOpen == 0)
+    }
+
+    @Test func largeResponseIsDeliveredWhole() throws {
+        let body = Array(repeating: Array(0...250 as ClosedRange<UInt8>), count: 4000).flatMap { $0 }
+        let server = try TestServer { _, responder in responder.send(HTTPResponse(body: body)) }
+        defer { server.stop() }
+        let client = try RawClient(port: server.port)
+        try client.send(getRequest("/big") + getRequest("/big"))
+        #expect(try client.readResponse().body == body)
+        #expect(try client.readResponse().body == body)
+    }
+
+    @Test func shutdownDrainsInFlightRequestsAndClosesIdleConnections() throws {
+        let server = try TestServer { request, responder in
+            DispatchQueue.global().asyncAfter(deadline: .now() + .milliseconds(300)) {
+                responder.send(HTTPResponse(body: "done \(request.target)"))
+            }
+        }
+        let idle = try RawClient(port: server.port)
+        let busy = try RawClient(port: server.port)
+        try busy.send(getRequest("/work"))
+        Thread.sleep(forTimeInterval: 0.1)
+        let begin = Date()
+        server.server.beginShutdown()
+        #expect(try idle.readUntilClosed())
+        #expect(Date().timeIntervalSince(begin) < 0.25, "idle connection should close at once")
+        let response = try busy.readResponse()
+        #expect(response.text == "done /work")
+        #expect(response.header("Connection") == "close")
+        #expect(server.waitUntilStopped(timeout: 5))
+        #expect(throws: SystemCallError.self) { try TCPClient.connect(host: "127.0.0.1", port: server.port) }
+    }
+
+    @Test func drainDeadlineEndsRunEvenIfAHandlerNeverAnswers() throws {
+        let held = HeldResponders()
+        let server = try TestServer({ $0.drainTimeout = .milliseconds(300) }) { _, responder in held.keep(responder) }
+        let client = try RawClient(port: server.port)
+        try client.send(getRequest("/never"))
+        Thread.sleep(forTimeInterval: 0.1)
+        let begin = Date()
+        #expect(server.stop(timeout: 5))
+        #expect(Date().timeIntervalSince(begin) < 2)
+        #expect(server.server.metrics.timeouts["drain"] == 1)
+        #expect(try client.readUntilClosed())
+    }
+
+    @Test func signalsReachTheLoop() throws {
+        let received = HeldResponders()
+        let server = try HTTPServer(configuration: HTTPServer.Configuration(host: "127.0.0.1", port: 0))
+        try server.handleSignals([SIGUSR1]) { signal in
+            received.note(signal)
+            server.beginShutdown()
+        }
+        defer { try? Signals.restoreDefault(SIGUSR1) }
+        let done = DispatchSemaphore(value: 0)
+        Thread { try? server.run(handler: echoHandler); done.signal() }.start()
+        Thread.sleep(forTimeInterval: 0.1)
+        kill(getpid(), SIGUSR1)
+        #expect(done.wait(timeout: .now() + 5) == .success)
+        #expect(received.signals == [SIGUSR1])
+    }
+
+    @Test func adoptsAListeningDescriptor() throws {
+        let listener = try TCPListener(host: "127.0.0.1", port: 0)
+        let port = listener.localAddress.port
+        let fd = try #require(listener.descriptor.release())
+        let server = try TestServer(adopting: fd, handler: echoHandler)
+        defer { server.stop() }
+        #expect(server.port == port)
+        let client = try RawClient(port: port)
+        try client.send(getRequest("/adopted"))
+        #expect(try client.readResponse().text == "GET /adopted 0")
+    }
+
+    @Test func refusesToAdoptANonListeningDescriptor() throws {
+        let (a, _) = try SocketPair.make(.stream)
+        #expect(throws: SocketError.self) { try HTTPServer(configuration: .init(adoptingListener: a.rawValue)) }
+        #expect(!a.isClosed)
+    }
+}
+
+/// Real `curl` against the server.
+@Suite(.serialized)
+struct HTTPServerCurlTests {
+    /// Answers multipart uploads with a JSON summary of the parts.
+    static let multipartHandler: HTTPServer.Handler = { request, responder in
+        do {
+            let parts = try MultipartFormData.parse(request.body, contentType: request.headers["Content-Type"] ?? "")
+            let summary = parts.map { "\($0.name)=\($0.body.count):\($0.filename ?? "-"):\($0.contentType)" }
+            responder.send(.json(.ok, "{\"parts\":\(JSONText.quoted(summary.joined(separator: ",")))}"))
+        } catch let error as MultipartError {
+            responder.send(.error(.badRequest, code: error.code, message: error.detail))
+        } catch {
+            responder.send(.error(.internalServerError, code: "unexpected", message: "\(error)"))
+        }
+    }
+
+    static func temporaryFile(bytes: Int) throws -> URL {
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("upload-\(UUID().uuidString).bin")
+        // A repeated pattern (a byte-by-byte map is slow in debug builds).
+        let pattern = Data((0..<256).map { UInt8($0) })
+        var data = Data(capacity: bytes)
+        while data.count < bytes { data.append(pattern.prefix(bytes - data.count)) }
+        try data.write(to: url)
+        return url
+    }
+
+    @Test func multipartUploadOfOneMegabyteUsesExpectContinue() throws {
+        let server = try TestServer(handler: Self.multipartHandler)
+        defer { server.stop() }
+        let file = try Self.temporaryFile(bytes: 1 << 20)
+        defer { try? FileManager.default.removeItem(at: file) }
+        let result = try runProgram("/usr/bin/curl", [
+            "-sS", "-v", "--max-time", "10", "-F", "image=@\(file.path);type=image/jpeg", "-F", "text=a cat",
+            "http://127.0.0.1:\(server.port)/infer",
+        ])
+        #expect(result.status == 0, "\(result.error)")
+        #expect(result.error.contains("Expect: 100-continue"))
+        #expect(result.error.contains("HTTP/1.1 100 Continue"))
+        #expect(result.output == "{\"parts\":\"image=1048576:\(file.lastPathComponent):image/jpeg,text=5:-:text/plain\"}")
+    }
+
+    @Test func oversizedUploadGets413BeforeTheBody() throws {
+        let server = try TestServer({ $0.limits.maxBodyBytes = 256 * 1024 }, handler: Self.multipartHandler)
+        defer { server.stop() }
+        let file = try Self.temporaryFile(bytes: 1 << 20)
+        defer { try? FileManager.default.removeItem(at: file) }
+        let result = try runProgram("/usr/bin/curl", [
+            "-sS", "-v", "--max-time", "10", "-F", "image=@\(file.path)", "-w", "\n%{http_code}",
+            "http://127.0.0.1:\(server.port)/infer",
+        ])
+        #expect(result.status == 0, "\(result.error)")
+        #expect(!result.error.contains("HTTP/1.1 100 Continue"))
+        #expect(result.output.hasPrefix("{\"error\":{\"code\":\"body_too_large\""))
+        #expect(result.output.hasSuffix("\n413"))
+    }
+
+    @Test func curlReusesTheKeepAliveConnection() throws {
+        let server = try TestServer(handler: echoHandler)
+        defer { server.stop() }
+        let url = "http://127.0.0.1:\(server.port)"
+        let result = try runProgram("/usr/bin/curl", ["-sS", "-v", "--max-time", "10", "\(url)/a", "\(url)/b", "\(url)/c"])
+        #expect(result.status == 0, "\(result.error)")
+        #expect(result.output == "GET /a 0GET /b 0GET /c 0")
+        #expect(result.error.contains("Re-using existing connection") || result.error.contains("Reusing existing connection"))
+        #expect(server.server.metrics.connectionsAccepted == 1)
+    }
+
+    @Test func curlChunkedUpload() throws {
+        let server = try TestServer(handler: echoHandler)
+        defer { server.stop() }
+        let result = try runProgram("/usr/bin/curl", [
+            "-sS", "--max-time", "10", "-H", "Transfer-Encoding: chunked", "--data-binary", "@-",
+            "http://127.0.0.1:\(server.port)/chunked",
+        ], input: Data(repeating: 0x62, count: 100_000))
+        #expect(result.status == 0, "\(result.error)")
+        #expect(result.output == "POST /chunked 100000")
+    }
+}
+
+/// Keeps responders alive (a handler that never answers) and records signals.
+final class HeldResponders: @unchecked Sendable {
+    private let lock = NSLock()
+    private var responders: [HTTPResponder] = []
+    private var received: [Int32] = []
+
+    func keep(_ responder: HTTPResponder) { lock.withLock { responders.append(responder) } }
+    func note(_ signal: Int32) { lock.withLock { received.append(signal) } }
+    var signals: [Int32] { lock.withLock { received } }
+}
+/// Keep-alive throughput against nginx (`return 200`), same wrk settings. Opt-in, run in
+/// release: `FUSION_HTTP_BENCH=1 swift test -c release --filter HTTPServerBenchmark`.
+@Suite(.serialized, .enabled(if: ProcessInfo.processInfo.environment["FUSION_HTTP_BENCH"] != nil))
+struct HTTPServerBenchmark {
+    @Test func wrkAgainstNginx() throws {
+        let duration = ProcessInfo.processInfo.environment["FUSION_HTTP_BENCH_SECONDS"] ?? "5"
+        let ok: [UInt8] = Array("ok\n".utf8)
+        let server = try TestServer({ $0.maxConnections = 1024 }) { _, responder in
+            responder.send(HTTPResponse(status: .ok, headers: ["Content-Type": "text/plain"], body: ok))
+        }
+        defer { server.stop() }
+        let wrkArgs = ["-t1", "-c16", "-d\(duration)s"]
+        let ours = try runProgram("/usr/bin/wrk", wrkArgs + ["http://127.0.0.1:\(server.port)/healthz"])
+        print("fusion-serve HTTP (1 loop thread):\n\(ours.output)")
+        var results = ["fusion-serve": wrkRequestsPerSecond(ours.output) ?? 0]
+        for workers in [1, 2] {
+            let port = UInt16(18_080 + workers)
+            let stop = try startNginx(port: port, workers: workers)
+            defer { stop() }
+            let theirs = try runProgram("/usr/bin/wrk", wrkArgs + ["http://127.0.0.1:\(port)/healthz"])
+            print("nginx worker_processes \(workers):\n\(theirs.output)")
+            results["nginx-\(workers)"] = wrkRequestsPerSecond(theirs.output) ?? 0
+        }
+        print("requests/s: \(results.sorted { $0.key < $1.key })")
+        #expect((results["fusion-serve"] ?? 0) > 0)
+    }
+}

@@ -1,3 +1,0 @@
-import Testing
-
-@Test func HTTPBuilds() { #expect(1 + 1 == 2) }

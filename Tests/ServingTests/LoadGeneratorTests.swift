@@ -1,0 +1,79 @@
+import Foundation
+import HTTP
+import Testing
+@testable import Serving
+
+/// An HTTP server in this process answering like `/infer` after `delay` seconds.
+private func withServer(delay: Double, _ body: (UInt16) throws -> Void) throws {
+    var configuration = HTTPServer.Configuration(host: "127.0.0.1", port: 0)
+    configuration.drainTimeout = .seconds(1)
+    let server = try HTTPServer(configuration: configuration)
+    let port = server.localAddress.port
+    let thread = Thread {
+        try? server.run { _, responder in
+            // A thread of its own per answer: no shared pool to queue behind under test load.
+            Thread {
+                usleep(UInt32(delay * 1e6))
+                responder.send(.json(.ok, #"{"batch_size":2,"worker":1}"#))
+            }.start()
+        }
+    }
+    thread.start()
+    defer { server.beginShutdown() }
+    try body(port)
+}
+
+private final class Samples: @unchecked Sendable {
+    var all: [LoadSample] = []
+}
+
+private let request = Array("POST /infer HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}".utf8)
+
+@Suite(.serialized) struct LoadGeneratorTests {
+    @Test func closedLoopKeepsEveryClientBusy() throws {
+        try withServer(delay: 0.05) { port in
+            let samples = Samples()
+            let generator = LoadGenerator(configuration: .init(host: "127.0.0.1", port: port, request: request,
+                                                               mode: .closedLoop(concurrency: 4), durationSeconds: 0.5,
+                                                               warmupSeconds: 0.1, timeoutMilliseconds: 2000)) {
+                samples.all.append($0)
+            }
+            let seconds = generator.run()
+            let measured = samples.all.filter { !$0.warmup }
+            #expect(seconds > 0.4 && seconds < 0.7)
+            // One client could finish at most 0.5 s / 50 ms = 10 requests; four overlap.
+            #expect(measured.count > 12, "\(measured.count) samples of \(samples.all.count): \(samples.all.prefix(3))")
+            #expect(measured.allSatisfy { $0.status == 200 && $0.batchSize == 2 && $0.worker == 1 })
+        }
+    }
+
+    @Test func openLoopMeasuresFromTheIntendedSendTime() throws {
+        // One connection, 100 ms per answer, 40 arrivals per second: the server can do 10/s, so
+        // requests queue in the client and their latency must grow well past 100 ms.
+        try withServer(delay: 0.1) { port in
+            let samples = Samples()
+            let generator = LoadGenerator(configuration: .init(host: "127.0.0.1", port: port, request: request,
+                                                               mode: .openLoop(ratePerSecond: 40, connections: 1),
+                                                               durationSeconds: 0.5, warmupSeconds: 0, timeoutMilliseconds: 5000)) {
+                samples.all.append($0)
+            }
+            _ = generator.run()
+            let latencies = samples.all.map(\.latencyNanos).sorted()
+            #expect(samples.all.count == 20, "every intended arrival is answered or counted: \(samples.all.count)")
+            #expect((latencies.last ?? 0) > 1_000_000_000, "the last arrival waited behind the others")
+            #expect((latencies.first ?? 0) >= 100_000_000)
+        }
+    }
+
+    @Test func transportErrorsAreCountedAsStatusZero() throws {
+        let samples = Samples()
+        // Nothing listens on port 1.
+        let generator = LoadGenerator(configuration: .init(host: "127.0.0.1", port: 1, request: request,
+                                                           mode: .closedLoop(concurrency: 1), durationSeconds: 0.1,
+                                                           warmupSeconds: 0, timeoutMilliseconds: 100)) {
+            samples.all.append($0)
+        }
+        _ = generator.run()
+        #expect(!samples.all.isEmpty && samples.all.allSatisfy { $0.status == 0 })
+    }
+}

@@ -1,0 +1,19 @@
+import Testing
+@testable import Serving
+
+@Suite struct WorkerMainTests {
+    @Test func theTestSlowdownIsPerWorkerIndex() throws {
+        let env = ["FUSION_TEST_WORKER_DELAY_FACTOR": "3, 1.5"]
+        #expect(try WorkerMain.delayFactor(index: 0, environment: env) == 3)
+        #expect(try WorkerMain.delayFactor(index: 1, environment: env) == 1.5)
+        #expect(try WorkerMain.delayFactor(index: 2, environment: env) == 1, "workers past the list run at full speed")
+        #expect(try WorkerMain.delayFactor(index: 0, environment: [:]) == 1)
+    }
+
+    @Test(arguments: ["fast", "0.5", "2,x", "-3"])
+    func badSlowdownsAreRefused(_ text: String) {
+        #expect(throws: WorkerStartError.self) {
+            try WorkerMain.delayFactor(index: 0, environment: ["FUSION_TEST_WORKER_DELAY_FACTOR": text])
+        }
+    }
+}
