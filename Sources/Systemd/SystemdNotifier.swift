@@ -95,6 +95,14 @@ public struct SystemdNotifier: Sendable {
     /// recommends, so one late ping does not get the service killed. `nil` when off.
     public var watchdogInterval: Duration? { watchdogTimeout.map { $0 / 2 } }
 
+    /// `watchdogInterval` in nanoseconds, for timers that count in `UInt64` nanoseconds.
+    public var watchdogIntervalNanoseconds: UInt64? {
+        watchdogInterval.map { interval in
+            let (seconds, attoseconds) = interval.components
+            return UInt64(max(0, seconds)) * 1_000_000_000 + UInt64(max(0, attoseconds) / 1_000_000_000)
+        }
+    }
+
     /// Sends raw assignments, e.g. `"READY=1\nSTATUS=serving"`. No-op when disabled.
     public func notify(_ state: String) throws(SystemdError) {
         guard let address else { return }

@@ -66,6 +66,13 @@ import Testing
         let notifier = try SystemdNotifier(environment: ["WATCHDOG_USEC": "3000000"])
         #expect(notifier.watchdogTimeout == .seconds(3))
         #expect(notifier.watchdogInterval == .milliseconds(1500))
+        #expect(notifier.watchdogIntervalNanoseconds == 1_500_000_000)
+    }
+
+    @Test func oddMicrosecondsHalveExactlyInNanoseconds() throws {
+        let notifier = try SystemdNotifier(environment: ["WATCHDOG_USEC": "3"])
+        #expect(notifier.watchdogIntervalNanoseconds == 1_500)
+        #expect(try SystemdNotifier(environment: [:]).watchdogIntervalNanoseconds == nil)
     }
 
     @Test func watchdogForThisPidIsOn() throws {
