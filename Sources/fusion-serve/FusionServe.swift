@@ -8,7 +8,8 @@ struct FusionServe: ParsableCommand {
         abstract: "CPU inference service for image + text fusion models.",
         version: "0.1.0",
         subcommands: [ServeCommand.self, WorkerCommand.self, BenchCommand.self, PredictCommand.self,
-                      BenchModelCommand.self, TokenizeCommand.self, BenchTokenizerCommand.self],
+                      BenchModelCommand.self, TokenizeCommand.self, BenchTokenizerCommand.self,
+                      BenchImagesCommand.self],
         defaultSubcommand: ServeCommand.self
     )
 }
