@@ -170,6 +170,8 @@ int cic_jpeg_read_header(const uint8_t *data, size_t size, cic_info *info) {
     cic_jpeg_attach_errors(&cinfo, &err);
     if (setjmp(err.jump)) {
         cic_set_message(info, "%s", err.message);
+        info->width = cinfo.image_width;
+        info->height = cinfo.image_height;
         jpeg_destroy_decompress(&cinfo);
         return err.status == CIC_OK ? CIC_ERR_CORRUPT : err.status;
     }
@@ -210,108 +212,228 @@ static void cic_gray_expand_in_place(uint8_t *row, size_t width) {
 
 enum { CIC_JPEG_ROWS_PER_CALL = 16 };
 
-int cic_jpeg_decode_rgb8(const uint8_t *data, size_t size, uint8_t *out, size_t out_size,
-                         size_t max_memory, int max_scans, cic_info *info) {
+struct cic_jpeg_stream {
     struct jpeg_decompress_struct cinfo;
     cic_jpeg_error err;
     cic_jpeg_source src;
     cic_jpeg_progress progress;
-    uint8_t *volatile scratch = NULL;
+    uint8_t *scratch;       // CMYK rows before conversion
+    int created;            // jpeg_create_decompress ran
+    int started;            // jpeg_start_decompress ran
+    int failed_status;      // sticky: after a longjmp only close is allowed
+    char failed_message[JMSG_LENGTH_MAX];
+};
 
+static void cic_jpeg_stream_fill_info(cic_jpeg_stream *stream, cic_info *info) {
+    info->width = stream->cinfo.image_width;
+    info->height = stream->cinfo.image_height;
+    info->components = stream->cinfo.num_components;
+    info->detail = stream->cinfo.progressive_mode ? 1 : 0;
+}
+
+/// Records a failure (the libjpeg state is unusable after a longjmp) and reports it,
+/// with whatever geometry the header had given by then.
+static int cic_jpeg_stream_failed(cic_jpeg_stream *stream, cic_info *info) {
+    cic_jpeg_stream_fill_info(stream, info);
+    if (stream->failed_status == CIC_OK) {
+        stream->failed_status = stream->err.status == CIC_OK ? CIC_ERR_CORRUPT : stream->err.status;
+        snprintf(stream->failed_message, sizeof(stream->failed_message), "%s", stream->err.message);
+    }
+    cic_set_message(info, "%s", stream->failed_message);
+    return stream->failed_status;
+}
+
+int cic_jpeg_stream_open(const uint8_t *data, size_t size, size_t max_memory, int max_scans,
+                         cic_jpeg_stream **out, cic_info *info) {
     cic_info_reset(info);
-    memset(&cinfo, 0, sizeof(cinfo));
-    cic_jpeg_attach_errors(&cinfo, &err);
-    if (setjmp(err.jump)) {
-        cic_set_message(info, "%s", err.message);
-        jpeg_destroy_decompress(&cinfo);
-        free(scratch);
-        return err.status == CIC_OK ? CIC_ERR_CORRUPT : err.status;
-    }
-    jpeg_create_decompress(&cinfo);
-    if (max_memory > 0) {
-        cinfo.mem->max_memory_to_use = (long)max_memory;
-    }
-    cic_jpeg_attach_source(&cinfo, &src, data, size);
-    if (max_scans > 0) {
-        memset(&progress, 0, sizeof(progress));
-        progress.pub.progress_monitor = cic_jpeg_progress_monitor;
-        progress.max_scans = max_scans;
-        cinfo.progress = &progress.pub;
-    }
-    (void)jpeg_read_header(&cinfo, TRUE);
-
-    info->width = cinfo.image_width;
-    info->height = cinfo.image_height;
-    info->components = cinfo.num_components;
-    info->detail = cinfo.progressive_mode ? 1 : 0;
-    int status = cic_jpeg_check_components(&cinfo, info);
-    if (status != CIC_OK) {
-        jpeg_destroy_decompress(&cinfo);
-        return status;
-    }
-    const size_t width = cinfo.image_width;
-    const size_t height = cinfo.image_height;
-    const size_t stride = width * 3;
-    if (out == NULL || out_size / 3 / width != height || out_size != stride * height) {
-        cic_set_message(info, "output buffer of %zu bytes does not fit %zux%zu RGB", out_size,
-                        width, height);
-        jpeg_destroy_decompress(&cinfo);
+    if (out == NULL) {
+        cic_set_message(info, "missing stream pointer");
         return CIC_ERR_ARGUMENT;
     }
+    *out = NULL;
+    cic_jpeg_stream *stream = calloc(1, sizeof(*stream));
+    if (stream == NULL) {
+        cic_set_message(info, "out of memory for the JPEG decoder");
+        return CIC_ERR_OUT_OF_MEMORY;
+    }
+    *out = stream;
+    cic_jpeg_attach_errors(&stream->cinfo, &stream->err);
+    if (setjmp(stream->err.jump)) {
+        return cic_jpeg_stream_failed(stream, info);
+    }
+    stream->created = 1;  // destroy is safe on a partly created (zeroed) struct
+    jpeg_create_decompress(&stream->cinfo);
+    if (max_memory > 0) {
+        stream->cinfo.mem->max_memory_to_use = (long)max_memory;
+    }
+    cic_jpeg_attach_source(&stream->cinfo, &stream->src, data, size);
+    if (max_scans > 0) {
+        stream->progress.pub.progress_monitor = cic_jpeg_progress_monitor;
+        stream->progress.max_scans = max_scans;
+        stream->cinfo.progress = &stream->progress.pub;
+    }
+    (void)jpeg_read_header(&stream->cinfo, TRUE);
+    cic_jpeg_stream_fill_info(stream, info);
+    int status = cic_jpeg_check_components(&stream->cinfo, info);
+    if (status != CIC_OK) {
+        stream->failed_status = status;
+        snprintf(stream->failed_message, sizeof(stream->failed_message), "%s", info->message);
+    }
+    return status;
+}
 
-    const int components = cinfo.num_components;
-    cinfo.out_color_space =
+int cic_jpeg_stream_start(cic_jpeg_stream *stream, cic_info *info) {
+    cic_info_reset(info);
+    if (stream == NULL || stream->started) {
+        cic_set_message(info, "JPEG stream not open or already started");
+        return CIC_ERR_ARGUMENT;
+    }
+    if (stream->failed_status != CIC_OK) {
+        return cic_jpeg_stream_failed(stream, info);
+    }
+    cic_jpeg_stream_fill_info(stream, info);
+    if (setjmp(stream->err.jump)) {
+        return cic_jpeg_stream_failed(stream, info);
+    }
+    j_decompress_ptr cinfo = &stream->cinfo;
+    const int components = cinfo->num_components;
+    cinfo->out_color_space =
         components == 1 ? JCS_GRAYSCALE : (components == 3 ? JCS_RGB : JCS_CMYK);
     if (components == 4) {
-        scratch = malloc(width * 4 * CIC_JPEG_ROWS_PER_CALL);
-        if (scratch == NULL) {
-            cic_jpeg_fail((j_common_ptr)&cinfo, CIC_ERR_OUT_OF_MEMORY,
-                          "out of memory for a CMYK row buffer");
+        stream->scratch = malloc((size_t)cinfo->image_width * 4 * CIC_JPEG_ROWS_PER_CALL);
+        if (stream->scratch == NULL) {
+            cic_jpeg_fail((j_common_ptr)cinfo, CIC_ERR_OUT_OF_MEMORY, "out of memory for a CMYK row buffer");
         }
     }
-
-    (void)jpeg_start_decompress(&cinfo);
-    if (cinfo.output_width != width || cinfo.output_height != height ||
-        cinfo.output_components != (components == 4 ? 4 : components)) {
-        cic_jpeg_fail((j_common_ptr)&cinfo, CIC_ERR_CORRUPT,
+    (void)jpeg_start_decompress(cinfo);
+    stream->started = 1;
+    if (cinfo->output_width != cinfo->image_width || cinfo->output_height != cinfo->image_height ||
+        cinfo->output_components != components) {
+        cic_jpeg_fail((j_common_ptr)cinfo, CIC_ERR_CORRUPT,
                       "JPEG decoder output geometry differs from the header");
     }
+    return CIC_OK;
+}
 
+int cic_jpeg_stream_read(cic_jpeg_stream *stream, uint8_t *out, size_t out_size, uint32_t max_rows,
+                         uint32_t *rows_read, cic_info *info) {
+    cic_info_reset(info);
+    if (rows_read != NULL) {
+        *rows_read = 0;
+    }
+    if (stream == NULL || !stream->started || rows_read == NULL || out == NULL) {
+        cic_set_message(info, "JPEG stream not started");
+        return CIC_ERR_ARGUMENT;
+    }
+    if (stream->failed_status != CIC_OK) {
+        return cic_jpeg_stream_failed(stream, info);
+    }
+    cic_jpeg_stream_fill_info(stream, info);
+    j_decompress_ptr cinfo = &stream->cinfo;
+    const size_t width = cinfo->image_width;
+    const size_t stride = width * 3;
+    size_t want = cinfo->image_height - cinfo->output_scanline;
+    if (want > max_rows) {
+        want = max_rows;
+    }
+    if (want > CIC_JPEG_ROWS_PER_CALL) {
+        want = CIC_JPEG_ROWS_PER_CALL;
+    }
+    if (want == 0) {
+        return CIC_OK;
+    }
+    if (out_size / stride < want) {
+        cic_set_message(info, "row buffer of %zu bytes is too small", out_size);
+        return CIC_ERR_ARGUMENT;
+    }
+    if (setjmp(stream->err.jump)) {
+        return cic_jpeg_stream_failed(stream, info);
+    }
+    const int components = cinfo->num_components;
     JSAMPROW rows[CIC_JPEG_ROWS_PER_CALL];
-    while (cinfo.output_scanline < height) {
-        const size_t y = cinfo.output_scanline;
-        size_t want = height - y;
-        if (want > CIC_JPEG_ROWS_PER_CALL) {
-            want = CIC_JPEG_ROWS_PER_CALL;
-        }
-        for (size_t i = 0; i < want; i++) {
-            uint8_t *row = out + (y + i) * stride;
-            if (components == 3) {
-                rows[i] = row;
-            } else if (components == 1) {
-                rows[i] = row + 2 * width;
-            } else {
-                rows[i] = scratch + i * width * 4;
-            }
-        }
-        JDIMENSION got = jpeg_read_scanlines(&cinfo, rows, (JDIMENSION)want);
-        if (got == 0 || got > want) {
-            cic_jpeg_fail((j_common_ptr)&cinfo, CIC_ERR_CORRUPT,
-                          "JPEG decoder made no progress");
-        }
-        for (size_t i = 0; i < got; i++) {
-            uint8_t *row = out + (y + i) * stride;
-            if (components == 1) {
-                cic_gray_expand_in_place(row, width);
-            } else if (components == 4) {
-                cic_cmyk_inverted_to_rgb(scratch + i * width * 4, row, width);
-            }
+    for (size_t i = 0; i < want; i++) {
+        uint8_t *row = out + i * stride;
+        rows[i] = components == 3 ? row
+                : components == 1 ? row + 2 * width
+                                  : stream->scratch + i * width * 4;
+    }
+    JDIMENSION got = jpeg_read_scanlines(cinfo, rows, (JDIMENSION)want);
+    if (got == 0 || got > want) {
+        cic_jpeg_fail((j_common_ptr)cinfo, CIC_ERR_CORRUPT, "JPEG decoder made no progress");
+    }
+    for (size_t i = 0; i < got; i++) {
+        uint8_t *row = out + i * stride;
+        if (components == 1) {
+            cic_gray_expand_in_place(row, width);
+        } else if (components == 4) {
+            cic_cmyk_inverted_to_rgb(stream->scratch + i * width * 4, row, width);
         }
     }
-
-    src.allow_eof = 1;
-    (void)jpeg_finish_decompress(&cinfo);
-    jpeg_destroy_decompress(&cinfo);
-    free(scratch);
+    *rows_read = got;
     return CIC_OK;
+}
+
+int cic_jpeg_stream_finish(cic_jpeg_stream *stream, cic_info *info) {
+    cic_info_reset(info);
+    if (stream == NULL || !stream->started) {
+        cic_set_message(info, "JPEG stream not started");
+        return CIC_ERR_ARGUMENT;
+    }
+    if (stream->failed_status != CIC_OK) {
+        return cic_jpeg_stream_failed(stream, info);
+    }
+    cic_jpeg_stream_fill_info(stream, info);
+    if (stream->cinfo.output_scanline < stream->cinfo.output_height) {
+        cic_set_message(info, "JPEG stream finished before its last row");
+        return CIC_ERR_ARGUMENT;
+    }
+    if (setjmp(stream->err.jump)) {
+        return cic_jpeg_stream_failed(stream, info);
+    }
+    // Like Pillow: after the last scanline, read on to EOI; a missing EOI is fine.
+    stream->src.allow_eof = 1;
+    (void)jpeg_finish_decompress(&stream->cinfo);
+    return CIC_OK;
+}
+
+void cic_jpeg_stream_close(cic_jpeg_stream *stream) {
+    if (stream == NULL) {
+        return;
+    }
+    if (stream->created) {
+        jpeg_destroy_decompress(&stream->cinfo);
+    }
+    free(stream->scratch);
+    free(stream);
+}
+
+int cic_jpeg_decode_rgb8(const uint8_t *data, size_t size, uint8_t *out, size_t out_size,
+                         size_t max_memory, int max_scans, cic_info *info) {
+    cic_jpeg_stream *stream = NULL;
+    int status = cic_jpeg_stream_open(data, size, max_memory, max_scans, &stream, info);
+    if (status == CIC_OK) {
+        const size_t width = info->width;
+        const size_t height = info->height;
+        if (out == NULL || out_size / 3 / width != height || out_size != width * 3 * height) {
+            cic_set_message(info, "output buffer of %zu bytes does not fit %zux%zu RGB", out_size,
+                            width, height);
+            status = CIC_ERR_ARGUMENT;
+        }
+    }
+    if (status == CIC_OK) {
+        status = cic_jpeg_stream_start(stream, info);
+    }
+    size_t y = 0;
+    while (status == CIC_OK && y < info->height) {
+        const size_t stride = (size_t)info->width * 3;
+        uint32_t got = 0;
+        status = cic_jpeg_stream_read(stream, out + y * stride, out_size - y * stride,
+                                      CIC_JPEG_ROWS_PER_CALL, &got, info);
+        y += got;
+    }
+    if (status == CIC_OK) {
+        status = cic_jpeg_stream_finish(stream, info);
+    }
+    cic_jpeg_stream_close(stream);
+    return status;
 }

@@ -15,6 +15,7 @@
 // of sub-byte samples and de-interlacing are left to libpng).
 
 #include <png.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -29,21 +30,21 @@ static uint32_t cic_be32(const uint8_t *p) {
 }
 
 static uint32_t cic_crc_table[256];
-static int cic_crc_ready = 0;
+static pthread_once_t cic_crc_once = PTHREAD_ONCE_INIT;
 
-// Table-driven CRC-32 (PNG/zlib polynomial). Building the table is idempotent, so a
-// race between threads only writes identical values.
-static uint32_t cic_crc32(const uint8_t *data, size_t size, uint32_t crc) {
-    if (!__atomic_load_n(&cic_crc_ready, __ATOMIC_ACQUIRE)) {
-        for (uint32_t n = 0; n < 256; n++) {
-            uint32_t c = n;
-            for (int k = 0; k < 8; k++) {
-                c = (c & 1) ? 0xEDB88320u ^ (c >> 1) : c >> 1;
-            }
-            cic_crc_table[n] = c;
+static void cic_crc_init(void) {
+    for (uint32_t n = 0; n < 256; n++) {
+        uint32_t c = n;
+        for (int k = 0; k < 8; k++) {
+            c = (c & 1) ? 0xEDB88320u ^ (c >> 1) : c >> 1;
         }
-        __atomic_store_n(&cic_crc_ready, 1, __ATOMIC_RELEASE);
+        cic_crc_table[n] = c;
     }
+}
+
+// Table-driven CRC-32 (PNG/zlib polynomial); the table is built once, thread-safely.
+static uint32_t cic_crc32(const uint8_t *data, size_t size, uint32_t crc) {
+    pthread_once(&cic_crc_once, cic_crc_init);
     crc = ~crc;
     for (size_t i = 0; i < size; i++) {
         crc = cic_crc_table[(crc ^ data[i]) & 0xFF] ^ (crc >> 8);

@@ -3,18 +3,20 @@
 /// against the connection's current deadline (lazy deletion), so a connection has at most
 /// a couple of entries and a request costs no heap operation unless its deadline moves
 /// earlier.
-struct DeadlineHeap {
-    struct Entry {
-        var deadline: Int64
-        var id: UInt64
+package struct DeadlineHeap {
+    package struct Entry {
+        package var deadline: Int64
+        package var id: UInt64
     }
 
     private var items: [Entry] = []
 
-    var count: Int { items.count }
-    var first: Entry? { items.first }
+    package init() {}
 
-    mutating func push(_ deadline: Int64, _ id: UInt64) {
+    package var count: Int { items.count }
+    package var first: Entry? { items.first }
+
+    package mutating func push(_ deadline: Int64, _ id: UInt64) {
         items.append(Entry(deadline: deadline, id: id))
         var child = items.count - 1
         while child > 0 {
@@ -25,7 +27,7 @@ struct DeadlineHeap {
         }
     }
 
-    mutating func popFirst() -> Entry? {
+    package mutating func popFirst() -> Entry? {
         guard let top = items.first else { return nil }
         let last = items.removeLast()
         if !items.isEmpty {

@@ -136,10 +136,10 @@ final class EventLoop {
             if event.events.contains(.readable) || event.events.contains(.hangup) {
                 readAvailable(connection)
             }
-            if connections[connection.id] != nil, event.events.contains(.writable) {
+            if !connection.isClosed, event.events.contains(.writable) {
                 flush(connection)
             }
-            if connections[connection.id] != nil,
+            if !connection.isClosed,
                event.events.contains(.error) || (event.events.contains(.hangup) && connection.phase == .open && connection.hasOutput) {
                 close(connection)
             }
@@ -254,7 +254,7 @@ final class EventLoop {
         if connection.phase == .open {
             processRequests(connection)
             deliver(sink.takeLocal())
-            if connections[connection.id] != nil { flush(connection) }
+            if !connection.isClosed { flush(connection) }
         } else {
             updateInterest(connection)
         }
@@ -348,7 +348,7 @@ final class EventLoop {
             connection.slots[index].response = delivery.response
             if index == 0, touched.last !== connection { touched.append(connection) }
         }
-        for connection in touched where connections[connection.id] != nil { flush(connection) }
+        for connection in touched where !connection.isClosed { flush(connection) }
     }
 
     /// Serializes answered slots in order, writes as much as the socket takes, and decides
@@ -403,7 +403,7 @@ final class EventLoop {
             processRequests(connection)
             if connection.slots.count != before || connection.slots.contains(where: { $0.response != nil }) {
                 deliver(sink.takeLocal())
-                if connections[connection.id] != nil { flush(connection) }
+                if !connection.isClosed { flush(connection) }
                 return
             }
         }
@@ -484,7 +484,7 @@ final class EventLoop {
 
     /// Picks the one deadline that matters now for `connection`.
     private func updateDeadline(_ connection: HTTPConnection) {
-        guard connections[connection.id] != nil else { return }
+        guard !connection.isClosed else { return }
         var deadline: Int64? = nil
         var reason = ""
         if connection.phase == .lingering {
@@ -593,7 +593,8 @@ final class EventLoop {
     }
 
     private func close(_ connection: HTTPConnection) {
-        guard connections.removeValue(forKey: connection.id) != nil else { return }
+        guard !connection.isClosed, connections.removeValue(forKey: connection.id) != nil else { return }
+        connection.isClosed = true
         if connection.isRejected { rejectingConnections -= 1 } else { activeConnections -= 1 }
         metricsDirty = true
         publishMetricsIfDirty()

@@ -38,6 +38,8 @@ final class HTTPConnection {
     var peerClosed = false
     /// Refused because of the connection limit (answered 503).
     let isRejected: Bool
+    /// Closed and removed from the loop (checked instead of a dictionary lookup).
+    var isClosed = false
 
     var slots: [ResponseSlot] = []
     var nextSequence: UInt64 = 0

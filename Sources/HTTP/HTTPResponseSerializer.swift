@@ -27,7 +27,9 @@ package struct HTTPResponseSerializer {
         isHeadRequest: Bool, into out: inout [UInt8]
     ) -> Bool {
         let status = response.status
-        out.append(contentsOf: "HTTP/1.1 \(status.code) ".utf8)
+        out.append(contentsOf: Self.statusPrefix)
+        Self.appendDecimal(status.code, into: &out)
+        out.append(HTTPSyntax.space)
         appendSanitized(status.reasonPhrase, into: &out)
         out.append(contentsOf: [HTTPSyntax.cr, HTTPSyntax.lf])
         for field in response.headers where !isManaged(field.name) {
@@ -39,7 +41,9 @@ package struct HTTPResponseSerializer {
         }
         let hasBody = !status.forbidsBody
         if hasBody {
-            out.append(contentsOf: "Content-Length: \(response.body.count)\r\n".utf8)
+            out.append(contentsOf: Self.contentLengthPrefix)
+            Self.appendDecimal(response.body.count, into: &out)
+            out.append(contentsOf: [HTTPSyntax.cr, HTTPSyntax.lf])
         }
         if !requestID.isEmpty {
             out.append(contentsOf: requestIDHeader.utf8)
@@ -76,7 +80,31 @@ package struct HTTPResponseSerializer {
     /// Appends `text` without bytes that could end a header line or corrupt the frame
     /// (CR, LF, NUL and other controls except HTAB): response splitting is impossible.
     private func appendSanitized(_ text: String, into out: inout [UInt8]) {
-        for byte in text.utf8 where HTTPSyntax.isFieldValueByte(byte) { out.append(byte) }
+        let utf8 = text.utf8
+        if utf8.allSatisfy(HTTPSyntax.isFieldValueByte) {
+            out.append(contentsOf: utf8)
+        } else {
+            for byte in utf8 where HTTPSyntax.isFieldValueByte(byte) { out.append(byte) }
+        }
+    }
+
+    private static let statusPrefix: [UInt8] = Array("HTTP/1.1 ".utf8)
+    private static let contentLengthPrefix: [UInt8] = Array("Content-Length: ".utf8)
+
+    /// Decimal digits of a non-negative integer, without allocating a String.
+    private static func appendDecimal(_ value: Int, into out: inout [UInt8]) {
+        guard value > 0 else {
+            out.append(UInt8(ascii: "0"))
+            return
+        }
+        var divisor = 1
+        while divisor <= value / 10 { divisor *= 10 }
+        var rest = value
+        while divisor > 0 {
+            out.append(UInt8(ascii: "0") + UInt8(rest / divisor))
+            rest %= divisor
+            divisor /= 10
+        }
     }
 
     private mutating func appendDate(into out: inout [UInt8]) {

@@ -1,5 +1,6 @@
-/// A response status code with its reason phrase.
-public struct HTTPStatus: Sendable, Hashable, CustomStringConvertible {
+/// A response status code with its reason phrase. An integer literal works too
+/// (`HTTPResponse(status: 404)`).
+public struct HTTPStatus: Sendable, Hashable, CustomStringConvertible, ExpressibleByIntegerLiteral {
     /// The three-digit code.
     public let code: Int
     /// The reason phrase sent after the code.
@@ -14,6 +15,11 @@ public struct HTTPStatus: Sendable, Hashable, CustomStringConvertible {
     /// A status with the standard phrase for `code` (or `"Unknown"`).
     public init(code: Int) {
         self.init(code: code, reasonPhrase: Self.standardPhrases[code] ?? "Unknown")
+    }
+
+    /// A status with the standard phrase for the literal code.
+    public init(integerLiteral code: Int) {
+        self.init(code: code)
     }
 
     /// `"404 Not Found"`.

@@ -1,16 +1,16 @@
 /// Byte classes from RFC 9110/9112 used by the parsers.
-enum HTTPSyntax {
-    static let cr: UInt8 = 0x0D
-    static let lf: UInt8 = 0x0A
-    static let space: UInt8 = 0x20
-    static let tab: UInt8 = 0x09
-    static let colon: UInt8 = 0x3A
-    static let semicolon: UInt8 = 0x3B
-    static let comma: UInt8 = 0x2C
+package enum HTTPSyntax {
+    package static let cr: UInt8 = 0x0D
+    package static let lf: UInt8 = 0x0A
+    package static let space: UInt8 = 0x20
+    package static let tab: UInt8 = 0x09
+    package static let colon: UInt8 = 0x3A
+    package static let semicolon: UInt8 = 0x3B
+    package static let comma: UInt8 = 0x2C
 
     /// `tchar`: the characters of a token (method, header name).
     @inline(__always)
-    static func isTokenByte(_ byte: UInt8) -> Bool {
+    package static func isTokenByte(_ byte: UInt8) -> Bool {
         switch byte {
         case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
              UInt8(ascii: "0")...UInt8(ascii: "9"):
@@ -27,26 +27,26 @@ enum HTTPSyntax {
     /// A byte allowed inside a field value: HTAB, SP, VCHAR, obs-text. Rejects NUL, CR, LF,
     /// other controls and DEL.
     @inline(__always)
-    static func isFieldValueByte(_ byte: UInt8) -> Bool {
+    package static func isFieldValueByte(_ byte: UInt8) -> Bool {
         byte == tab || (byte >= 0x20 && byte != 0x7F)
     }
 
     /// A byte allowed in a request target: visible ASCII (no spaces, controls or non-ASCII).
     @inline(__always)
-    static func isTargetByte(_ byte: UInt8) -> Bool {
+    package static func isTargetByte(_ byte: UInt8) -> Bool {
         byte > 0x20 && byte < 0x7F
     }
 
     @inline(__always)
-    static func isWhitespace(_ byte: UInt8) -> Bool { byte == space || byte == tab }
+    package static func isWhitespace(_ byte: UInt8) -> Bool { byte == space || byte == tab }
 
     @inline(__always)
-    static func lowercased(_ byte: UInt8) -> UInt8 {
+    package static func lowercased(_ byte: UInt8) -> UInt8 {
         byte >= UInt8(ascii: "A") && byte <= UInt8(ascii: "Z") ? byte | 0x20 : byte
     }
 
     /// ASCII case-insensitive equality without allocating.
-    static func equalsIgnoringCase(_ a: String, _ b: String) -> Bool {
+    package static func equalsIgnoringCase(_ a: String, _ b: String) -> Bool {
         var a = a, b = b
         return a.withUTF8 { x in
             b.withUTF8 { y in
@@ -59,7 +59,7 @@ enum HTTPSyntax {
 
     /// Whether `bytes` equals the lowercase ASCII `name`, ignoring case.
     @inline(__always)
-    static func bytes(_ bytes: UnsafeBufferPointer<UInt8>, equalLowercase name: StaticString) -> Bool {
+    package static func bytes(_ bytes: UnsafeBufferPointer<UInt8>, equalLowercase name: StaticString) -> Bool {
         guard bytes.count == name.utf8CodeUnitCount else { return false }
         let expected = name.utf8Start
         for index in 0..<bytes.count where lowercased(bytes[index]) != expected[index] { return false }
@@ -67,7 +67,7 @@ enum HTTPSyntax {
     }
 
     /// Splits a comma-separated field value into trimmed, lowercased, non-empty elements.
-    static func listElements(_ value: String) -> [String] {
+    package static func listElements(_ value: String) -> [String] {
         value.split(separator: ",").compactMap { element in
             let trimmed = element.utf8.drop { isWhitespace($0) }.reversed().drop { isWhitespace($0) }.reversed()
             guard !trimmed.isEmpty else { return nil }

@@ -216,7 +216,7 @@ public enum MultipartFormData {
 
     /// `type/subtype; a=b; c="quoted \"x\""` → lowercased type, [(lowercased name, value)].
     /// Malformed parameters are skipped; values keep their case.
-    static func parseParameterized(_ text: String) -> (String, [(String, String)]) {
+    package static func parseParameterized(_ text: String) -> (String, [(String, String)]) {
         let bytes = Array(text.utf8)
         var index = 0
         func skipSpaces() { while index < bytes.count, HTTPSyntax.isWhitespace(bytes[index]) { index += 1 } }
@@ -273,7 +273,7 @@ public enum MultipartFormData {
     /// First index of `pattern` in `haystack` at or after `from`. Linear time: the pattern
     /// starts with CR, which cannot occur again inside it, so a mismatch never needs to
     /// back up past the next CR.
-    static func find(_ pattern: [UInt8], in haystack: [UInt8], from: Int) -> Int? {
+    package static func find(_ pattern: [UInt8], in haystack: [UInt8], from: Int) -> Int? {
         guard let first = pattern.first, haystack.count - from >= pattern.count else { return nil }
         return haystack.withUnsafeBufferPointer { hay -> Int? in
             pattern.withUnsafeBufferPointer { needle -> Int? in

@@ -12,12 +12,13 @@ final class HorizontalTaps {
     private let counts: [Int32]
     private let offsets: [Int32]
     private let weights: [Int32]
-    private let tabulated: Bool
+    /// Whether the weights are stored (false: recomputed per row).
+    let tabulated: Bool
     private var lazyWeights: [Int32] = []
     private var lazyScratch: [Double] = []
     private let columnOffset: Int
 
-    init(axis: ResampleAxis, columnOffset: Int = 0) {
+    init(axis: ResampleAxis, columnOffset: Int = 0, maxTableEntries: Int = HorizontalTaps.maxTableEntries) {
         self.axis = axis
         var starts = [Int32](repeating: 0, count: axis.outSize)
         var counts = [Int32](repeating: 0, count: axis.outSize)
@@ -34,7 +35,7 @@ final class HorizontalTaps {
         self.counts = counts
         self.offsets = offsets
         self.columnOffset = columnOffset
-        tabulated = total <= Self.maxTableEntries
+        tabulated = total <= maxTableEntries
         if tabulated {
             var weights = [Int32](repeating: 0, count: max(total, 1))
             var scratch = [Double](repeating: 0, count: axis.maxTaps)

@@ -29,13 +29,20 @@ public struct ImagePreprocessor: Sendable {
         normalizer = problem == nil ? TensorNormalizer(mean: mean, std: std) : nil
     }
 
+    /// Throws the `invalidArgument` error every call would throw, so a server can
+    /// refuse a bad model configuration at startup instead of on each request.
+    public func validate() throws {
+        _ = try checkedNormalizer()
+    }
+
     /// Decodes, resizes and normalises an uploaded JPEG or PNG into a float32 tensor
     /// `[3, S, S]` in C order.
     public func tensor(from bytes: [UInt8]) throws -> [Float] {
-        try tensor(from: resized(from: bytes))
+        let normalizer = try checkedNormalizer()
+        return normalizer.planarTensor(try resized(from: bytes))
     }
 
-    /// Normalises an image that is already S×S... or resizes it first.
+    /// Resizes an already decoded image to S×S (unless it is that size) and normalises it.
     public func tensor(from image: RGBImage) throws -> [Float] {
         let normalizer = try checkedNormalizer()
         let square = image.width == size && image.height == size
@@ -43,11 +50,25 @@ public struct ImagePreprocessor: Sendable {
         return normalizer.planarTensor(square)
     }
 
-    /// The decoded image resized to S×S (what `--resized` writes).
+    /// The decoded image resized to S×S (what `--resized` writes). JPEG rows go
+    /// straight from the decoder into the resampler, so the full-size image is never
+    /// held in memory; the pixels are the same as decoding first.
     public func resized(from bytes: [UInt8]) throws -> RGBImage {
         _ = try checkedNormalizer()
-        let image = try ImageDecoder.decode(bytes, maxPixels: maxPixels)
-        return ImageResizer.resizeBilinear(image, width: size, height: size)
+        let header = try ImageDecoder.checkedHeader(of: bytes, maxPixels: maxPixels)
+        guard header.format == .jpeg else {
+            let image = try ImageDecoder.decode(bytes, maxPixels: maxPixels)
+            return ImageResizer.resizeBilinear(image, width: size, height: size)
+        }
+        if header.width == size && header.height == size {
+            return try ImageDecoder.decode(bytes, maxPixels: maxPixels)
+        }
+        let resampler = BilinearResampler(inWidth: header.width, inHeight: header.height,
+                                          outWidth: size, outHeight: size)
+        try JPEGRowDecoder.decodeRows(bytes, header: header, maxPixels: maxPixels) { row, _ in
+            resampler.consume(row: row)
+        }
+        return RGBImage(validatedWidth: size, height: size, pixels: resampler.finish())
     }
 
     private func checkedNormalizer() throws -> TensorNormalizer {

@@ -11,7 +11,9 @@
 /// rows are set to zero (they are padding the caller does not use). If every key is hidden the
 /// output rows are zero rather than NaN.
 ///
-/// `scores` is scratch space of at least `queryRows · seqLen` floats.
+/// Scores are computed for a group of heads at a time and normalised in one parallel softmax
+/// pass per group. `scores` is scratch space of at least `numHeads · queryRows · seqLen`
+/// floats (fewer are used when a group is smaller).
 package func multiHeadAttention(query: UnsafePointer<Float>, key: UnsafePointer<Float>, value: UnsafePointer<Float>,
                                 ld: Int, seqLen: Int, numHeads: Int, headDim: Int,
                                 keyPadding: UnsafePointer<Bool>?, queryRows: Int? = nil,
@@ -30,19 +32,33 @@ package func multiHeadAttention(query: UnsafePointer<Float>, key: UnsafePointer<
         return
     }
     let scale = 1 / Float(headDim).squareRoot()
-    for h in 0..<numHeads {
-        let column = h * headDim
-        sgemm(transposeB: true, m: rows, n: keyCount, k: headDim, alpha: scale,
-              a: query + column, lda: ld, b: key + column, ldb: ld,
-              c: scores, ldc: keyCount, log: log)
+    let headScores = rows * keyCount
+    // Heads are processed in groups whose scores fit in L2 (≈ 768 KB), each group's softmax
+    // split across threads: one dispatch per group instead of per head, without spilling a
+    // whole sequence's scores (1.9 MB for ViT-B at 224 px) to L3.
+    let groupSize = max(1, min(numHeads, scoreBudget / max(headScores, 1)))
+    var first = 0
+    while first < numHeads {
+        let heads = first..<min(first + groupSize, numHeads)
+        for h in heads {
+            sgemm(transposeB: true, m: rows, n: keyCount, k: headDim, alpha: scale,
+                  a: query + h * headDim, lda: ld, b: key + h * headDim, ldb: ld,
+                  c: scores + (h - first) * headScores, ldc: keyCount, log: log)
+        }
         if let keyPadding {
             for j in 0..<keyCount where keyPadding[j] {
-                for r in 0..<rows { scores[r * keyCount + j] = -.infinity }
+                for r in 0..<(heads.count * rows) { scores[r * keyCount + j] = -.infinity }
             }
         }
-        softmaxRows(rows: rows, cols: keyCount, data: scores, ld: keyCount)
-        sgemm(m: rows, n: headDim, k: keyCount,
-              a: scores, lda: keyCount, b: value + column, ldb: ld,
-              c: output + column, ldc: ldOutput, log: log)
+        softmaxRows(rows: heads.count * rows, cols: keyCount, data: scores, ld: keyCount)
+        for h in heads {
+            sgemm(m: rows, n: headDim, k: keyCount,
+                  a: scores + (h - first) * headScores, lda: keyCount, b: value + h * headDim, ldb: ld,
+                  c: output + h * headDim, ldc: ldOutput, log: log)
+        }
+        first = heads.upperBound
     }
 }
+
+/// Floats of attention scores kept at once (see `multiHeadAttention`).
+private let scoreBudget = 192 * 1024

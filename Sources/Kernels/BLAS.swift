@@ -1,4 +1,5 @@
 import COpenBLAS
+import Dispatch
 
 /// Sets the number of threads OpenBLAS uses for matrix products (process-wide).
 ///
@@ -26,13 +27,17 @@ package func sgemm(transposeA: Bool = false, transposeB: Bool = false,
                    c: UnsafeMutablePointer<Float>, ldc: Int,
                    log: GEMMLog? = nil) {
     guard m > 0, n > 0 else { return }
-    log?.record(GEMMShape(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, lda: lda, ldb: ldb, ldc: ldc))
+    let start = log == nil ? 0 : DispatchTime.now().uptimeNanoseconds
     cblas_sgemm(CblasRowMajor,
                 transposeA ? CblasTrans : CblasNoTrans,
                 transposeB ? CblasTrans : CblasNoTrans,
                 blasint(m), blasint(n), blasint(k),
                 alpha, a, blasint(lda), b, blasint(ldb),
                 beta, c, blasint(ldc))
+    if let log {
+        log.record(GEMMShape(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, lda: lda, ldb: ldb, ldc: ldc),
+                   nanoseconds: DispatchTime.now().uptimeNanoseconds - start)
+    }
 }
 
 /// A fully connected layer: `output[m, n] = input[m, k] · weight[n, k]ᵀ + bias[n]`.

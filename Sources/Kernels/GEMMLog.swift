@@ -19,28 +19,58 @@ package struct GEMMShape: Hashable, Sendable, CustomStringConvertible {
     }
 }
 
-/// Counts the `sgemm` calls of a forward pass by shape, for the benchmark's FLOP count and
-/// for replaying the same products alone. Thread-safe.
+/// Records the `sgemm` calls of a forward pass, for the benchmark's FLOP count and for
+/// replaying the same products without the rest of the model. Thread-safe.
 package final class GEMMLog: @unchecked Sendable {
-    // @unchecked: `counts` is only touched under `lock`.
+    // @unchecked: the mutable state is only touched under `lock`.
     private let lock = NSLock()
-    private var counts: [GEMMShape: Int] = [:]
-    private var order: [GEMMShape] = []
+    private var indexByShape: [GEMMShape: Int] = [:]
+    private var shapes: [GEMMShape] = []
+    private var counts: [Int] = []
+    private var calls: [Int] = []
+    private var nanoseconds: UInt64 = 0
+    /// Longest call sequence kept (the seed-size model at B = 8 makes about 5000 calls);
+    /// counts stay exact beyond it.
+    package static let maxSequence = 1 << 20
 
     package init() {}
 
-    package func record(_ shape: GEMMShape) {
+    package func record(_ shape: GEMMShape, nanoseconds elapsed: UInt64 = 0) {
         lock.lock()
         defer { lock.unlock() }
-        if counts[shape] == nil { order.append(shape) }
-        counts[shape, default: 0] += 1
+        let index: Int
+        if let known = indexByShape[shape] {
+            index = known
+        } else {
+            index = shapes.count
+            indexByShape[shape] = index
+            shapes.append(shape)
+            counts.append(0)
+        }
+        counts[index] += 1
+        nanoseconds += elapsed
+        if calls.count < Self.maxSequence { calls.append(index) }
     }
 
     /// Each distinct shape with its number of calls, in order of first use.
     package var entries: [(shape: GEMMShape, count: Int)] {
         lock.lock()
         defer { lock.unlock() }
-        return order.map { ($0, counts[$0] ?? 0) }
+        return zip(shapes, counts).map { ($0, $1) }
+    }
+
+    /// The recorded calls in order, as indices into `entries`.
+    package var sequence: [Int] {
+        lock.lock()
+        defer { lock.unlock() }
+        return calls
+    }
+
+    /// Wall-clock seconds spent inside the recorded `sgemm` calls.
+    package var seconds: Double {
+        lock.lock()
+        defer { lock.unlock() }
+        return Double(nanoseconds) / 1e9
     }
 
     /// Total floating-point operations of all recorded calls.

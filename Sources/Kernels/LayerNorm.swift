@@ -6,9 +6,16 @@
 package func layerNorm(rows: Int, cols: Int, input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>,
                        gamma: UnsafePointer<Float>, beta: UnsafePointer<Float>, eps: Float) {
     guard cols > 0 else { return }
+    parallelChunks(rows, minimumChunk: rowsPerChunk(cols)) { range in
+        layerNormSerial(rows: range, cols: cols, input: input, output: output, gamma: gamma, beta: beta, eps: eps)
+    }
+}
+
+private func layerNormSerial(rows: Range<Int>, cols: Int, input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>,
+                             gamma: UnsafePointer<Float>, beta: UnsafePointer<Float>, eps: Float) {
     let vectorEnd = cols - cols % 8
     let inverseCount = 1 / Float(cols)
-    for r in 0..<rows {
+    for r in rows {
         let x = input + r * cols
         let y = output + r * cols
         var sumVector = SIMD8<Float>(repeating: 0)

@@ -4,14 +4,20 @@
 /// -inf has no valid position: it becomes all zeros instead of the NaNs a literal softmax gives.
 package func softmaxRows(rows: Int, cols: Int, data: UnsafeMutablePointer<Float>, ld: Int) {
     guard cols > 0 else { return }
+    parallelChunks(rows, minimumChunk: rowsPerChunk(cols)) { range in
+        softmaxSerial(rows: range, cols: cols, data: data, ld: ld)
+    }
+}
+
+private func softmaxSerial(rows: Range<Int>, cols: Int, data: UnsafeMutablePointer<Float>, ld: Int) {
     let vectorEnd = cols - cols % 8
-    for r in 0..<rows {
+    for r in rows {
         let row = data + r * ld
-        var maxVector = SIMD8<Float>(repeating: -.infinity)
+        var maxVector = FastMath.Vector(repeating: -.infinity)
         var c = 0
-        while c < vectorEnd {
-            maxVector = pointwiseMax(maxVector, row.loadVector(at: c))
-            c += 8
+        while c + 16 <= cols {
+            maxVector = FastMath.maximum(maxVector, row.loadVector16(at: c))
+            c += 16
         }
         var maximum = maxVector.max()
         while c < cols { maximum = max(maximum, row[c]); c += 1 }
@@ -20,19 +26,19 @@ package func softmaxRows(rows: Int, cols: Int, data: UnsafeMutablePointer<Float>
             continue
         }
 
-        var sumVector = SIMD8<Float>(repeating: 0)
+        var sumVector = SIMD16<Float>(repeating: 0)
         c = 0
-        while c < vectorEnd {
-            let e = FastMath.exp(row.loadVector(at: c) - maximum)
-            row.storeVector(e, at: c)
+        while c + 16 <= cols {
+            let e = FastMath.expNonPositive(row.loadVector16(at: c) - maximum)
+            row.storeVector16(e, at: c)
             sumVector += e
-            c += 8
+            c += 16
         }
         var sum = sumVector.sum()
         if c < cols {
-            var tail = SIMD8<Float>(repeating: -.infinity)
+            var tail = SIMD16<Float>(repeating: -.infinity)
             for i in 0..<(cols - c) { tail[i] = row[c + i] - maximum }
-            let e = FastMath.exp(tail)
+            let e = FastMath.expNonPositive(tail)
             for i in 0..<(cols - c) { row[c + i] = e[i]; sum += e[i] }
         }
 

@@ -28,6 +28,11 @@ public final class FusionModel: @unchecked Sendable {
     /// Throws a `ModelError` naming the file, field or tensor when the directory is not a valid
     /// model (missing files, malformed or hostile safetensors, missing or mis-shaped tensors).
     public static func load(directory: String) throws -> FusionModel {
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory) else {
+            throw ModelError.io(path: directory, reason: "model directory does not exist")
+        }
+        guard isDirectory.boolValue else { throw ModelError.io(path: directory, reason: "not a directory") }
         let config = try ModelConfig.load(path: directory + "/config.json")
         let tensors = try WeightLoader.load(directory: directory, config: config)
         return try FusionModel(config: config, tensors: tensors)

@@ -35,6 +35,10 @@ struct Linear {
     /// Writes `input[rows, in] · Wᵀ + b` to `output`, or adds it to `output` when `accumulate`
     /// (a residual connection fused into the product: sgemm with beta = 1), then applies
     /// `activation`. Strides default to dense rows.
+    ///
+    /// Without `accumulate` the bias is written first and the product accumulated onto it,
+    /// which costs one pass over the output instead of two (OpenBLAS's zeroing for beta = 0,
+    /// then a bias pass).
     func apply(_ input: UnsafePointer<Float>, rows: Int, ldInput: Int? = nil,
                into output: UnsafeMutablePointer<Float>, ldOutput: Int? = nil,
                accumulate: Bool = false, activation: Activation = .none, log: GEMMLog?) {
@@ -42,12 +46,15 @@ struct Linear {
         weight.withUnsafeBufferPointer { w in
             bias.withUnsafeBufferPointer { b in
                 guard let w = w.baseAddress, let b = b.baseAddress else { return }
+                if !accumulate { fillRows(rows: rows, cols: outFeatures, data: output, ld: ldo, bias: b) }
                 sgemm(transposeB: true, m: rows, n: outFeatures, k: inFeatures,
                       a: input, lda: ldInput ?? inFeatures, b: w, ldb: inFeatures,
-                      beta: accumulate ? 1 : 0, c: output, ldc: ldo, log: log)
-                switch activation {
-                case .none: addBias(rows: rows, cols: outFeatures, data: output, ld: ldo, bias: b)
-                case .gelu: addBiasGELU(rows: rows, cols: outFeatures, data: output, ld: ldo, bias: b)
+                      beta: 1, c: output, ldc: ldo, log: log)
+                switch (accumulate, activation) {
+                case (false, .none): break
+                case (false, .gelu): addBiasGELU(rows: rows, cols: outFeatures, data: output, ld: ldo, bias: nil)
+                case (true, .none): addBias(rows: rows, cols: outFeatures, data: output, ld: ldo, bias: b)
+                case (true, .gelu): addBiasGELU(rows: rows, cols: outFeatures, data: output, ld: ldo, bias: b)
                 }
             }
         }

@@ -6,6 +6,7 @@ extension ModelConfig {
 
     /// Reads, decodes and validates the `config.json` at `path`.
     public static func load(path: String) throws(ModelError) -> ModelConfig {
+        guard FileManager.default.fileExists(atPath: path) else { throw .io(path: path, reason: "file does not exist") }
         let data: Data
         do {
             let attributes = try FileManager.default.attributesOfItem(atPath: path)
@@ -30,7 +31,7 @@ extension ModelConfig {
         do {
             config = try JSONDecoder().decode(ModelConfig.self, from: data)
         } catch let error as DecodingError {
-            throw .invalidConfig(path: path, reason: describe(error))
+            throw .invalidConfig(path: path, reason: describe(error, syntaxValid: (try? JSONSerialization.jsonObject(with: data)) != nil))
         } catch {
             throw .invalidConfig(path: path, reason: "\(error)")
         }
@@ -38,7 +39,7 @@ extension ModelConfig {
         return config
     }
 
-    private static func describe(_ error: DecodingError) -> String {
+    private static func describe(_ error: DecodingError, syntaxValid: Bool) -> String {
         func field(_ path: [any CodingKey], _ last: (any CodingKey)? = nil) -> String {
             let keys = (path + (last.map { [$0] } ?? [])).map { key in key.intValue.map { "[\($0)]" } ?? key.stringValue }
             return keys.joined(separator: ".").replacingOccurrences(of: ".[", with: "[")
@@ -46,12 +47,18 @@ extension ModelConfig {
         switch error {
         case let .keyNotFound(key, context):
             return "missing field \(field(context.codingPath, key))"
+        case let .typeMismatch(_, context) where context.codingPath.isEmpty:
+            return "top level must be a JSON object"
         case let .typeMismatch(type, context):
             return "field \(field(context.codingPath)) must be \(typeName(type))"
         case let .valueNotFound(type, context):
             return "field \(field(context.codingPath)) must be \(typeName(type)), not null"
         case let .dataCorrupted(context):
-            if context.codingPath.isEmpty { return "not valid JSON" }
+            if context.codingPath.isEmpty {
+                // swift-corelibs-foundation reports a number that does not fit the field's type
+                // (8.5 for an integer) this way, without the field's path.
+                return syntaxValid ? "a number does not fit its field (integer fields need whole numbers)" : "not valid JSON"
+            }
             return "field \(field(context.codingPath)): \(context.debugDescription)"
         @unknown default:
             return "\(error)"

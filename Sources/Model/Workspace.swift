@@ -39,7 +39,9 @@ final class Workspace {
             s.qkv = max(imageRows * 3 * image.hiddenSize, textRows * 3 * text.hiddenSize, fusedRows * 3 * d)
             s.context = max(imageRows * image.hiddenSize, textRows * text.hiddenSize, fusedRows * d)
             s.mlp = max(imageRows * image.intermediateSize, textRows * text.intermediateSize)
-            s.scores = max(image.tokenCount * image.tokenCount, fusedLength * fusedLength)
+            s.scores = max(image.numHeads * image.tokenCount * image.tokenCount,
+                           text.numHeads * textLength * textLength,
+                           config.fusion.numHeads * fusedLength * fusedLength)
             s.padding = fusedLength
             s.fused = fusedRows * d
             s.pooled = batch * 2 * d

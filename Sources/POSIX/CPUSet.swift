@@ -9,6 +9,13 @@ public struct CPUSetError: Error, CustomStringConvertible, Equatable, Sendable {
     /// What is wrong.
     public let reason: String
 
+    /// Creates an error.
+    public init(input: String, position: Int, reason: String) {
+        self.input = input
+        self.position = position
+        self.reason = reason
+    }
+
     /// `"invalid CPU list "0-3;x" at character 4: expected a CPU number"`.
     public var description: String {
         "invalid CPU list \"\(input)\" at character \(position): \(reason)"

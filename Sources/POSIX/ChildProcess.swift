@@ -118,8 +118,8 @@ private func withCStrings<R>(
     defer { for pointer in pointers { free(pointer) } }
     if pointers.dropLast().contains(where: { $0 == nil }) { throw SystemCallError(call: "strdup", errno: ENOMEM) }
     return try pointers.withUnsafeBufferPointer { buffer in
-        // A non-empty array always has a base address.
-        try body(buffer.baseAddress!)
+        guard let base = buffer.baseAddress else { throw SystemCallError(call: "argv", errno: EINVAL) }
+        return try body(base)
     }
 }
 

@@ -156,7 +156,8 @@ public struct SocketAddress: Sendable, Hashable, CustomStringConvertible {
         var raw = [UInt8](repeating: 0, count: MemoryLayout<sockaddr_storage>.size)
         var length = socklen_t(raw.count)
         try raw.withUnsafeMutableBytes { buffer in
-            let pointer = buffer.baseAddress!.assumingMemoryBound(to: sockaddr.self)
+            guard let base = buffer.baseAddress else { throw SystemCallError(call: "\(name)", errno: EINVAL) }
+            let pointer = base.assumingMemoryBound(to: sockaddr.self)
             try syscallValue(name: name) { call(fd, pointer, &length) }
         }
         return SocketAddress(raw: Array(raw.prefix(Int(length))))

@@ -7,7 +7,9 @@ struct FusionServe: ParsableCommand {
         commandName: "fusion-serve",
         abstract: "CPU inference service for image + text fusion models.",
         version: "0.1.0",
-        subcommands: [ServeCommand.self, WorkerCommand.self, BenchCommand.self, TokenizeCommand.self, BenchTokenizerCommand.self],
+        subcommands: [ServeCommand.self, WorkerCommand.self, BenchCommand.self, PredictCommand.self,
+                      BenchModelCommand.self, TokenizeCommand.self, BenchTokenizerCommand.self,
+                      BenchImagesCommand.self],
         defaultSubcommand: ServeCommand.self
     )
 }

@@ -36,6 +36,9 @@ struct ServeCommand: ParsableCommand {
             help: "Time a client may take to send its headers, then its body (FUSION_CLIENT_TIMEOUT_MS; default 10000).")
     var clientTimeoutMs: String?
     @Option(name: .customLong("log-format"), help: "plain or json (FUSION_LOG_FORMAT; default plain).") var logFormat: String?
+    @Option(name: .customLong("log-level"),
+            help: "trace, debug, info, notice, warning, error or critical (FUSION_LOG_LEVEL; default info; debug adds probe requests).")
+    var logLevel: String?
 
     func run() throws {
         var flags: [String: String] = [:]
@@ -44,7 +47,7 @@ struct ServeCommand: ParsableCommand {
             ("--max-batch", maxBatch), ("--max-delay-ms", maxDelayMs), ("--max-queue", maxQueue), ("--router", router),
             ("--request-timeout-ms", requestTimeoutMs), ("--drain-timeout-s", drainTimeoutS),
             ("--max-body-bytes", maxBodyBytes), ("--max-connections", maxConnections), ("--client-timeout-ms", clientTimeoutMs),
-            ("--log-format", logFormat),
+            ("--log-format", logFormat), ("--log-level", logLevel),
         ]
         for case let (flag, value?) in given { flags[flag] = value }
         let configuration: ServeConfiguration
@@ -54,11 +57,15 @@ struct ServeCommand: ParsableCommand {
             throw ValidationError(error.description)
         }
         let format = configuration.logFormat
+        let level = Logger.Level(rawValue: configuration.logLevel) ?? .info
         LoggingSystem.bootstrap { label in
+            var handler: LogHandler
             switch format {
-            case .plain: return StreamLogHandler.standardError(label: label)
-            case .json: return JSONLogHandler(label: label)
+            case .plain: handler = StreamLogHandler.standardError(label: label)
+            case .json: handler = JSONLogHandler(label: label)
             }
+            handler.logLevel = level
+            return handler
         }
         let logger = Logger(label: "fusion-serve")
         do {

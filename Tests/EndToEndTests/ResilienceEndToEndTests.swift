@@ -105,5 +105,31 @@ extension EndToEnd {
             #expect(server.log.contains("draining"))
             #expect(server.workerPIDs.isEmpty)
         }
+
+        @Test func workersThatCannotLoadTheModelAreGivenUpAndReported() throws {
+            // A valid config and vocabulary, but weights that are not safetensors at all.
+            let directory = FileManager.default.temporaryDirectory.appendingPathComponent("e2e-broken-\(UUID().uuidString)")
+            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+            defer { try? FileManager.default.removeItem(at: directory) }
+            for file in ["config.json", "vocab.txt"] {
+                try FileManager.default.copyItem(atPath: Paths.tinyModel + "/" + file, toPath: directory.appendingPathComponent(file).path)
+            }
+            try Data(repeating: 0x5A, count: 4096).write(to: directory.appendingPathComponent("model.safetensors"))
+            let server = try ServerProcess(["--model", directory.path], workers: 1, waitReady: false)
+            var health: ClientResponse?
+            let deadline = Date().addingTimeInterval(20)
+            while Date() < deadline {
+                health = try? HTTPClient.request(port: server.port, method: "GET", path: "/healthz")
+                if health?.json["status"] as? String == "unavailable" { break }
+                usleep(100_000)
+            }
+            #expect(health?.status == 503)
+            #expect(health?.json["status"] as? String == "unavailable", "\(server.log.suffix(1500))")
+            let refused = try HTTPClient.request(port: server.port, method: "POST", path: "/infer",
+                                                 body: HTTPClient.inferJSON(image: good, text: "x"), contentType: "application/json")
+            #expect(refused.errorCode == "503 no_worker_ready")
+            #expect(server.log.contains("could not load the model"))
+            #expect(server.log.contains("gave up"))
+        }
     }
 }

@@ -1,5 +1,5 @@
 import Testing
-@testable import HTTP
+import HTTP
 
 @Suite struct HTTPRequestParserTests {
     // MARK: well-formed requests
@@ -179,19 +179,6 @@ import Testing
         #expect(whole.error?.kind == kind, "whole: \(String(describing: whole.error))")
         #expect(bytewise.error?.kind == kind, "byte-at-a-time: \(String(describing: bytewise.error))")
         #expect(whole.messages.isEmpty)
-    }
-
-    @Test func errorsMapToStatusAndCode() {
-        #expect(HTTPParseError(.bodyTooLarge, "").status.code == 413)
-        #expect(HTTPParseError(.headersTooLarge, "").status.code == 431)
-        #expect(HTTPParseError(.tooManyHeaders, "").status.code == 431)
-        #expect(HTTPParseError(.requestLineTooLong, "").status.code == 414)
-        #expect(HTTPParseError(.lengthRequired, "").status.code == 411)
-        #expect(HTTPParseError(.versionNotSupported, "").status.code == 505)
-        #expect(HTTPParseError(.expectationFailed, "").status.code == 417)
-        #expect(HTTPParseError(.unsupportedTransferEncoding, "").status.code == 501)
-        #expect(HTTPParseError(.invalidChunk, "").status.code == 400)
-        #expect(HTTPParseError(.invalidChunk, "x").code == "invalid_chunk")
     }
 
     @Test func errorIsSticky() throws {

@@ -1,5 +1,5 @@
 import Testing
-@testable import HTTP
+import HTTP
 
 @Suite struct HTTPResponseSerializerTests {
     func wire(_ response: HTTPResponse, keepAlive: Bool = true, version: HTTPVersion = .http1_1,

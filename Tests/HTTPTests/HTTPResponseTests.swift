@@ -1,5 +1,5 @@
 import Testing
-@testable import HTTP
+import HTTP
 
 @Suite struct HTTPResponseTests {
     @Test func errorBodyHasTheServiceShape() {
@@ -12,13 +12,5 @@ import Testing
 
     @Test func jsonQuotingEscapesControlsAndKeepsUnicode() {
         #expect(JSONText.quoted("a\"b\\c\n\t\r\u{1}\u{7F}é😀\u{2028}") == #""a\"b\\c\n\t\r\u0001\u007fé😀\u2028""#)
-    }
-
-    @Test func statusPhrases() {
-        #expect(HTTPStatus(code: 413).reasonPhrase == "Content Too Large")
-        #expect(HTTPStatus(code: 299).reasonPhrase == "Unknown")
-        #expect(HTTPStatus.noContent.forbidsBody)
-        #expect(!HTTPStatus.ok.forbidsBody)
-        #expect(HTTPStatus.notFound.description == "404 Not Found")
     }
 }

@@ -65,70 +65,6 @@ struct HTTPServerTests {
         }
     }
 
-    @Test func slowClientIsCutOffWhileAnotherIsServedPromptly() throws {
-        let server = try TestServer({ $0.headerTimeout = .milliseconds(400) }, handler: echoHandler)
-        defer { server.stop() }
-        let slow = try RawClient(port: server.port)
-        let started = Date()
-        try slow.send("GET / HTTP/1.1\r\nHo")
-        // Trickle bytes in the background; the deadline counts from the first byte.
-        let trickle = Thread {
-            for byte in "st: a\r\nX: 1234567890".utf8 {
-                Thread.sleep(forTimeInterval: 0.05)
-                guard (try? slow.socket.writeAll([byte])) != nil else { return }
-            }
-        }
-        trickle.start()
-        let fast = try RawClient(port: server.port)
-        var slowest = 0.0
-        for index in 0..<20 {
-            let begin = Date()
-            try fast.send(getRequest("/fast\(index)"))
-            #expect(try fast.readResponse().status == 200)
-            slowest = max(slowest, Date().timeIntervalSince(begin))
-        }
-        #expect(slowest < 0.25, "a request waited \(slowest) s behind the slow client")
-        let cutOff = try slow.readResponse()
-        let elapsed = Date().timeIntervalSince(started)
-        #expect(cutOff.status == 408)
-        #expect(cutOff.text.contains("\"code\":\"request_timeout\""))
-        #expect(cutOff.header("X-Request-Id") != nil)
-        #expect(cutOff.header("Connection") == "close")
-        #expect(elapsed >= 0.35 && elapsed < 2.0, "cut off after \(elapsed) s")
-        #expect(try slow.readUntilClosed())
-        #expect(server.server.metrics.timeouts["header"] == 1)
-    }
-
-    @Test func stalledBodyIsCutOff() throws {
-        let server = try TestServer({ $0.bodyTimeout = .milliseconds(300) }, handler: echoHandler)
-        defer { server.stop() }
-        let client = try RawClient(port: server.port)
-        try client.send("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 10\r\n\r\nabc")
-        let response = try client.readResponse()
-        #expect(response.status == 408)
-        #expect(try client.readUntilClosed())
-        #expect(server.server.metrics.timeouts["body"] == 1)
-    }
-
-    @Test func idleKeepAliveConnectionIsClosed() throws {
-        let server = try TestServer({ $0.keepAliveTimeout = .milliseconds(300) }, handler: echoHandler)
-        defer { server.stop() }
-        let client = try RawClient(port: server.port, timeoutMilliseconds: 3000)
-        try client.send(getRequest("/"))
-        #expect(try client.readResponse().status == 200)
-        let begin = Date()
-        #expect(try client.readUntilClosed())
-        #expect(Date().timeIntervalSince(begin) >= 0.25)
-        #expect(server.server.metrics.timeouts["idle"] == 1)
-    }
-
-    @Test func connectionThatNeverSendsIsClosedAfterHeaderTimeout() throws {
-        let server = try TestServer({ $0.headerTimeout = .milliseconds(300) }, handler: echoHandler)
-        defer { server.stop() }
-        let client = try RawClient(port: server.port, timeoutMilliseconds: 3000)
-        #expect(try client.readUntilClosed())
-    }
-
     @Test func declaredBodyOverLimitGets413WithoutContinue() throws {
         let server = try TestServer({ $0.limits.maxBodyBytes = 1000 }, handler: echoHandler)
         defer { server.stop() }
@@ -215,28 +151,6 @@ struct HTTPServerTests {
         #expect(generated.text.count == 25)
     }
 
-    @Test func droppedResponderAnswers500() throws {
-        let server = try TestServer { _, _ in }
-        defer { server.stop() }
-        let client = try RawClient(port: server.port)
-        try client.send(getRequest("/"))
-        let response = try client.readResponse()
-        #expect(response.status == 500)
-        #expect(response.text.contains("handler_dropped_response"))
-    }
-
-    @Test func secondSendIsIgnored() throws {
-        let server = try TestServer { _, responder in
-            responder.send(HTTPResponse(body: "one"))
-            responder.send(HTTPResponse(body: "two"))
-        }
-        defer { server.stop() }
-        let client = try RawClient(port: server.port)
-        try client.send(getRequest("/") + getRequest("/"))
-        #expect(try client.readResponse().text == "one")
-        #expect(try client.readResponse().text == "one")
-    }
-
     @Test func headResponseHasLengthButNoBody() throws {
         let server = try TestServer(handler: echoHandler)
         defer { server.stop() }
@@ -302,22 +216,6 @@ struct HTTPServerTests {
         try first.send(getRequest("/again"))
         #expect(try first.readResponse().text == "GET /again 0")
         #expect(server.server.metrics.connectionsRejected == 1)
-    }
-
-    @Test func largeResponseToAClientThatDoesNotReadIsCutOff() throws {
-        let body = [UInt8](repeating: 0x61, count: 48 << 20)
-        let server = try TestServer({ $0.writeTimeout = .milliseconds(300) }) { _, responder in
-            responder.send(HTTPResponse(body: body))
-        }
-        defer { server.stop() }
-        let client = try RawClient(port: server.port)
-        try client.send(getRequest("/big"))
-        let deadline = Date().addingTimeInterval(5)
-        while server.server.metrics.timeouts["write"] != 1 && Date() < deadline {
-            Thread.sleep(forTimeInterval: 0.05)
-        }
-        #expect(server.server.metrics.timeouts["write"] == 1)
-        #expect(server.server.metrics.connectionsOpen == 0)
     }
 
     @Test func largeResponseIsDeliveredWhole() throws {
@@ -490,28 +388,44 @@ final class HeldResponders: @unchecked Sendable {
 }
 /// Keep-alive throughput against nginx (`return 200`), same wrk settings. Opt-in, run in
 /// release: `FUSION_HTTP_BENCH=1 swift test -c release --filter HTTPServerBenchmark`.
+/// Reports the best of `FUSION_HTTP_BENCH_ROUNDS` (2) alternating rounds and, because a
+/// shared machine makes wall-clock rates noisy, requests per CPU-second each server used.
 @Suite(.serialized, .enabled(if: ProcessInfo.processInfo.environment["FUSION_HTTP_BENCH"] != nil))
 struct HTTPServerBenchmark {
     @Test func wrkAgainstNginx() throws {
-        let duration = ProcessInfo.processInfo.environment["FUSION_HTTP_BENCH_SECONDS"] ?? "5"
+        let environment = ProcessInfo.processInfo.environment
+        let duration = environment["FUSION_HTTP_BENCH_SECONDS"] ?? "5"
+        let rounds = Int(environment["FUSION_HTTP_BENCH_ROUNDS"] ?? "2") ?? 2
         let ok: [UInt8] = Array("ok\n".utf8)
         let server = try TestServer({ $0.maxConnections = 1024 }) { _, responder in
             responder.send(HTTPResponse(status: .ok, headers: ["Content-Type": "text/plain"], body: ok))
         }
         defer { server.stop() }
         let wrkArgs = ["-t1", "-c16", "-d\(duration)s"]
-        let ours = try runProgram("/usr/bin/wrk", wrkArgs + ["http://127.0.0.1:\(server.port)/healthz"])
-        print("fusion-serve HTTP (1 loop thread):\n\(ours.output)")
-        var results = ["fusion-serve": wrkRequestsPerSecond(ours.output) ?? 0]
-        for workers in [1, 2] {
-            let port = UInt16(18_080 + workers)
-            let stop = try startNginx(port: port, workers: workers)
-            defer { stop() }
-            let theirs = try runProgram("/usr/bin/wrk", wrkArgs + ["http://127.0.0.1:\(port)/healthz"])
-            print("nginx worker_processes \(workers):\n\(theirs.output)")
-            results["nginx-\(workers)"] = wrkRequestsPerSecond(theirs.output) ?? 0
+        var best: [String: (rate: Double, perCPU: Double)] = [:]
+        func record(_ name: String, _ output: String, cpu: Double) {
+            let rate = wrkRequestsPerSecond(output) ?? 0
+            let seconds = Double(duration) ?? 5
+            let perCPU = cpu > 0 ? rate * seconds / cpu : 0
+            print("\(name): \(Int(rate)) req/s, \(Int(perCPU)) req per CPU-second (cpu \(String(format: "%.2f", cpu)) s)")
+            let previous = best[name] ?? (0, 0)
+            best[name] = (max(previous.rate, rate), max(previous.perCPU, perCPU))
         }
-        print("requests/s: \(results.sorted { $0.key < $1.key })")
-        #expect((results["fusion-serve"] ?? 0) > 0)
+        for _ in 0..<rounds {
+            let before = cpuSeconds(pid: getpid())
+            let ours = try runProgram("/usr/bin/wrk", wrkArgs + ["http://127.0.0.1:\(server.port)/healthz"])
+            record("fusion-serve", ours.output, cpu: cpuSeconds(pid: getpid()) - before)
+            for workers in [1, 2] {
+                let nginx = try startNginx(port: UInt16(18_080 + workers), workers: workers)
+                defer { nginx.stop() }
+                let start = nginx.cpuSeconds
+                let theirs = try runProgram("/usr/bin/wrk", wrkArgs + ["http://127.0.0.1:\(18_080 + workers)/healthz"])
+                record("nginx-\(workers)", theirs.output, cpu: nginx.cpuSeconds - start)
+            }
+        }
+        for (name, figures) in best.sorted(by: { $0.key < $1.key }) {
+            print("best \(name): \(Int(figures.rate)) req/s, \(Int(figures.perCPU)) req/CPU-s")
+        }
+        #expect((best["fusion-serve"]?.rate ?? 0) > 0)
     }
 }

@@ -1,5 +1,5 @@
 import Testing
-@testable import HTTP
+import HTTP
 
 @Suite struct MultipartFormDataTests {
     static func body(_ boundary: String, _ parts: [(headers: String, content: String)], close: Bool = true) -> [UInt8] {

@@ -55,12 +55,40 @@ import Testing
             ImagePreprocessor(size: 224, mean: [0, 0, 0], std: [1, 1, 1], maxPixels: 0),
         ]
         for preprocessor in bad {
+            #expect(throws: ImageError.self) { try preprocessor.validate() }
             #expect(throws: ImageError.self) { try preprocessor.tensor(from: bytes) }
         }
+        try ImagePreprocessor(size: 224, mean: [0, 0, 0], std: [1, 1, 1]).validate()
     }
 
     @Test func decoderErrorsPassThrough() {
         let preprocessor = ImagePreprocessor(size: 224, mean: [0, 0, 0], std: [1, 1, 1], maxPixels: 100)
         #expect(throws: ImageError.empty) { try preprocessor.tensor(from: []) }
+    }
+}
+
+/// The preprocessor resizes JPEGs while decoding them (never holding the full image);
+/// that path must give Pillow's resized pixels too.
+@Suite struct ImagePreprocessorStreamingTests {
+    @Test(arguments: Fixtures.manifest.good)
+    func resizedMatchesPillow(_ entry: Manifest.Good) throws {
+        let bytes = try Fixtures.corpusBytes(entry.file)
+        for size in Fixtures.manifest.sizes {
+            let preprocessor = ImagePreprocessor(size: size, mean: [0, 0, 0], std: [1, 1, 1])
+            let golden = try #require(entry.resized[String(size)])
+            let resized = try preprocessor.resized(from: bytes)
+            #expect(CRC32.checksum(resized.pixels) == golden.crc32, "\(entry.file) at \(size)")
+        }
+    }
+
+    @Test func truncatedJPEGFailsMidStream() throws {
+        let bytes = try Fixtures.corpusBytes("bad/truncated_half.jpg")
+        let preprocessor = ImagePreprocessor(size: 224, mean: [0, 0, 0], std: [1, 1, 1])
+        do {
+            _ = try preprocessor.tensor(from: bytes)
+            Issue.record("truncated JPEG produced a tensor")
+        } catch let error as ImageError {
+            #expect(error.kind == "truncated", "\(error)")
+        }
     }
 }

@@ -47,14 +47,3 @@ import Testing
     }
 }
 
-@Suite struct BilinearResamplerOrderTests {
-    @Test func verticalFirstWhenHeightShrinksMoreThanTwiceTheWidth() {
-        typealias R = BilinearResampler
-        #expect(R.order(inWidth: 640, inHeight: 480, outWidth: 224, outHeight: 224) == .horizontalFirst)
-        #expect(R.order(inWidth: 1080, inHeight: 1920, outWidth: 224, outHeight: 224) == .horizontalFirst)
-        #expect(R.order(inWidth: 720, inHeight: 1280, outWidth: 224, outHeight: 224) == .verticalFirst)
-        #expect(R.order(inWidth: 200, inHeight: 300, outWidth: 150, outHeight: 200) == .horizontalFirst)
-        #expect(R.order(inWidth: 200, inHeight: 300, outWidth: 150, outHeight: 199) == .verticalFirst)
-        #expect(R.order(inWidth: 10, inHeight: 10, outWidth: 20, outHeight: 40) == .horizontalFirst)
-    }
-}

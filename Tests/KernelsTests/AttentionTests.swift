@@ -18,7 +18,7 @@ struct AttentionTests {
         }
         let ldOut = width + 1
         var out = [Float](repeating: .nan, count: seqLen * ldOut)
-        var scratch = [Float](repeating: 0, count: seqLen * seqLen)
+        var scratch = [Float](repeating: 0, count: heads * seqLen * seqLen)
         let maskStorage = mask ?? []
         packed.withUnsafeBufferPointer { p in out.withUnsafeMutableBufferPointer { o in scratch.withUnsafeMutableBufferPointer { s in
             maskStorage.withUnsafeBufferPointer { m in

@@ -39,11 +39,22 @@ struct FastMathTests {
         #expect(FastMath.exp(200) == .infinity)
     }
 
+    @Test func expNonPositiveMatchesExp() {
+        var x: Float = -90
+        while x <= 0 {
+            let v = FastMath.expNonPositive(FastMath.Vector(repeating: x))[0]
+            #expect(abs(Double(v) - Foundation.exp(Double(x))) <= 3e-7 * Foundation.exp(Double(x)) + 1.2e-38, "\(x)")
+            x += 0.0173
+        }
+        #expect(FastMath.expNonPositive(FastMath.Vector(repeating: -.infinity))[0] == 0)
+        #expect(FastMath.expNonPositive(FastMath.Vector(repeating: 0))[0] == 1)
+    }
+
     @Test func vectorLanesAreIndependent() {
-        let x = SIMD8<Float>(-3, -1, -0.5, 0, 0.25, 1, 2, 5)
+        let x = SIMD16<Float>(-3, -1, -0.5, 0, 0.25, 1, 2, 5, -80, -87.5, 88, 90, 1e-20, -1e-30, 3.9, -4.1)
         let e = FastMath.exp(x)
         let f = FastMath.erf(x)
-        for i in 0..<8 {
+        for i in 0..<16 {
             #expect(e[i] == FastMath.exp(x[i]))
             #expect(f[i] == FastMath.erf(x[i]))
         }

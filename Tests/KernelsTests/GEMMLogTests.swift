@@ -17,3 +17,14 @@ struct GEMMLogTests {
         #expect(a.description == "2x3x4 Bᵀ")
     }
 }
+
+struct GEMMLogSequenceTests {
+    @Test func keepsTheCallOrder() {
+        let log = GEMMLog()
+        let a = GEMMShape(transposeA: false, transposeB: false, m: 1, n: 1, k: 1, lda: 1, ldb: 1, ldc: 1)
+        var b = a
+        b.k = 2
+        for shape in [a, b, b, a] { log.record(shape) }
+        #expect(log.sequence == [0, 1, 1, 0])
+    }
+}

@@ -113,7 +113,7 @@ private func percentile(_ values: [UInt64], _ p: Double) -> UInt64 {
         #expect(router.workers[0].nanosPerRequest == 2000)
     }
 
-    @Test func roundRobinTakesTurnsAndSkipsFullWorkers() {
+    @Test func roundRobinTakesStrictTurnsAndWaitsForTheWorkerWhoseTurnItIs() {
         var router = Router(policy: .roundRobin, workerCount: 3, maxBatchesPerWorker: 1)
         for i in 0..<3 { router.setReady(i, true) }
         var order: [Int] = []
@@ -125,7 +125,31 @@ private func percentile(_ values: [UInt64], _ p: Double) -> UInt64 {
         #expect(order == [0, 1, 2])
         #expect(router.choose(batchSize: 1) == nil)
         router.didComplete(worker: 1, requests: 1, inferenceNanos: 10)
-        #expect(router.choose(batchSize: 1) == 1)
+        #expect(router.choose(batchSize: 1) == nil, "worker 0's turn: it is busy, so the batch waits")
+        router.didComplete(worker: 0, requests: 1, inferenceNanos: 10)
+        #expect(router.choose(batchSize: 1) == 0)
+        router.setReady(0, false)
+        #expect(router.choose(batchSize: 1) == 1, "a worker that is not ready loses its turn")
+    }
+
+    @Test func leastLoadedWaitsForABusyWorkerThatWouldStillFinishFirst() {
+        var router = Router(policy: .leastLoaded, workerCount: 2, maxBatchesPerWorker: 1)
+        router.setReady(0, true)
+        router.setReady(1, true)
+        // Worker 0: 10 ms/request, worker 1: 1 ms/request.
+        router.didDispatch(to: 0, requests: 1)
+        router.didComplete(worker: 0, requests: 1, inferenceNanos: 10_000_000)
+        router.didDispatch(to: 1, requests: 1)
+        router.didComplete(worker: 1, requests: 1, inferenceNanos: 1_000_000)
+        router.didDispatch(to: 1, requests: 4)
+        // Idle slow worker: 4 × 10 = 40 ms; busy fast worker: (4 + 4) × 1 = 8 ms → wait for it.
+        #expect(router.choose(batchSize: 4) == nil)
+        router.didComplete(worker: 1, requests: 4, inferenceNanos: 4_000_000)
+        #expect(router.choose(batchSize: 4) == 1)
+        // When the fast worker's backlog outweighs the slow worker, the slow one gets the batch.
+        var loaded = router
+        loaded.didDispatch(to: 1, requests: 60)
+        #expect(loaded.choose(batchSize: 4) == 0)
     }
 
     @Test func pullGivesWorkOnlyToIdleWorkersLongestIdleFirst() {

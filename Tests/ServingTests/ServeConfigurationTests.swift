@@ -23,6 +23,7 @@ import Testing
         ("--port", "70000"), ("--port", "x"), ("--max-batch", "0"), ("--max-queue", "-1"), ("--router", "random"),
         ("--cpu-sets", "0-;1"), ("--workers", "0"), ("--log-format", "xml"), ("--max-body-bytes", "10"),
         ("--request-timeout-ms", "0"), ("--drain-timeout-s", "-3"), ("--max-delay-ms", "abc"), ("--host", ""),
+        ("--log-level", "loud"), ("--client-timeout-ms", "5"),
     ])
     func invalidValuesNameTheirFlag(_ flag: String, _ value: String) {
         do {

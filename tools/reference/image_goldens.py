@@ -71,6 +71,7 @@ EXPECTED_ERRORS = {
     "two_components.jpg": "corrupt",
     "zero_width.png": "invalidDimensions",
     "zero_height.jpg": "invalidDimensions",
+    "too_wide_65535.jpg": "invalidDimensions",
     "format.gif": "unsupportedFormat",
     "format.bmp": "unsupportedFormat",
     "format.webp": "unsupportedFormat",

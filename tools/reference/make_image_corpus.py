@@ -319,6 +319,9 @@ def make_bad() -> None:
     (BAD / "no_scan.jpg").write_bytes(jpeg[:sos] + b"\xff\xd9")
     # Frame declaring zero lines (DNL), which neither libjpeg nor Pillow handle.
     (BAD / "zero_height.jpg").write_bytes(jpeg_header(64, 0) + b"\xff\xd9")
+    # Wider than libjpeg's 65500-pixel maximum (and under our pixel limit).
+    (BAD / "too_wide_65535.jpg").write_bytes(jpeg[:jpeg.index(b"\xff\xc0")] + jpeg_header(65535, 1)[2:]
+                                             + jpeg[jpeg.index(b"\xff\xc4"):])
     (BAD / "two_components.jpg").write_bytes(jpeg[:jpeg.index(b"\xff\xc0")] + jpeg_header(16, 16, 2)[2:] + b"\xff\xd9")
     # Other formats Pillow can write.
     sample = Image.fromarray(scene(40, 30, 50))

@@ -45,6 +45,31 @@ int cic_jpeg_read_header(const uint8_t *data, size_t size, cic_info *info);
 int cic_jpeg_decode_rgb8(const uint8_t *data, size_t size, uint8_t *out, size_t out_size,
                          size_t max_memory, int max_scans, cic_info *info);
 
+/// Row-at-a-time JPEG decoding, for callers that consume rows as they come (the
+/// preprocessor resizes while decoding and never holds the full image). Usage:
+/// open (reads the header) → check limits → start → read until every row is out →
+/// finish → close. Any error is sticky: later calls return it again; always close.
+typedef struct cic_jpeg_stream cic_jpeg_stream;
+
+/// Reads the header. `*stream` is set even on failure and must be closed.
+int cic_jpeg_stream_open(const uint8_t *data, size_t size, size_t max_memory, int max_scans,
+                         cic_jpeg_stream **stream, cic_info *info);
+
+/// Starts decompression (allocates libjpeg's buffers; progressive files are decoded
+/// in full here).
+int cic_jpeg_stream_start(cic_jpeg_stream *stream, cic_info *info);
+
+/// Decodes up to `max_rows` (at most 16) RGB8 rows into `out` (`width * 3` bytes per
+/// row, `out_size` bytes in all); `*rows_read` says how many.
+int cic_jpeg_stream_read(cic_jpeg_stream *stream, uint8_t *out, size_t out_size, uint32_t max_rows,
+                         uint32_t *rows_read, cic_info *info);
+
+/// After the last row: reads on to EOI as Pillow does.
+int cic_jpeg_stream_finish(cic_jpeg_stream *stream, cic_info *info);
+
+/// Releases everything; NULL is fine.
+void cic_jpeg_stream_close(cic_jpeg_stream *stream);
+
 /// Walks the PNG chunks up to the first IDAT the way Pillow does (CRC of every chunk
 /// before IDAT is checked) and fills width/height/components(colour type)/detail(depth).
 int cic_png_read_header(const uint8_t *data, size_t size, cic_info *info);

@@ -73,7 +73,7 @@ struct DispatchCore<Job> {
         out.expired = queue.removeExpired(now: now)
 
         // Batches re-sent after a worker death go first: their requests are the oldest.
-        while !retries.isEmpty, router.hasCapacity {
+        while !retries.isEmpty {
             let retry = retries[0]
             let live = retry.requests.filter { $0.deadline > now }
             out.expired += retry.requests.filter { $0.deadline <= now }
@@ -83,7 +83,9 @@ struct DispatchCore<Job> {
             out.sends.append(send(live, to: worker, attempt: 1, now: now))
         }
 
-        cutting: while retries.isEmpty, router.hasCapacity {
+        cutting: while retries.isEmpty, !queue.isEmpty {
+            // Only cut a batch that the router would place now; otherwise requests accumulate.
+            guard router.choose(batchSize: min(queue.count, queue.maxBatch)) != nil else { break cutting }
             switch queue.decision(now: now) {
             case .empty:
                 break cutting
@@ -93,7 +95,7 @@ struct DispatchCore<Job> {
             case .dispatchNow:
                 let batch = queue.takeBatch()
                 guard let worker = router.choose(batchSize: batch.count) else {
-                    // Unreachable while hasCapacity holds; keep the requests rather than lose them.
+                    // Unreachable: the same question was answered just above. Keep the requests.
                     retries.append(Retry(requests: batch, avoiding: -1))
                     break cutting
                 }

@@ -3,7 +3,8 @@ public enum RoutingPolicy: String, CaseIterable, Sendable, CustomStringConvertib
     /// The batch goes to the worker where it would finish first: the least outstanding work,
     /// counted as (in-flight requests + this batch) × that worker's measured time per request.
     case leastLoaded = "least-loaded"
-    /// Batches go to the workers in turn, skipping only workers that cannot take one.
+    /// Batches go to the workers strictly in turn (a worker that is not ready is skipped), so
+    /// each gets the same share whatever its speed.
     case roundRobin = "round-robin"
     /// Only an idle worker takes a batch (the longest-idle first), like Triton and TorchServe.
     case pull
@@ -54,7 +55,8 @@ struct Router {
         workers[index].isReady && workers[index].outstandingBatches < maxBatchesPerWorker
     }
 
-    /// Whether some worker could take a batch right now.
+    /// Whether some worker could take a batch right now (whether the policy wants it to is
+    /// `choose`'s answer).
     var hasCapacity: Bool { workers.indices.contains(where: canTake) }
 
     /// The estimate of time per request used for a worker that has not been measured yet:
@@ -64,34 +66,48 @@ struct Router {
         return measured.isEmpty ? 1 : measured.reduce(0, +) / Double(measured.count)
     }
 
-    /// Chooses the worker for a batch of `size` requests, or nil if none can take it.
+    /// Chooses the worker for a batch of `size` requests, or nil if the batch should wait.
     /// `avoiding` is skipped when any other worker can take the batch (used for retries).
+    ///
+    /// * least-loaded: the ready worker where the batch would finish first; if that worker
+    ///   already holds its maximum of batches, nil — waiting for it beats a slower worker.
+    ///   Ties go to a worker that can take the batch now, then to the lowest index.
+    /// * round-robin: strictly the next ready worker in turn; nil while it is full, so every
+    ///   worker gets the same share whatever its speed (the classic policy, for comparison).
+    /// * pull: the longest-idle worker; nil if none is idle.
     func choose(batchSize size: Int, avoiding: Int? = nil) -> Int? {
-        var candidates = workers.indices.filter(canTake)
-        if let avoided = avoiding, candidates.count > 1 || candidates.first != avoided {
-            let others = candidates.filter { $0 != avoided }
-            if !others.isEmpty { candidates = others }
-        }
-        guard !candidates.isEmpty else { return nil }
+        let ready = workers.indices.filter { workers[$0].isReady }
+        guard !ready.isEmpty else { return nil }
         switch policy {
         case .leastLoaded:
+            var pool = ready
+            if let avoided = avoiding, ready.contains(where: { $0 != avoided && canTake($0) }) {
+                pool = ready.filter { $0 != avoided }
+            }
             let fallback = defaultNanosPerRequest
             func work(_ i: Int) -> Double {
                 Double(workers[i].inFlightRequests + size) * (workers[i].nanosPerRequest ?? fallback)
             }
-            // Strict `<` keeps the lowest index on ties.
-            var best = candidates[0]
-            for i in candidates.dropFirst() where work(i) < work(best) { best = i }
-            return best
+            var best = pool[0]
+            for i in pool.dropFirst() {
+                if work(i) < work(best) || (work(i) == work(best) && canTake(i) && !canTake(best)) { best = i }
+            }
+            return canTake(best) ? best : nil
         case .roundRobin:
             let n = workers.count
             for step in 0..<n {
                 let i = (nextTurn + step) % n
-                if candidates.contains(i) { return i }
+                guard workers[i].isReady else { continue }
+                if i == avoiding, let other = ready.first(where: { $0 != i && canTake($0) }) { return other }
+                return canTake(i) ? i : nil
             }
             return nil
         case .pull:
-            var best = candidates[0]
+            var candidates = ready.filter(canTake)
+            if let avoided = avoiding, candidates.contains(where: { $0 != avoided }) {
+                candidates.removeAll { $0 == avoided }
+            }
+            guard var best = candidates.first else { return nil }
             for i in candidates.dropFirst() where workers[i].idleSequence < workers[best].idleSequence { best = i }
             return best
         }

@@ -3,6 +3,7 @@ import HTTP
 import Logging
 import Model
 import POSIX
+import Synchronization
 
 #if canImport(Glibc)
 import Glibc
@@ -95,8 +96,10 @@ public final class FusionServer {
 
         let hooks = self.hooks
         let logger = self.logger
+        let drainStartedAt = Atomic<UInt64>(0)
         try server.handleSignals([SIGTERM, SIGINT]) { signal in
             guard !service.isDraining else { return }
+            drainStartedAt.store(Monotonic.now(), ordering: .releasing)
             logger.notice("draining", metadata: ["signal": "\(signal)"])
             service.beginDrain()
             hooks.stopping()
@@ -117,15 +120,20 @@ public final class FusionServer {
         try server.run(handler: service.handle)
 
         // The listener is closed and every connection answered (or the drain time is up).
-        let drainStarted = Monotonic.now()
+        // One --drain-timeout-s budget from the signal for everything: the HTTP drain above,
+        // what is still queued or running, and the workers' exit.
+        let signalled = drainStartedAt.load(ordering: .acquiring)
+        let drainStarted = signalled == 0 ? Monotonic.now() : signalled
         let budget = UInt64(configuration.drainTimeoutSeconds) * 1_000_000_000
-        if !dispatcher.waitUntilIdle(timeoutNanos: budget) {
+        let spentInHTTP = Monotonic.now() - drainStarted
+        if !dispatcher.waitUntilIdle(timeoutNanos: budget > spentInHTTP ? budget - spentInHTTP : 0) {
             logger.warning("drain timeout: abandoning queued requests")
         }
         watcher.stop()
         dispatcher.stop()
         preprocessPool.stop()
         let spent = Monotonic.now() - drainStarted
+        // Idle workers exit at once on `shutdown`; the floor only matters for a stuck one.
         pool.shutdown(graceNanos: max(2_000_000_000, budget > spent ? budget - spent : 0))
         logger.notice("fusion-serve stopped")
     }

@@ -192,16 +192,21 @@ public final class InferenceService: Sendable {
         let nanos = Monotonic.now() - started
         metrics.requests.increment([route, "\(response.status.code)"])
         if route == "/infer" { metrics.requestSeconds.observe(Double(nanos) / 1e9) }
-        metadata["id"] = "\(request.requestID)"
-        metadata["method"] = "\(request.method)"
-        metadata["path"] = "\(request.path)"
-        metadata["status"] = "\(response.status.code)"
-        metadata["latency_ms"] = "\((Double(nanos) / 1e3).rounded() / 1e3)"
-        if let batch {
-            metadata["batch_size"] = "\(batch.batchSize)"
-            metadata["worker"] = "\(batch.worker)"
+        // Successful probes (/healthz, /livez, /metrics, /v1/model) log at debug: a load
+        // balancer polling every second should not drown the inference lines.
+        let level: Logger.Level = route == "/infer" || response.status.code >= 400 ? .info : .debug
+        if logger.logLevel <= level {
+            metadata["id"] = "\(request.requestID)"
+            metadata["method"] = "\(request.method)"
+            metadata["path"] = "\(request.path)"
+            metadata["status"] = "\(response.status.code)"
+            metadata["latency_ms"] = "\((Double(nanos) / 1e3).rounded() / 1e3)"
+            if let batch {
+                metadata["batch_size"] = "\(batch.batchSize)"
+                metadata["worker"] = "\(batch.worker)"
+            }
+            logger.log(level: level, "request", metadata: metadata)
         }
-        logger.info("request", metadata: metadata)
         send(response)
     }
 

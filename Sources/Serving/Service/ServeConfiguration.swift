@@ -35,6 +35,8 @@ public struct ServeConfiguration: Sendable, Equatable {
     /// How long a client may take to send its headers, and then its body (slow clients are cut off).
     public var clientTimeoutMilliseconds = 10_000
     public var logFormat = LogFormat.plain
+    /// swift-log level name; `debug` also logs successful health/metrics probes.
+    public var logLevel = "info"
 
     /// The defaults.
     public init() {}
@@ -115,6 +117,13 @@ public struct ServeConfiguration: Sendable, Equatable {
                 throw ConfigurationError(flag: "--log-format", message: "expected plain or json, got \"\(text)\"")
             }
             config.logFormat = format
+        },
+        Setting(flag: "--log-level", variable: "FUSION_LOG_LEVEL") { config, text throws(ConfigurationError) in
+            let levels = ["trace", "debug", "info", "notice", "warning", "error", "critical"]
+            guard levels.contains(text) else {
+                throw ConfigurationError(flag: "--log-level", message: "expected one of \(levels.joined(separator: ", ")), got \"\(text)\"")
+            }
+            config.logLevel = text
         },
     ]
 

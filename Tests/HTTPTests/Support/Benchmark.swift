@@ -44,9 +44,33 @@ func wrkRequestsPerSecond(_ output: String) -> Double? {
     return nil
 }
 
+/// CPU seconds (user + system) a process has used, from `/proc/<pid>/stat`.
+func cpuSeconds(pid: Int32) -> Double {
+    guard let data = FileManager.default.contents(atPath: "/proc/\(pid)/stat") else { return 0 }
+    let text = String(decoding: data, as: UTF8.self)
+    // Fields after the parenthesised command name: state is field 3, utime 14, stime 15.
+    guard let close = text.lastIndex(of: ")") else { return 0 }
+    let fields = text[text.index(after: close)...].split(separator: " ")
+    guard fields.count > 12, let user = Double(fields[11]), let system = Double(fields[12]) else { return 0 }
+    return (user + system) / Double(sysconf(Int32(_SC_CLK_TCK)))
+}
+
+/// The pids of `pid`'s direct children (nginx workers).
+func childPIDs(of pid: Int32) -> [Int32] {
+    guard let data = FileManager.default.contents(atPath: "/proc/\(pid)/task/\(pid)/children") else { return [] }
+    return String(decoding: data, as: UTF8.self).split(separator: " ").compactMap { Int32($0) }
+}
+
+/// A started nginx: its master pid and a stop function.
+struct RunningNginx {
+    let pid: Int32
+    let stop: () -> Void
+    /// CPU seconds of the master and its workers.
+    var cpuSeconds: Double { ([pid] + childPIDs(of: pid)).map { HTTPTests.cpuSeconds(pid: $0) }.reduce(0, +) }
+}
+
 /// Starts nginx with a `return 200` location on `port`, `workers` worker processes.
-/// Returns a function that stops it.
-func startNginx(port: UInt16, workers: Int) throws -> () -> Void {
+func startNginx(port: UInt16, workers: Int) throws -> RunningNginx {
     let directory = FileManager.default.temporaryDirectory.appendingPathComponent("nginx-bench-\(port)")
     try? FileManager.default.removeItem(at: directory)
     try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
@@ -80,7 +104,7 @@ func startNginx(port: UInt16, workers: Int) throws -> () -> Void {
     try process.run()
     Thread.sleep(forTimeInterval: 0.5)
     guard process.isRunning else { throw ClientError(description: "nginx exited at start-up; see \(directory.path)/error.log") }
-    return {
+    return RunningNginx(pid: process.processIdentifier) {
         process.terminate()
         process.waitUntilExit()
     }

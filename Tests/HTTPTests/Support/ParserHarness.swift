@@ -1,4 +1,4 @@
-@testable import HTTP
+import HTTP
 
 /// Everything a parser produced from some input.
 struct ParseOutcome {

@@ -127,17 +127,20 @@ enum NPY {
 enum Pattern {
     static func image(width: Int, height: Int) throws -> RGBImage {
         var pixels = [UInt8](repeating: 0, count: width * height * 3)
-        for y in 0..<height {
-            for x in 0..<width {
-                for c in 0..<3 {
-                    var t = UInt32(truncatingIfNeeded: x) &* 2_654_435_761
-                        &+ UInt32(truncatingIfNeeded: y) &* 2_246_822_519
-                        &+ UInt32(c) &* 3_266_489_917
-                    t ^= t >> 15
-                    t = t &* 668_265_263
-                    t ^= t >> 13
-                    let v = (x + 2 * y + 50 * c + Int(t & 63)) & 255
-                    pixels[(y * width + x) * 3 + c] = UInt8(v)
+        pixels.withUnsafeMutableBufferPointer { out in
+            var i = 0
+            for y in 0..<height {
+                let ty = UInt32(truncatingIfNeeded: y) &* 2_246_822_519
+                for x in 0..<width {
+                    let tx = UInt32(truncatingIfNeeded: x) &* 2_654_435_761 &+ ty
+                    for c in 0..<3 {
+                        var t = tx &+ UInt32(c) &* 3_266_489_917
+                        t ^= t >> 15
+                        t = t &* 668_265_263
+                        t ^= t >> 13
+                        out[i] = UInt8(truncatingIfNeeded: x &+ 2 &* y &+ 50 &* c &+ Int(t & 63))
+                        i += 1
+                    }
                 }
             }
         }

@@ -1,0 +1,20 @@
+import COpenBLAS
+import Dispatch
+
+/// Runs `body` on contiguous chunks of `0..<count`, concurrently on up to as many threads as
+/// OpenBLAS is set to use, so the elementwise kernels between matrix products scale with the
+/// same cores. Work below `minimumChunk` items per thread runs on the calling thread: a
+/// dispatch costs a few microseconds. `body` must only write data owned by its chunk.
+package func parallelChunks(_ count: Int, minimumChunk: Int, _ body: (Range<Int>) -> Void) {
+    let threads = min(Int(openblas_get_num_threads()), count / max(minimumChunk, 1))
+    guard threads > 1 else {
+        if count > 0 { body(0..<count) }
+        return
+    }
+    let chunk = (count + threads - 1) / threads
+    DispatchQueue.concurrentPerform(iterations: threads) { t in
+        let start = t * chunk
+        let end = min(start + chunk, count)
+        if start < end { body(start..<end) }
+    }
+}

@@ -1,0 +1,88 @@
+import Foundation
+import HTTP
+import POSIX
+import Testing
+
+/// The loop's deadlines, observed through a running server.
+@Suite(.serialized)
+struct EventLoopTests {
+    @Test func slowClientIsCutOffWhileAnotherIsServedPromptly() throws {
+        let server = try TestServer({ $0.headerTimeout = .milliseconds(400) }, handler: echoHandler)
+        defer { server.stop() }
+        let slow = try RawClient(port: server.port)
+        let started = Date()
+        try slow.send("GET / HTTP/1.1\r\nHo")
+        // Trickle bytes in the background; the deadline counts from the first byte.
+        let trickle = Thread {
+            for byte in "st: a\r\nX: 1234567890".utf8 {
+                Thread.sleep(forTimeInterval: 0.05)
+                guard (try? slow.socket.writeAll([byte])) != nil else { return }
+            }
+        }
+        trickle.start()
+        let fast = try RawClient(port: server.port)
+        var slowest = 0.0
+        for index in 0..<20 {
+            let begin = Date()
+            try fast.send(getRequest("/fast\(index)"))
+            #expect(try fast.readResponse().status == 200)
+            slowest = max(slowest, Date().timeIntervalSince(begin))
+        }
+        #expect(slowest < 0.25, "a request waited \(slowest) s behind the slow client")
+        let cutOff = try slow.readResponse()
+        let elapsed = Date().timeIntervalSince(started)
+        #expect(cutOff.status == 408)
+        #expect(cutOff.text.contains("\"code\":\"request_timeout\""))
+        #expect(cutOff.header("X-Request-Id") != nil)
+        #expect(cutOff.header("Connection") == "close")
+        #expect(elapsed >= 0.35 && elapsed < 2.0, "cut off after \(elapsed) s")
+        #expect(try slow.readUntilClosed())
+        #expect(server.server.metrics.timeouts["header"] == 1)
+    }
+
+    @Test func stalledBodyIsCutOff() throws {
+        let server = try TestServer({ $0.bodyTimeout = .milliseconds(300) }, handler: echoHandler)
+        defer { server.stop() }
+        let client = try RawClient(port: server.port)
+        try client.send("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 10\r\n\r\nabc")
+        let response = try client.readResponse()
+        #expect(response.status == 408)
+        #expect(try client.readUntilClosed())
+        #expect(server.server.metrics.timeouts["body"] == 1)
+    }
+
+    @Test func idleKeepAliveConnectionIsClosed() throws {
+        let server = try TestServer({ $0.keepAliveTimeout = .milliseconds(300) }, handler: echoHandler)
+        defer { server.stop() }
+        let client = try RawClient(port: server.port, timeoutMilliseconds: 3000)
+        try client.send(getRequest("/"))
+        #expect(try client.readResponse().status == 200)
+        let begin = Date()
+        #expect(try client.readUntilClosed())
+        #expect(Date().timeIntervalSince(begin) >= 0.25)
+        #expect(server.server.metrics.timeouts["idle"] == 1)
+    }
+
+    @Test func connectionThatNeverSendsIsClosedAfterHeaderTimeout() throws {
+        let server = try TestServer({ $0.headerTimeout = .milliseconds(300) }, handler: echoHandler)
+        defer { server.stop() }
+        let client = try RawClient(port: server.port, timeoutMilliseconds: 3000)
+        #expect(try client.readUntilClosed())
+    }
+
+    @Test func largeResponseToAClientThatDoesNotReadIsCutOff() throws {
+        let body = [UInt8](repeating: 0x61, count: 48 << 20)
+        let server = try TestServer({ $0.writeTimeout = .milliseconds(300) }) { _, responder in
+            responder.send(HTTPResponse(body: body))
+        }
+        defer { server.stop() }
+        let client = try RawClient(port: server.port)
+        try client.send(getRequest("/big"))
+        let deadline = Date().addingTimeInterval(5)
+        while server.server.metrics.timeouts["write"] != 1 && Date() < deadline {
+            Thread.sleep(forTimeInterval: 0.05)
+        }
+        #expect(server.server.metrics.timeouts["write"] == 1)
+        #expect(server.server.metrics.connectionsOpen == 0)
+    }
+}

@@ -1,0 +1,92 @@
+import Foundation
+import Testing
+@testable import Model
+
+struct FusionModelTests {
+    private let config = TinyConfig.make()
+
+    private func model() throws -> FusionModel {
+        try FusionModel(config: config, tensors: RandomWeights.make(config: config, seed: 42))
+    }
+
+    private func inputs(_ lengths: [Int], seed: UInt64 = 1) -> [ModelInput] {
+        var generator = RandomWeights.Generator(seed: seed)
+        let pixels = 3 * config.imageEncoder.imageSize * config.imageEncoder.imageSize
+        return lengths.map { length in
+            let ids = (0..<length).map { _ in Int32(generator.next() % UInt64(config.textEncoder.vocabSize)) }
+            return ModelInput(pixels: generator.uniform(count: pixels, halfWidth: 2), inputIds: ids)
+        }
+    }
+
+    @Test func resultsDoNotDependOnTheBatch() throws {
+        let model = try model()
+        let batch = inputs([2, 9, 5, 16, 3, 1, 12, 7])
+        let alone = try batch.map { try model.forward([$0])[0] }
+        let together = try model.forward(batch)
+        let shuffled = try model.forward([batch[3], batch[0], batch[5]])
+        for (i, j) in [(3, 0), (0, 1), (5, 2)] {
+            #expect(maxAbsDiff(alone[i].logits, shuffled[j].logits) <= 1e-5)
+        }
+        for (a, b) in zip(alone, together) {
+            #expect(maxAbsDiff(a.logits, b.logits) <= 1e-5)
+            #expect(maxAbsDiff(a.embedding, b.embedding) <= 1e-5)
+            #expect(abs((a.gate?.image ?? 0) - (b.gate?.image ?? 1)) <= 1e-5)
+            #expect(a.label == b.label)
+        }
+    }
+
+    @Test func outputsAreConsistent() throws {
+        let out = try model().forward(inputs([4]))[0]
+        #expect(out.logits.count == 3)
+        #expect(abs(out.scores.reduce(0, +) - 1) < 1e-6)
+        #expect(out.label == out.scores.indices.max { out.scores[$0] < out.scores[$1] })
+        let gate = try #require(out.gate)
+        #expect(abs(gate.image + gate.text - 1) < 1e-6)
+        #expect(out.embedding.count == config.fusion.hiddenSize)
+    }
+
+    @Test func workspaceGrowsAndShrinksCorrectly() throws {
+        let model = try model()
+        let small = inputs([3])
+        let first = try model.forward(small)[0]
+        _ = try model.forward(inputs([16, 16, 16, 16, 16, 16], seed: 9))
+        let again = try model.forward(small)[0]
+        #expect(first.logits == again.logits)
+    }
+
+    @Test func concurrentCallsAgree() async throws {
+        let model = try model()
+        let batch = inputs([5, 8])
+        let expected = try model.forward(batch).map(\.logits)
+        try await withThrowingTaskGroup(of: [[Float]].self) { group in
+            for _ in 0..<6 { group.addTask { try model.forward(batch).map(\.logits) } }
+            for try await result in group { #expect(result == expected) }
+        }
+    }
+
+    @Test func invalidInputsNameTheRequest() throws {
+        let model = try model()
+        let good = inputs([3])[0]
+        func expectError(_ batch: [ModelInput], _ fragment: String, sourceLocation: SourceLocation = #_sourceLocation) {
+            do {
+                _ = try model.forward(batch)
+                Issue.record("accepted", sourceLocation: sourceLocation)
+            } catch {
+                #expect("\(error)".contains(fragment), "\(error)", sourceLocation: sourceLocation)
+            }
+        }
+        expectError([], "empty batch")
+        expectError([good, ModelInput(pixels: [1, 2], inputIds: [1])], "input 1: pixels has 2 values, expected 3×16×16 = 768")
+        expectError([ModelInput(pixels: good.pixels, inputIds: [])], "input 0: input_ids is empty")
+        expectError([ModelInput(pixels: good.pixels, inputIds: [Int32](repeating: 1, count: 21))], "21 tokens exceed max_position_embeddings (20)")
+        expectError([good, good, ModelInput(pixels: good.pixels, inputIds: [1, 50])], "input 2: token id 50 is outside the vocabulary")
+        expectError([ModelInput(pixels: good.pixels, inputIds: [-1])], "token id -1")
+        expectError([ModelInput](repeating: good, count: FusionModel.maxBatchSize + 1), "exceeds")
+    }
+
+    @Test func inMemoryTensorsAreChecked() {
+        var tensors = RandomWeights.make(config: config)
+        tensors["head.bias"] = nil
+        #expect(throws: ModelError.self) { try FusionModel(config: config, tensors: tensors) }
+    }
+}
