@@ -503,7 +503,7 @@ def test_default_file_covers_every_serve_flag(tmp, procs):
     text = " ".join(result.stdout.split())
     compared = 0
     for name, value in values.items():
-        match = re.search(rf"\({name}; default:? ([^)]*)\)", text)
+        match = re.search(rf"\({name}; default:? ([^);]*)[);]", text)
         if match is None or name == "FUSION_MODEL":
             continue
         documented = match.group(1).strip()
