@@ -123,6 +123,11 @@ prune_dirs() {
 do_install() {
     local bin="$binary"
     if [[ $build -eq 1 ]]; then
+        if ! command -v swift >/dev/null; then
+            echo "install.sh: swift is not on PATH (sudo resets PATH): build first with" >&2
+            echo "  swift build -c release --static-swift-stdlib   then   sudo deploy/install.sh --no-build" >&2
+            exit 1
+        fi
         act swift build -c release --static-swift-stdlib --package-path "$repo" --product fusion-serve
         bin="$(swift build -c release --static-swift-stdlib --package-path "$repo" --show-bin-path)/fusion-serve"
     elif [[ -z "$bin" ]]; then

@@ -503,7 +503,7 @@ def test_default_file_covers_every_serve_flag(tmp, procs):
     text = " ".join(result.stdout.split())
     compared = 0
     for name, value in values.items():
-        match = re.search(rf"\({name}; default:? ([^)]*)\)", text)
+        match = re.search(rf"\({name}; default:? ([^);]*)[);]", text)
         if match is None or name == "FUSION_MODEL":
             continue
         documented = match.group(1).strip()
@@ -917,7 +917,16 @@ def main():
     def on_alarm(signum, frame):
         raise TimeoutError(f"test exceeded {TEST_TIMEOUT_S}s")
 
+    class Interrupted(BaseException):
+        pass
+
+    def on_terminate(signum, frame):
+        raise Interrupted(f"signal {signum}")
+
     signal.signal(signal.SIGALRM, on_alarm)
+    # Stopped from outside (CI's timeout, Ctrl-C): still kill every process the test started.
+    signal.signal(signal.SIGTERM, on_terminate)
+    signal.signal(signal.SIGINT, on_terminate)
     for name, fn in tests:
         procs = Processes()
         tmp = tempfile.mkdtemp(prefix=f"deploy-{name[5:]}-")
@@ -927,6 +936,11 @@ def main():
             fn(tmp, procs)
             passed += 1
             print(f"PASS {name} ({time.monotonic() - started:.1f}s)", flush=True)
+        except Interrupted as interruption:
+            failed += 1
+            print(f"FAIL {name}: interrupted by {interruption}", flush=True)
+            procs.kill_all()
+            break
         except Exception as error:  # noqa: BLE001 — report every failure and go on
             failed += 1
             detail = str(error) if isinstance(error, Failure) else traceback.format_exc()

@@ -22,7 +22,8 @@
                      CapabilityBoundingSet= (all capabilities dropped), NoNewPrivileges,
                      SystemCallFilter=@system-service ~@privileged with
                      SystemCallErrorNumber=EPERM, RestrictAddressFamilies=AF_UNIX AF_INET
-                     AF_INET6 (other families get EAFNOSUPPORT), SystemCallArchitectures=native.
+                     AF_INET6 (other families get EAFNOSUPPORT), MemoryDenyWriteExecute's and
+                     RestrictNamespaces's seccomp rules, SystemCallArchitectures=native.
                    The allowed system calls are expanded from this machine's
                    `systemd-analyze syscall-filter`, so the list is systemd's own.
 """
@@ -40,7 +41,10 @@ MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC = 1, 2, 4, 8
 MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 32, 4096, 16384, 1 << 18
 PR_CAPBSET_DROP, PR_SET_NO_NEW_PRIVS, PR_SET_MDWE, PR_MDWE_REFUSE_EXEC_GAIN = 24, 38, 65, 1
 SCMP_ACT_ALLOW = 0x7FFF0000
-SCMP_CMP_EQ = 4
+SCMP_CMP_EQ, SCMP_CMP_MASKED_EQ = 4, 7
+PROT_WRITE, PROT_EXEC, SHM_EXEC = 2, 4, 0o100000
+# CLONE_NEWTIME | NEWNS | NEWCGROUP | NEWUTS | NEWIPC | NEWUSER | NEWPID | NEWNET
+NAMESPACE_FLAGS = 0x80 | 0x20000 | 0x02000000 | 0x04000000 | 0x08000000 | 0x10000000 | 0x20000000 | 0x40000000
 DYNAMIC_UID = 61234  # inside systemd's DynamicUser range 61184..65519
 
 
@@ -87,8 +91,12 @@ def syscall_group(group, seen=None):
 
 
 def build_seccomp(allowed):
-    """A loaded-later filter: allowed calls pass, others fail with EPERM; socket() only for
-    AF_UNIX/AF_INET/AF_INET6 (EAFNOSUPPORT otherwise, as RestrictAddressFamilies= does)."""
+    """The filter systemd 252 builds for the unit, as far as the server can tell: allowed calls
+    pass and others fail with EPERM (SystemCallErrorNumber=EPERM); socket() only for
+    AF_UNIX/AF_INET/AF_INET6, else EAFNOSUPPORT (RestrictAddressFamilies=); no writable+executable
+    mmap, no mprotect/pkey_mprotect to executable, no SHM_EXEC (MemoryDenyWriteExecute=, which
+    systemd enforces with seccomp); clone3 fails with ENOSYS so libc falls back to clone, and
+    clone with namespace flags, unshare and setns fail (RestrictNamespaces=yes)."""
     path = ctypes.util.find_library("seccomp") or "libseccomp.so.2"
     seccomp = ctypes.CDLL(path, use_errno=True)
     seccomp.seccomp_init.restype = ctypes.c_void_p
@@ -101,21 +109,33 @@ def build_seccomp(allowed):
     if not ctx:
         raise OSError("seccomp_init failed")
 
-    def rule(action, number, comparisons=()):
-        array = (ScmpArgCmp * max(1, len(comparisons)))(*comparisons)
-        result = seccomp.seccomp_rule_add_array(ctx, action, number, len(comparisons), array)
-        if result != 0:
-            raise OSError(-result, f"seccomp rule for syscall {number}: {os.strerror(-result)}")
+    def number(name):
+        return seccomp.seccomp_syscall_resolve_name(name.encode())
 
-    socket_nr = seccomp.seccomp_syscall_resolve_name(b"socket")
-    for name in sorted(allowed - {"socket"}):
-        number = seccomp.seccomp_syscall_resolve_name(name.encode())
-        if number >= 0:  # names of other architectures do not resolve here
-            rule(SCMP_ACT_ALLOW, number)
+    def rule(action, name, comparisons=()):
+        array = (ScmpArgCmp * max(1, len(comparisons)))(*comparisons)
+        result = seccomp.seccomp_rule_add_array(ctx, action, number(name), len(comparisons), array)
+        if result != 0:
+            raise OSError(-result, f"seccomp rule for {name}: {os.strerror(-result)}")
+
+    def masked(arg, mask, value):
+        return ScmpArgCmp(arg, SCMP_CMP_MASKED_EQ, mask, value)
+
+    special = {"socket", "mmap", "mprotect", "pkey_mprotect", "shmat", "clone", "clone3", "unshare", "setns"}
+    for name in sorted(allowed - special):
+        if number(name) >= 0:  # names of other architectures do not resolve here
+            rule(SCMP_ACT_ALLOW, name)
     if "socket" in allowed:
         for family in range(0, 64):
             action = SCMP_ACT_ALLOW if family in (1, 2, 10) else scmp_act_errno(errno.EAFNOSUPPORT)
-            rule(action, socket_nr, [ScmpArgCmp(0, SCMP_CMP_EQ, family, 0)])
+            rule(action, "socket", [ScmpArgCmp(0, SCMP_CMP_EQ, family, 0)])
+    for prot in (0, PROT_WRITE, PROT_EXEC):  # anything but both
+        rule(SCMP_ACT_ALLOW, "mmap", [masked(2, PROT_WRITE | PROT_EXEC, prot)])
+    rule(SCMP_ACT_ALLOW, "mprotect", [masked(2, PROT_EXEC, 0)])
+    rule(SCMP_ACT_ALLOW, "pkey_mprotect", [masked(2, PROT_EXEC, 0)])
+    rule(SCMP_ACT_ALLOW, "shmat", [masked(2, SHM_EXEC, 0)])
+    rule(SCMP_ACT_ALLOW, "clone", [masked(0, NAMESPACE_FLAGS, 0)])
+    rule(scmp_act_errno(errno.ENOSYS), "clone3")
     return seccomp, ctx
 
 

@@ -43,7 +43,10 @@ extension EndToEnd {
         }
 
         @Test func sixtyFourConcurrentRequestsBatchAndMatchTheSameRequestAlone() throws {
-            let server = try ServerProcess()
+            // The tiny model runs faster than two threads can decode images, so with the default
+            // 2 ms a busy machine could hand every request to a free worker alone; 50 ms lets
+            // concurrent requests meet in a batch however the CPUs are shared.
+            let server = try ServerProcess(["--max-delay-ms", "50"])
             let port = server.port
             let bodies = (0..<64).map { i in
                 HTTPClient.inferJSON(image: Paths.bytes(images[i % images.count]),
@@ -76,6 +79,24 @@ extension EndToEnd {
             #expect(batched > 0, "some requests shared a batch")
             let batches = try server.metric("fusion_batch_size_count") ?? 0
             #expect(batches < 128, "64 alone + fewer than 64 batches for the concurrent ones")
+        }
+
+        @Test func jsonLogsOneObjectPerRequest() throws {
+            let server = try ServerProcess(["--log-format", "json"], workers: 1)
+            let response = try HTTPClient.request(port: server.port, method: "POST", path: "/infer",
+                                                  body: HTTPClient.inferJSON(image: Paths.bytes(images[0]), text: "log me", id: "log-1"),
+                                                  contentType: "application/json", extraHeaders: [("X-Request-Id", "req-log-1")])
+            #expect(response.status == 200)
+            usleep(200_000)
+            let lines = server.log.split(separator: "\n").filter { $0.contains("req-log-1") }
+            #expect(lines.count == 1)
+            let object = try #require(try JSONSerialization.jsonObject(with: Data((lines.first ?? "").utf8)) as? [String: Any])
+            #expect(object["msg"] as? String == "request")
+            #expect(object["status"] as? Int == 200)
+            #expect(object["batch_size"] as? Int == 1)
+            #expect(object["worker"] as? Int == 0)
+            #expect(object["latency_ms"] is Double)
+            #expect(object["ts"] is String && object["level"] as? String == "info")
         }
     }
 }

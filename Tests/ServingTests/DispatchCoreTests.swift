@@ -14,18 +14,18 @@ private func makeCore(workers: Int = 1, maxBatch: Int = 8, delay: UInt64 = 2 * m
 @Suite struct DispatchCoreTests {
     @Test func refusesWhileStartingAndWhenFull() {
         var core = DispatchCore<Int>(queueCapacity: 2, maxBatch: 8, maxDelay: 0, policy: .pull, workerCount: 1)
-        let v1 = core.submit(1, now: 0, deadline: .max)
-        #expect(v1 == .refused(.starting))
+        let whileStarting = core.submit(1, now: 0, deadline: .max)
+        #expect(whileStarting == .refused(.starting))
         core.workerReady(0)
-        let v2 = core.submit(1, now: 0, deadline: .max)
-        #expect(v2 == .accepted)
-        let v3 = core.submit(2, now: 0, deadline: .max)
-        #expect(v3 == .accepted)
-        let v4 = core.submit(3, now: 0, deadline: .max)
-        #expect(v4 == .queueFull)
+        let first = core.submit(1, now: 0, deadline: .max)
+        #expect(first == .accepted)
+        let second = core.submit(2, now: 0, deadline: .max)
+        #expect(second == .accepted)
+        let overflow = core.submit(3, now: 0, deadline: .max)
+        #expect(overflow == .queueFull)
         core.admission = .draining
-        let v5 = core.submit(4, now: 0, deadline: .max)
-        #expect(v5 == .refused(.draining))
+        let whileDraining = core.submit(4, now: 0, deadline: .max)
+        #expect(whileDraining == .refused(.draining))
     }
 
     @Test func aFreeWorkerWaitsAtMostTheDelayForMoreRequests() {
@@ -49,8 +49,8 @@ private func makeCore(workers: Int = 1, maxBatch: Int = 8, delay: UInt64 = 2 * m
         for i in 1...20 { _ = core.submit(i, now: 3 * ms, deadline: .max) }
         let busy = core.step(now: 50 * ms)
         #expect(busy.sends.isEmpty, "no worker free: nothing cut, however long they wait")
-        let v6 = core.complete(batchID: firstID, worker: 0, inferenceNanos: 40 * ms)
-        #expect(v6 != nil)
+        let finished = core.complete(batchID: firstID, worker: 0, inferenceNanos: 40 * ms)
+        #expect(finished != nil)
         let next = core.step(now: 51 * ms)
         #expect(next.sends.map { $0.requests.count } == [8])
         #expect(core.queue.count == 12)
@@ -81,8 +81,8 @@ private func makeCore(workers: Int = 1, maxBatch: Int = 8, delay: UInt64 = 2 * m
         let step = core.step(now: 4 * ms)
         #expect(step.sends.isEmpty)
         #expect(step.wakeAt == 30 * ms)
-        let v7 = core.step(now: 30 * ms)
-        #expect(v7.expired.map(\.job) == [2])
+        let atDeadline = core.step(now: 30 * ms)
+        #expect(atDeadline.expired.map(\.job) == [2])
     }
 
     @Test func aDeadWorkersBatchIsRetriedOnceOnAnotherWorker() {
@@ -109,8 +109,8 @@ private func makeCore(workers: Int = 1, maxBatch: Int = 8, delay: UInt64 = 2 * m
         _ = core.submit(2, now: 1, deadline: .max)
         let loss = core.workerLost(0)
         #expect(loss.failed.isEmpty && loss.retried == 1)
-        let v11 = core.step(now: 2)
-        #expect(v11.sends.isEmpty, "no worker ready")
+        let noWorker = core.step(now: 2)
+        #expect(noWorker.sends.isEmpty, "no worker ready")
         core.workerReady(0)
         let sends = core.step(now: 3).sends
         #expect(sends.map { $0.requests.map(\.job) } == [[1]])
@@ -122,16 +122,16 @@ private func makeCore(workers: Int = 1, maxBatch: Int = 8, delay: UInt64 = 2 * m
         _ = core.submit(1, now: 0, deadline: .max)
         let batch = core.step(now: 0).sends[0]
         _ = core.workerLost(batch.worker)
-        let v12 = core.complete(batchID: batch.id, worker: batch.worker, inferenceNanos: 1)
-        #expect(v12 == nil)
+        let lateAnswer = core.complete(batchID: batch.id, worker: batch.worker, inferenceNanos: 1)
+        #expect(lateAnswer == nil)
     }
 
     @Test func drainingFinishesWhatWasAccepted() {
         var core = makeCore(workers: 1, delay: 0, perWorker: 1)
         _ = core.submit(1, now: 0, deadline: .max)
         core.admission = .draining
-        let v13 = core.submit(2, now: 0, deadline: .max)
-        #expect(v13 == .refused(.draining))
+        let afterDrain = core.submit(2, now: 0, deadline: .max)
+        #expect(afterDrain == .refused(.draining))
         let batch = core.step(now: 0).sends[0]
         #expect(!core.isIdle)
         _ = core.complete(batchID: batch.id, worker: 0, inferenceNanos: 1)

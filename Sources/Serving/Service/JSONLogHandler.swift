@@ -29,7 +29,11 @@ public struct JSONLogHandler: LogHandler {
         ]
         let merged = metadata.merging(extra ?? [:]) { $1 }
         for (key, value) in merged.sorted(by: { $0.key < $1.key }) {
-            fields.append((key, Self.encode(value)))
+            if Self.numericKeys.contains(key), case .string(let text) = value, let number = Double(text), number.isFinite {
+                fields.append((key, text))
+            } else {
+                fields.append((key, Self.encode(value)))
+            }
         }
         let line = "{" + fields.map { "\(JSONText.quoted($0.0)):\($0.1)" }.joined(separator: ",") + "}\n"
         Self.lock.lock()
@@ -37,13 +41,14 @@ public struct JSONLogHandler: LogHandler {
         Self.lock.unlock()
     }
 
+    /// Metadata the service logs as text that is a number by nature: written as JSON numbers
+    /// (always, so a field's type never changes from line to line).
+    static let numericKeys: Set<String> = ["status", "latency_ms", "batch_size", "worker", "pid", "workers",
+                                           "workers_ready", "max_batch", "backoff_ms", "failures", "signal", "batch"]
+
     private static func encode(_ value: Logger.Metadata.Value) -> String {
         switch value {
         case .string(let s):
-            // Numbers logged as strings (status, latency) stay numbers in JSON.
-            if let number = Double(s), number.isFinite, s.first != "+", !s.hasPrefix("0") || s == "0" || s.hasPrefix("0.") {
-                return s
-            }
             return JSONText.quoted(s)
         case .stringConvertible(let c): return JSONText.quoted(c.description)
         case .array(let values): return "[" + values.map(encode).joined(separator: ",") + "]"

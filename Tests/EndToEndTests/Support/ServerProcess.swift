@@ -72,7 +72,7 @@ final class ServerProcess: @unchecked Sendable {
             guard Date() < deadline, process.isRunning else {
                 throw EndToEndError("server did not start: \(log)")
             }
-            if let range = log.range(of: #"address=127\.0\.0\.1:(\d+)"#, options: .regularExpression) {
+            if let range = log.range(of: #"address"?[=:]"?127\.0\.0\.1:(\d+)"#, options: .regularExpression) {
                 port = UInt16(log[range].split(separator: ":").last ?? "") ?? 0
             }
             usleep(20_000)
