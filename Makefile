@@ -1,6 +1,7 @@
 # fusion-serve — the two commands of the README:
 #   make run    installs missing system packages, builds release, serves the default model
-#   make test   installs missing system packages, fetches test weights, runs the test suite
+#   make test   installs missing system packages, fetches test weights, runs the Swift tests,
+#               then the deployment tests (systemd units, sd_notify, nginx/HAProxy scale-out)
 SHELL := /bin/bash
 APT_PACKAGES := libopenblas-dev libjpeg-dev libpng-dev libssl-dev pkg-config curl python3
 TEST_APT_PACKAGES := nginx haproxy systemd wrk
@@ -32,6 +33,7 @@ fetch-minilm:
 test: test-deps fetch-minilm
 	$(SWIFT) build
 	$(SWIFT) test
+	tools/ci/deploy-tests.sh
 
 clean:
 	rm -rf .build

@@ -52,7 +52,7 @@ let package = Package(
                 swiftSettings: v5),
 
         .executableTarget(name: "fusion-serve",
-                          dependencies: ["Serving", "Model", "Images", "Tokenizer",
+                          dependencies: ["Serving", "Systemd", "Model", "Images", "Tokenizer",
                                          .product(name: "ArgumentParser", package: "swift-argument-parser"),
                                          .product(name: "Logging", package: "swift-log"),
                                          .product(name: "Histogram", package: "hdrhistogram-swift")],

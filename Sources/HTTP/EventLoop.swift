@@ -20,6 +20,10 @@ final class EventLoop {
     private let handler: HTTPServer.Handler
     private let shutdownRequested: () -> Bool
     private let publish: (HTTPServerMetrics) -> Void
+    private let turned: (Int64) -> Void
+    /// Longest sleep in `epoll_wait` even with nothing to do, so the loop's heartbeat
+    /// (`HTTPServer.lastLoopTurnNanoseconds`) stays fresh for the watchdog.
+    static let maxIdleWaitMilliseconds: Int32 = 1000
 
     private var connections: [UInt64: HTTPConnection] = [:]
     private var activeConnections = 0
@@ -48,7 +52,8 @@ final class EventLoop {
 
     init(configuration: HTTPServer.Configuration, listener: TCPListener, epoll: Epoll, wakeup: EventNotifier,
          sink: ResponseSink, signals: (SignalNotifier, @Sendable (Int32) -> Void)?, handler: @escaping HTTPServer.Handler,
-         shutdownRequested: @escaping () -> Bool, publish: @escaping (HTTPServerMetrics) -> Void) {
+         shutdownRequested: @escaping () -> Bool, publish: @escaping (HTTPServerMetrics) -> Void,
+         turned: @escaping (Int64) -> Void = { _ in }) {
         self.configuration = configuration
         self.listener = listener
         self.epoll = epoll
@@ -58,6 +63,7 @@ final class EventLoop {
         self.handler = handler
         self.shutdownRequested = shutdownRequested
         self.publish = publish
+        self.turned = turned
         serializer = HTTPResponseSerializer(sendDate: configuration.sendDate, requestIDHeader: configuration.requestIDHeader)
         headerTimeout = configuration.headerTimeout.totalNanoseconds
         bodyTimeout = configuration.bodyTimeout.totalNanoseconds
@@ -84,6 +90,7 @@ final class EventLoop {
 
         while true {
             now = MonotonicClock.nanoseconds()
+            turned(now)
             if shutdownRequested() && !draining { startDraining() }
             if draining && (connections.isEmpty || now >= drainDeadline) { break }
             try epoll.wait(timeoutMilliseconds: waitTimeout()) { event in
@@ -112,11 +119,11 @@ final class EventLoop {
         if let first = deadlines.first { next = min(next, first.deadline) }
         if let paused = listenerPausedUntil { next = min(next, paused) }
         if draining { next = min(next, drainDeadline) }
-        guard next != .max else { return -1 }
+        guard next != .max else { return Self.maxIdleWaitMilliseconds }
         let remaining = next - now
         if remaining <= 0 { return 0 }
         // Round up so we never wake just before a deadline and spin.
-        return Int32(clamping: (remaining + 999_999) / 1_000_000)
+        return min(Self.maxIdleWaitMilliseconds, Int32(clamping: (remaining + 999_999) / 1_000_000))
     }
 
     private func handle(_ event: EpollEvent) {

@@ -29,6 +29,7 @@ public final class HTTPServer: Sendable {
     private let shutdownRequested = Atomic<Bool>(false)
     private let running = Atomic<Bool>(false)
     private let metricsSnapshot = Mutex(HTTPServerMetrics())
+    private let lastTurn = Atomic<Int64>(0)
     private let signalWatch = Mutex<(SignalNotifier, @Sendable (Int32) -> Void)?>(nil)
 
     /// Creates the listener (bound or adopted) and the loop's epoll instance. Ignores
@@ -47,6 +48,11 @@ public final class HTTPServer: Sendable {
         wakeup = try EventNotifier()
         sink = ResponseSink(wakeup: wakeup)
     }
+
+    /// When the event loop last went round (monotonic nanoseconds; 0 before `run`). The loop
+    /// wakes at least every `EventLoop.maxIdleWaitMilliseconds`, so a stale value means it is
+    /// stuck — what a systemd watchdog must notice.
+    public var lastLoopTurnNanoseconds: Int64 { lastTurn.load(ordering: .relaxed) }
 
     /// A snapshot of the counters (thread-safe).
     public var metrics: HTTPServerMetrics { metricsSnapshot.withLock { $0 } }
@@ -79,7 +85,8 @@ public final class HTTPServer: Sendable {
         let loop = EventLoop(configuration: configuration, listener: listener, epoll: epoll, wakeup: wakeup,
                              sink: sink, signals: watch, handler: handler,
                              shutdownRequested: { self.shutdownRequested.load(ordering: .acquiring) },
-                             publish: { metrics in self.metricsSnapshot.withLock { $0 = metrics } })
+                             publish: { metrics in self.metricsSnapshot.withLock { $0 = metrics } },
+                             turned: { self.lastTurn.store($0, ordering: .relaxed) })
         try loop.run()
     }
 }

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Logging
 import Serving
+import Systemd
 
 /// `fusion-serve serve`: the HTTP inference service (the default subcommand).
 struct ServeCommand: ParsableCommand {
@@ -69,7 +70,14 @@ struct ServeCommand: ParsableCommand {
         }
         let logger = Logger(label: "fusion-serve")
         do {
-            try FusionServer(configuration: configuration, logger: logger).run()
+            let notifier = try SystemdNotifier(unsetEnvironment: true)
+            var hooks = LifecycleHooks()
+            hooks.inheritedListener = try SocketActivation.listenFDs().first
+            hooks.ready = { try? notifier.ready(status: "serving") }
+            hooks.stopping = { try? notifier.stopping(status: "draining") }
+            hooks.watchdog = { try? notifier.watchdog() }
+            hooks.watchdogIntervalNanos = notifier.watchdogIntervalNanoseconds
+            try FusionServer(configuration: configuration, logger: logger, hooks: hooks).run()
         } catch let error as ConfigurationError {
             throw ValidationError(error.description)
         } catch {

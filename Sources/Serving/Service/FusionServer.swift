@@ -114,7 +114,8 @@ public final class FusionServer {
             "workers": "\(cpuSets.count)", "cpu_sets": "\(cpuSets.map(\.description).joined(separator: ";"))",
             "router": "\(configuration.router)", "max_batch": "\(configuration.maxBatch)",
         ])
-        let watcher = LifecycleWatcher(dispatcher: dispatcher, pool: pool, service: service, hooks: hooks, logger: logger)
+        let watcher = LifecycleWatcher(dispatcher: dispatcher, pool: pool, service: service, hooks: hooks, logger: logger,
+                                       loopTurn: { server.lastLoopTurnNanoseconds })
         watcher.start()
 
         try server.run(handler: service.handle)
@@ -140,17 +141,22 @@ public final class FusionServer {
 }
 
 /// Sends `READY=1` once the first start of every worker is over with at least one ready, and
-/// `WATCHDOG=1` while healthy.
+/// `WATCHDOG=1` while healthy: at least one worker ready, not draining, and the HTTP event loop
+/// went round recently (it wakes at least once a second even when idle).
 final class LifecycleWatcher: @unchecked Sendable {
     private let dispatcher: Dispatcher
     private let pool: WorkerPool
     private let service: InferenceService
     private let hooks: LifecycleHooks
     private let logger: Logger
+    /// When the HTTP event loop last went round (monotonic ns), 0 before it starts.
+    private let loopTurn: @Sendable () -> Int64
     private let condition = NSCondition()
     private var stopped = false
 
-    init(dispatcher: Dispatcher, pool: WorkerPool, service: InferenceService, hooks: LifecycleHooks, logger: Logger) {
+    init(dispatcher: Dispatcher, pool: WorkerPool, service: InferenceService, hooks: LifecycleHooks, logger: Logger,
+         loopTurn: @escaping @Sendable () -> Int64) {
+        self.loopTurn = loopTurn
         self.dispatcher = dispatcher
         self.pool = pool
         self.service = service
@@ -188,7 +194,11 @@ final class LifecycleWatcher: @unchecked Sendable {
                 logger.notice("ready", metadata: ["workers_ready": "\(ready)", "workers": "\(workers.count)"])
                 hooks.ready()
             }
-            if let interval = hooks.watchdogIntervalNanos, ready > 0, !service.isDraining {
+            // A loop that has not gone round for 3 s (it wakes every second) is stuck: stay silent
+            // and let systemd's watchdog restart us.
+            let turn = loopTurn()
+            let loopAlive = turn == 0 || MonotonicClock.nanoseconds() - turn < 3_000_000_000
+            if let interval = hooks.watchdogIntervalNanos, ready > 0, !service.isDraining, loopAlive {
                 let now = Monotonic.now()
                 if now - lastWatchdog >= interval {
                     lastWatchdog = now
