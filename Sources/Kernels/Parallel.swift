@@ -6,7 +6,12 @@ import Dispatch
 /// same cores. Work below `minimumChunk` items per thread runs on the calling thread: a
 /// dispatch costs a few microseconds. `body` must only write data owned by its chunk.
 package func parallelChunks(_ count: Int, minimumChunk: Int, _ body: (Range<Int>) -> Void) {
-    let threads = min(Int(openblas_get_num_threads()), count / max(minimumChunk, 1))
+    parallelChunks(count, minimumChunk: minimumChunk, maxThreads: Int(openblas_get_num_threads()), body)
+}
+
+/// `parallelChunks` with an explicit thread limit.
+func parallelChunks(_ count: Int, minimumChunk: Int, maxThreads: Int, _ body: (Range<Int>) -> Void) {
+    let threads = min(maxThreads, count / max(minimumChunk, 1))
     guard threads > 1 else {
         if count > 0 { body(0..<count) }
         return

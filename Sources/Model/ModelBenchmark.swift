@@ -40,8 +40,8 @@ package enum ModelBenchmark {
         package var gemmCalls: Int
         package var distinctShapes: Int
         package var shapes: [GEMMTiming]
-        /// Peak RSS after the forward passes, before the replay buffers were allocated.
-        package var peakResidentBytes: Int
+        /// Median process CPU seconds (all threads) per forward pass.
+        package var forwardCPUSeconds: Double
 
         package var median: Double { ModelBenchmark.median(forwardTimes) }
         package var gemmMedian: Double { ModelBenchmark.median(gemmTimes) }
@@ -85,6 +85,15 @@ package enum ModelBenchmark {
         }
     }
 
+    /// Runs one forward pass per batch size and returns the peak RSS afterwards: the model's
+    /// memory (weights + activations) before `measure` allocates its replay operands.
+    package static func warmUp(model: FusionModel, batches: [Int], textLength: Int) throws -> Int {
+        for batch in batches {
+            _ = try model.forward(inputs(config: model.config, batch: batch, textLength: textLength, seed: UInt64(batch)))
+        }
+        return peakResidentBytes()
+    }
+
     /// Times `runs` forward passes and, interleaved with them (so both see the same load on
     /// a shared machine), `runs` replays of the same `sgemm` calls in the same order with
     /// nothing else: the GEMM-bound time of the forward pass. With `detail`, also times each
@@ -95,7 +104,6 @@ package enum ModelBenchmark {
         let log = GEMMLog()
         _ = try model.forward(inputs, log: log)  // warm-up, and the product list
         _ = try model.forward(inputs)
-        let peak = peakResidentBytes()
         let entries = log.entries
         let sequence = log.sequence
         let replay = GEMMReplay(shapes: entries.map(\.shape), sequence: sequence)
@@ -122,7 +130,8 @@ package enum ModelBenchmark {
                            cpuRatio: median(gemmCPU.sorted()) / max(median(forwardCPU.sorted()), 1e-12),
                            executedFlops: log.totalFlops,
                            modelFlops: modelFlops(model.config, batch: batch, textLength: textLength),
-                           gemmCalls: sequence.count, distinctShapes: entries.count, shapes: shapes, peakResidentBytes: peak)
+                           gemmCalls: sequence.count, distinctShapes: entries.count, shapes: shapes,
+                           forwardCPUSeconds: median(forwardCPU.sorted()))
     }
 
     /// CPU seconds (user + system, all threads) used by this process so far.
