@@ -87,6 +87,9 @@ final class EventLoop {
             if shutdownRequested() && !draining { startDraining() }
             if draining && (connections.isEmpty || now >= drainDeadline) { break }
             try epoll.wait(timeoutMilliseconds: waitTimeout()) { event in
+                // The wait may have lasted long (forever when nothing is due): a stale `now`
+                // would date a new connection in the past and time it out before it is read.
+                now = MonotonicClock.nanoseconds()
                 handle(event)
             }
             now = MonotonicClock.nanoseconds()

@@ -70,6 +70,18 @@ struct EventLoopTests {
         #expect(try client.readUntilClosed())
     }
 
+    @Test func firstConnectionAfterALongIdleIsServed() throws {
+        let server = try TestServer({ $0.headerTimeout = .milliseconds(300) }, handler: echoHandler)
+        defer { server.stop() }
+        // Nothing is due, so the loop sleeps in epoll_wait; a connection arriving after more
+        // than the header timeout must not be dated at the start of that sleep and dropped.
+        Thread.sleep(forTimeInterval: 0.8)
+        let client = try RawClient(port: server.port, timeoutMilliseconds: 3000)
+        try client.send(getRequest("/after-idle"))
+        #expect(try client.readResponse().status == 200)
+        #expect(server.server.metrics.timeouts["header"] == nil)
+    }
+
     @Test func largeResponseToAClientThatDoesNotReadIsCutOff() throws {
         let body = [UInt8](repeating: 0x61, count: 48 << 20)
         let server = try TestServer({ $0.writeTimeout = .milliseconds(300) }) { _, responder in
