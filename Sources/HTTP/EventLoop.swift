@@ -308,6 +308,10 @@ final class EventLoop {
     private func wantsRequestBytes(_ connection: HTTPConnection) -> Bool {
         guard connection.readingRequests else { return false }
         if let last = connection.slots.last, !last.dispatched { return true }
+        // Answers the client has not taken yet hold back the next request: otherwise a client
+        // that pipelines and never reads makes us buffer every response (unbounded memory,
+        // and the loop stalls serializing them).
+        if connection.hasOutput { return false }
         return connection.slots.count < configuration.maxPipelinedRequests
     }
 

@@ -82,6 +82,22 @@ struct EventLoopTests {
         #expect(server.server.metrics.timeouts["header"] == nil)
     }
 
+    @Test func pipelinedRequestsOfAClientThatDoesNotReadAreNotAllBuffered() throws {
+        let body = [UInt8](repeating: 0x61, count: 16 << 10)
+        let server = try TestServer { _, responder in responder.send(HTTPResponse(body: body)) }
+        defer { server.stop() }
+        let greedy = try RawClient(port: server.port)
+        let count = 4000
+        try greedy.send(String(repeating: getRequest("/x"), count: count))
+        Thread.sleep(forTimeInterval: 0.5)
+        // Only what fits the socket buffers is answered, not 4000 × 16 KiB held in memory.
+        let sent = server.server.metrics.responsesSent
+        #expect(sent < UInt64(count / 2), "\(sent) responses serialized for a client that reads none")
+        let other = try RawClient(port: server.port, timeoutMilliseconds: 2000)
+        try other.send(getRequest("/other"))
+        #expect(try other.readResponse().status == 200)
+    }
+
     @Test func largeResponseToAClientThatDoesNotReadIsCutOff() throws {
         let body = [UInt8](repeating: 0x61, count: 48 << 20)
         let server = try TestServer({ $0.writeTimeout = .milliseconds(300) }) { _, responder in
