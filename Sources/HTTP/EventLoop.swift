@@ -293,6 +293,9 @@ final class EventLoop {
                 let slot = connection.slots[index]
                 request.requestID = slot.requestID
                 connection.servedAny = true
+                // A pipelined next head starts now, not when the connection was last idle
+                // (a client that keeps pipelining would otherwise get a 408 after 10 s).
+                connection.headStartedAt = now
                 if !request.keepAlive || draining { connection.readingRequests = false }
                 metrics.requestsReceived += 1
                 metricsDirty = true

@@ -98,6 +98,23 @@ struct EventLoopTests {
         #expect(try other.readResponse().status == 200)
     }
 
+    @Test func aClientThatKeepsPipeliningIsNotTimedOut() throws {
+        let server = try TestServer({ $0.headerTimeout = .milliseconds(300) }, handler: echoHandler)
+        defer { server.stop() }
+        let client = try RawClient(port: server.port)
+        // Each write completes the previous head and starts the next, so the parser is never
+        // idle; every head still arrives within 50 ms, far inside the header timeout.
+        let request = getRequest("/p")
+        let split = request.index(request.startIndex, offsetBy: 5)
+        try client.send(String(request[..<split]))
+        for _ in 0..<15 {
+            Thread.sleep(forTimeInterval: 0.05)
+            try client.send(String(request[split...]) + String(request[..<split]))
+            #expect(try client.readResponse().status == 200)
+        }
+        #expect(server.server.metrics.timeouts["header"] == nil)
+    }
+
     @Test func largeResponseToAClientThatDoesNotReadIsCutOff() throws {
         let body = [UInt8](repeating: 0x61, count: 48 << 20)
         let server = try TestServer({ $0.writeTimeout = .milliseconds(300) }) { _, responder in
