@@ -94,6 +94,9 @@ final class EventLoop {
             if shutdownRequested() && !draining { startDraining() }
             if draining && (connections.isEmpty || now >= drainDeadline) { break }
             try epoll.wait(timeoutMilliseconds: waitTimeout()) { event in
+                // The wait may have lasted long (forever when nothing is due): a stale `now`
+                // would date a new connection in the past and time it out before it is read.
+                now = MonotonicClock.nanoseconds()
                 handle(event)
             }
             now = MonotonicClock.nanoseconds()
@@ -297,6 +300,9 @@ final class EventLoop {
                 let slot = connection.slots[index]
                 request.requestID = slot.requestID
                 connection.servedAny = true
+                // A pipelined next head starts now, not when the connection was last idle
+                // (a client that keeps pipelining would otherwise get a 408 after 10 s).
+                connection.headStartedAt = now
                 if !request.keepAlive || draining { connection.readingRequests = false }
                 metrics.requestsReceived += 1
                 metricsDirty = true
@@ -312,6 +318,10 @@ final class EventLoop {
     private func wantsRequestBytes(_ connection: HTTPConnection) -> Bool {
         guard connection.readingRequests else { return false }
         if let last = connection.slots.last, !last.dispatched { return true }
+        // Answers the client has not taken yet hold back the next request: otherwise a client
+        // that pipelines and never reads makes us buffer every response (unbounded memory,
+        // and the loop stalls serializing them).
+        if connection.hasOutput { return false }
         return connection.slots.count < configuration.maxPipelinedRequests
     }
 

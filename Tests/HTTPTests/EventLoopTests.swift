@@ -70,6 +70,51 @@ struct EventLoopTests {
         #expect(try client.readUntilClosed())
     }
 
+    @Test func firstConnectionAfterALongIdleIsServed() throws {
+        let server = try TestServer({ $0.headerTimeout = .milliseconds(300) }, handler: echoHandler)
+        defer { server.stop() }
+        // Nothing is due, so the loop sleeps in epoll_wait; a connection arriving after more
+        // than the header timeout must not be dated at the start of that sleep and dropped.
+        Thread.sleep(forTimeInterval: 0.8)
+        let client = try RawClient(port: server.port, timeoutMilliseconds: 3000)
+        try client.send(getRequest("/after-idle"))
+        #expect(try client.readResponse().status == 200)
+        #expect(server.server.metrics.timeouts["header"] == nil)
+    }
+
+    @Test func pipelinedRequestsOfAClientThatDoesNotReadAreNotAllBuffered() throws {
+        let body = [UInt8](repeating: 0x61, count: 16 << 10)
+        let server = try TestServer { _, responder in responder.send(HTTPResponse(body: body)) }
+        defer { server.stop() }
+        let greedy = try RawClient(port: server.port)
+        let count = 4000
+        try greedy.send(String(repeating: getRequest("/x"), count: count))
+        Thread.sleep(forTimeInterval: 0.5)
+        // Only what fits the socket buffers is answered, not 4000 × 16 KiB held in memory.
+        let sent = server.server.metrics.responsesSent
+        #expect(sent < UInt64(count / 2), "\(sent) responses serialized for a client that reads none")
+        let other = try RawClient(port: server.port, timeoutMilliseconds: 2000)
+        try other.send(getRequest("/other"))
+        #expect(try other.readResponse().status == 200)
+    }
+
+    @Test func aClientThatKeepsPipeliningIsNotTimedOut() throws {
+        let server = try TestServer({ $0.headerTimeout = .milliseconds(300) }, handler: echoHandler)
+        defer { server.stop() }
+        let client = try RawClient(port: server.port)
+        // Each write completes the previous head and starts the next, so the parser is never
+        // idle; every head still arrives within 50 ms, far inside the header timeout.
+        let request = getRequest("/p")
+        let split = request.index(request.startIndex, offsetBy: 5)
+        try client.send(String(request[..<split]))
+        for _ in 0..<15 {
+            Thread.sleep(forTimeInterval: 0.05)
+            try client.send(String(request[split...]) + String(request[..<split]))
+            #expect(try client.readResponse().status == 200)
+        }
+        #expect(server.server.metrics.timeouts["header"] == nil)
+    }
+
     @Test func largeResponseToAClientThatDoesNotReadIsCutOff() throws {
         let body = [UInt8](repeating: 0x61, count: 48 << 20)
         let server = try TestServer({ $0.writeTimeout = .milliseconds(300) }) { _, responder in

@@ -204,4 +204,13 @@ private func imageJSON(_ bytes: [UInt8], text: String = "a cat", extra: String =
         let response = h.infer(imageJSON(good, extra: #","timeout_ms":300"#))
         #expect(errorCode(response) == "504 deadline_exceeded")
     }
+
+    @Test func aHugeTimeoutKeepsTheServersDeadline() throws {
+        let h = try Harness()
+        // 18446744073710 ms × 10⁶ is just over 2⁶⁴ ns: a wrapping multiply made it ~0 and a 504.
+        for timeout in ["18446744073710", "\(Int.max)"] {
+            let response = h.infer(imageJSON(good, extra: #","timeout_ms":\#(timeout)"#))
+            #expect(response.status.code == 200, "timeout_ms \(timeout): \(errorCode(response))")
+        }
+    }
 }

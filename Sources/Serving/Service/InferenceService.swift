@@ -144,7 +144,9 @@ public final class InferenceService: Sendable {
 
         var timeout = settings.requestTimeoutNanos
         if let requested = parsed.timeoutMilliseconds {
-            timeout = min(timeout, UInt64(requested) &* 1_000_000)
+            // A wrapped product would turn a huge client timeout into a tiny one (a bogus 504).
+            let (nanos, overflow) = UInt64(requested).multipliedReportingOverflow(by: 1_000_000)
+            if !overflow { timeout = min(timeout, nanos) }
         }
         let deadline = started &+ timeout
         guard Monotonic.now() < deadline else {
