@@ -31,6 +31,7 @@ import io
 import itertools
 import json
 import math
+import multiprocessing
 import os
 import random
 import sys
@@ -253,10 +254,10 @@ def make_pair(scene: Scene, label: int, rng: random.Random) -> tuple[str, str | 
 
 # ---------------------------------------------------------------- drawing
 
-def random_scene(rng: random.Random) -> Scene:
+def random_scene(rng: random.Random, max_side: int = MAX_SIDE) -> Scene:
     while True:
-        w = rng.randint(MIN_SIDE, MAX_SIDE)
-        h = rng.randint(MIN_SIDE, MAX_SIDE)
+        w = rng.randint(MIN_SIDE, max_side)
+        h = rng.randint(MIN_SIDE, max_side)
         if w != h and max(w, h) / min(w, h) <= MAX_ASPECT:
             break
     grayscale = rng.random() < GRAYSCALE_SHARE
@@ -298,6 +299,10 @@ def _distance(a, b) -> float:
     return math.sqrt(sum((float(x) - float(y)) ** 2 for x, y in zip(a, b)))
 
 
+class NoBackground(Exception):
+    """No background colour keeps every shape visible (e.g. yellow and purple, in grayscale)."""
+
+
 def _luma(c) -> float:
     return 0.299 * c[0] + 0.587 * c[1] + 0.114 * c[2]
 
@@ -308,13 +313,13 @@ def _far_enough(c, avoid: list[tuple], grayscale: bool) -> bool:
 
 
 def _background_colour(rng: random.Random, avoid: list[tuple], grayscale: bool) -> tuple:
-    for _ in range(1000):
+    for _ in range(200):
         grey = rng.uniform(20, 235)
         sat = rng.uniform(0.0, 0.6)
         c = tuple(int(grey + (rng.uniform(0, 255) - grey) * sat) for _ in range(3))
         if _far_enough(c, avoid, grayscale):
             return c
-    raise RuntimeError("no background colour far enough from the shapes")
+    raise NoBackground()
 
 
 def _background(w: int, h: int, rng: random.Random, nrng: np.random.Generator,
@@ -331,8 +336,9 @@ def _background(w: int, h: int, rng: random.Random, nrng: np.random.Generator,
             if _far_enough(mid, avoid, grayscale):
                 break
         angle = rng.uniform(0, 2 * math.pi)
-        ys, xs = np.mgrid[0:h, 0:w].astype(np.float32)
-        t = (xs / w - 0.5) * math.cos(angle) + (ys / h - 0.5) * math.sin(angle)
+        xs = (np.arange(w, dtype=np.float32) / w - 0.5) * math.cos(angle)
+        ys = (np.arange(h, dtype=np.float32) / h - 0.5) * math.sin(angle)
+        t = ys[:, None] + xs[None, :]
         t = (t - t.min()) / max(1e-6, float(t.max() - t.min()))
         img = (np.array(c1, np.float32)[None, None] * (1 - t[..., None])
                + np.array(c2, np.float32)[None, None] * t[..., None])
@@ -340,7 +346,7 @@ def _background(w: int, h: int, rng: random.Random, nrng: np.random.Generator,
     c = _background_colour(rng, avoid, grayscale)
     sigma = rng.uniform(6, 22)
     scale = rng.choice([1, 2, 4, 8])
-    small = nrng.normal(0, sigma, (h // scale + 1, w // scale + 1, 3)).astype(np.float32)
+    small = nrng.standard_normal((h // scale + 1, w // scale + 1, 3), dtype=np.float32) * sigma
     noise = np.repeat(np.repeat(small, scale, 0), scale, 1)[:h, :w]
     return np.array(c, np.float32)[None, None] + noise, kind
 
@@ -406,7 +412,7 @@ def encode(img: Image.Image, scene: Scene, rng: random.Random) -> tuple[bytes, s
             out = img
         elif v < 0.7:
             opts = {"mode": "P"}
-            out = img.quantize(colors=rng.choice([64, 128, 256]), method=Image.Quantize.MEDIANCUT,
+            out = img.quantize(colors=rng.choice([64, 128, 256]), method=Image.Quantize.FASTOCTREE,
                                dither=Image.Dither.NONE)
         else:
             # Alpha varies over the background only; Pillow's convert("RGB") drops alpha, so
@@ -416,43 +422,63 @@ def encode(img: Image.Image, scene: Scene, rng: random.Random) -> tuple[bytes, s
             a[:, : img.width // 3] = rng.randint(160, 255)
             out = img.copy()
             out.putalpha(Image.fromarray(a, "L"))
-        out.save(buf, "PNG", compress_level=rng.choice([1, 6, 9]))
+        out.save(buf, "PNG", compress_level=rng.choice([1, 6]))
     return buf.getvalue(), fmt, opts
 
 
+def make_image(seed: int, index: int, pairs_per_image: int, first_label: int,
+               max_side: int = MAX_SIDE) -> tuple[Scene, bytes, str, dict, str, list[dict]]:
+    """Image `index` of the data set with `seed`: its own random streams, so any subset can be
+    made in any order (or in parallel) and still come out identical."""
+    rng = random.Random(f"shapes:{seed}:{index}")
+    nrng = np.random.default_rng([seed, index])
+    while True:
+        scene = random_scene(rng, max_side)
+        try:
+            img, bg_kind = draw_scene(scene, rng, nrng)
+            break
+        except NoBackground:
+            continue
+    blob, fmt, opts = encode(img, scene, rng)
+    pairs = []
+    for k in range(pairs_per_image):
+        label = (first_label + k) % 2
+        text, changed = make_pair(scene, label, rng)
+        pairs.append({"text": text, "label": LABELS[label], "changed": changed})
+    return scene, blob, fmt, opts, bg_kind, pairs
+
+
+def _make_image_star(args):
+    return make_image(*args)
+
+
 def generate(out: str, count: int, seed: int, pairs_per_image: int = 1,
-             max_side: int = MAX_SIDE, quiet: bool = False) -> None:
-    """Write `count` images and `count * pairs_per_image` pairs, labels alternating."""
-    global MAX_SIDE
-    MAX_SIDE = max_side
-    rng = random.Random(seed)
-    nrng = np.random.default_rng(seed)
+             max_side: int = MAX_SIDE, workers: int = 1, quiet: bool = False) -> None:
+    """Write `count` images and `count * pairs_per_image` pairs; labels alternate, so they are
+    balanced (exactly, for an even number of pairs)."""
     os.makedirs(os.path.join(out, "images"), exist_ok=True)
-    pair_no = 0
+    jobs = [(seed, i, pairs_per_image, (1 + i * pairs_per_image) % 2, max_side) for i in range(count)]
+    pool = multiprocessing.Pool(workers) if workers > 1 else None
+    results = pool.imap(_make_image_star, jobs, chunksize=16) if pool else map(_make_image_star, jobs)
     with open(os.path.join(out, "data.jsonl"), "w") as data, \
             open(os.path.join(out, "scenes.jsonl"), "w") as scenes:
-        for i in range(count):
-            scene = random_scene(rng)
-            img, bg_kind = draw_scene(scene, rng, nrng)
-            blob, fmt, opts = encode(img, scene, rng)
+        for i, (scene, blob, fmt, opts, bg_kind, pairs) in enumerate(results):
             rel = f"images/{i:06d}.{fmt}"
             with open(os.path.join(out, rel), "wb") as f:
                 f.write(blob)
-            pairs = []
-            for _ in range(pairs_per_image):
-                label = 1 - pair_no % 2  # match, no_match, match, ... : balanced
-                text, changed = make_pair(scene, label, rng)
-                pair_no += 1
-                data.write(json.dumps({"image": rel, "text": text, "label": LABELS[label]}) + "\n")
-                pairs.append({"text": text, "label": LABELS[label], "changed": changed})
+            for pr in pairs:
+                data.write(json.dumps({"image": rel, "text": pr["text"], "label": pr["label"]}) + "\n")
             scenes.write(json.dumps({
                 "image": rel, "width": scene.width, "height": scene.height,
                 "grayscale": scene.grayscale, "background": bg_kind, "encoding": opts | {"format": fmt},
                 "objects": [o.as_dict() for o in scene.objects],
                 "geometry": [[round(v, 2) for v in g] for g in scene.geometry],
                 "pairs": pairs}) + "\n")
-            if not quiet and (i + 1) % 500 == 0:
-                print(f"{i + 1}/{count} images", file=sys.stderr)
+            if not quiet and (i + 1) % 1000 == 0:
+                print(f"dataset: {i + 1}/{count} images", file=sys.stderr, flush=True)
+    if pool:
+        pool.close()
+        pool.join()
 
 
 def load_scenes(path: str) -> list[tuple[str, Scene]]:
@@ -475,8 +501,9 @@ def main() -> None:
     p.add_argument("--pairs-per-image", type=int, default=1)
     p.add_argument("--max-side", type=int, default=MAX_SIDE,
                    help=f"largest image side (default {MAX_SIDE}; smaller keeps fixtures small)")
+    p.add_argument("--workers", type=int, default=1, help="processes (output does not depend on it)")
     a = p.parse_args()
-    generate(a.out, a.count, a.seed, a.pairs_per_image, a.max_side)
+    generate(a.out, a.count, a.seed, a.pairs_per_image, a.max_side, a.workers)
 
 
 if __name__ == "__main__":
