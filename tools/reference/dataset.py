@@ -7,7 +7,7 @@ mentioned shape changed (colour, shape, size or position), checked to be false.
 
     python3 tools/reference/dataset.py --out DIR --count 2000 --seed 2
 
-writes DIR/images/NNNNNN.{jpg,png}, DIR/data.jsonl with one line per pair
+writes DIR/images/NNNNNN.{jpg,png}, DIR/data.jsonl (`--jsonl` renames it) with one line per pair
 (`{"image": "images/000000.jpg", "text": "a red circle", "label": "match"}`, image path
 relative to the JSONL file) and DIR/scenes.jsonl (what each image contains, and for each
 pair which attribute a negative changed) for error analysis and for training, which draws
@@ -323,8 +323,8 @@ def _background_colour(rng: random.Random, avoid: list[tuple], grayscale: bool) 
 
 
 def _background(w: int, h: int, rng: random.Random, nrng: np.random.Generator,
-                avoid: list[tuple], grayscale: bool) -> tuple[np.ndarray, str]:
-    kind = rng.choice(["solid", "gradient", "noise"])
+                avoid: list[tuple], grayscale: bool, kind: str | None = None) -> tuple[np.ndarray, str]:
+    kind = kind or rng.choice(["solid", "gradient", "noise"])
     if kind == "solid":
         c = _background_colour(rng, avoid, grayscale)
         return np.broadcast_to(np.array(c, np.float32), (h, w, 3)).copy(), kind
@@ -376,10 +376,11 @@ def _polygon(shape: str, cx: float, cy: float, r: float, rot: float) -> list[tup
     raise ValueError(shape)
 
 
-def draw_scene(scene: Scene, rng: random.Random, nrng: np.random.Generator) -> tuple[Image.Image, str]:
+def draw_scene(scene: Scene, rng: random.Random, nrng: np.random.Generator,
+               background: str | None = None) -> tuple[Image.Image, str]:
     w, h = scene.width, scene.height
     shape_colours = [_jitter_colour(COLOURS[o.colour], rng) for o in scene.objects]
-    bg, kind = _background(w, h, rng, nrng, shape_colours, scene.grayscale)
+    bg, kind = _background(w, h, rng, nrng, shape_colours, scene.grayscale, background)
     img = Image.fromarray(np.clip(bg, 0, 255).round().astype(np.uint8), "RGB")
     draw = ImageDraw.Draw(img)
     for o, colour, (cx, cy, r) in zip(scene.objects, shape_colours, scene.geometry):
@@ -453,14 +454,15 @@ def _make_image_star(args):
 
 
 def generate(out: str, count: int, seed: int, pairs_per_image: int = 1,
-             max_side: int = MAX_SIDE, workers: int = 1, quiet: bool = False) -> None:
+             max_side: int = MAX_SIDE, workers: int = 1, quiet: bool = False,
+             jsonl: str = "data.jsonl") -> None:
     """Write `count` images and `count * pairs_per_image` pairs; labels alternate, so they are
     balanced (exactly, for an even number of pairs)."""
     os.makedirs(os.path.join(out, "images"), exist_ok=True)
     jobs = [(seed, i, pairs_per_image, (1 + i * pairs_per_image) % 2, max_side) for i in range(count)]
     pool = multiprocessing.Pool(workers) if workers > 1 else None
     results = pool.imap(_make_image_star, jobs, chunksize=16) if pool else map(_make_image_star, jobs)
-    with open(os.path.join(out, "data.jsonl"), "w") as data, \
+    with open(os.path.join(out, jsonl), "w") as data, \
             open(os.path.join(out, "scenes.jsonl"), "w") as scenes:
         for i, (scene, blob, fmt, opts, bg_kind, pairs) in enumerate(results):
             rel = f"images/{i:06d}.{fmt}"
@@ -481,6 +483,38 @@ def generate(out: str, count: int, seed: int, pairs_per_image: int = 1,
         pool.join()
 
 
+EXAMPLES = [
+    # (file, size, background, objects, [(caption, label)])
+    ("red-circle.jpg", (640, 480), "solid", [Obj("circle", "red", "large", "centre")],
+     [("a red circle", "match"), ("a blue circle", "no_match")]),
+    ("two-shapes.png", (600, 400), "gradient",
+     [Obj("star", "yellow", "small", "left"), Obj("square", "blue", "large", "right")],
+     [("a small yellow star on the left and a large blue square on the right", "match"),
+      ("a small yellow star on the left and a large blue square at the top", "no_match")]),
+]
+
+
+def write_examples(out: str, seed: int = 7) -> None:
+    """The documentation's example images, plus examples.jsonl with their captions."""
+    os.makedirs(out, exist_ok=True)
+    with open(os.path.join(out, "examples.jsonl"), "w") as data:
+        for k, (name, (w, h), background, objs, captions) in enumerate(EXAMPLES):
+            rng = random.Random(f"example:{seed}:{k}")
+            nrng = np.random.default_rng([seed, k])
+            geometry = []
+            for o in objs:
+                fx, fy = POSITION_CENTRES[o.position]
+                lo, hi = SIZE_RANGES[o.size]
+                geometry.append((fx * w, fy * h, (lo + hi) / 4 * min(w, h)))
+            img, _ = draw_scene(Scene(w, h, False, objs, geometry), rng, nrng, background)
+            if name.endswith(".jpg"):
+                img.save(os.path.join(out, name), "JPEG", quality=90)
+            else:
+                img.save(os.path.join(out, name), "PNG")
+            for text, label in captions:
+                data.write(json.dumps({"image": name, "text": text, "label": label}) + "\n")
+
+
 def load_scenes(path: str) -> list[tuple[str, Scene]]:
     """(image path relative to the folder, scene) for every line of a scenes.jsonl."""
     out = []
@@ -496,14 +530,22 @@ def load_scenes(path: str) -> list[tuple[str, Scene]]:
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--out", required=True, help="output folder")
-    p.add_argument("--count", type=int, required=True, help="number of images")
-    p.add_argument("--seed", type=int, required=True)
+    p.add_argument("--examples", action="store_true",
+                   help="write only the documentation's example images and examples.jsonl")
+    p.add_argument("--count", type=int, help="number of images")
+    p.add_argument("--seed", type=int)
     p.add_argument("--pairs-per-image", type=int, default=1)
     p.add_argument("--max-side", type=int, default=MAX_SIDE,
                    help=f"largest image side (default {MAX_SIDE}; smaller keeps fixtures small)")
     p.add_argument("--workers", type=int, default=1, help="processes (output does not depend on it)")
+    p.add_argument("--jsonl", default="data.jsonl", help="name of the pairs file (default data.jsonl)")
     a = p.parse_args()
-    generate(a.out, a.count, a.seed, a.pairs_per_image, a.max_side, a.workers)
+    if a.examples:
+        write_examples(a.out)
+        return
+    if a.count is None or a.seed is None:
+        p.error("--count and --seed are required")
+    generate(a.out, a.count, a.seed, a.pairs_per_image, a.max_side, a.workers, jsonl=a.jsonl)
 
 
 if __name__ == "__main__":
