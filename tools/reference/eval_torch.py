@@ -27,11 +27,11 @@ import time
 import torch
 from PIL import Image
 from torchvision import transforms
-from transformers import BertTokenizerFast
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 from fusion_reference import load_model_dir, pad_batch  # noqa: E402
+from train import load_tokenizer  # noqa: E402
 
 
 def main() -> None:
@@ -51,8 +51,7 @@ def main() -> None:
     size = config["image_encoder"]["image_size"]
     tf = transforms.Compose([transforms.Resize((size, size)), transforms.ToTensor(),
                              transforms.Normalize(mean=pre["mean"], std=pre["std"])])
-    tok = BertTokenizerFast(vocab_file=os.path.join(a.model, "vocab.txt"),
-                            do_lower_case=pre.get("do_lower_case", True))
+    tok = load_tokenizer(os.path.join(a.model, "vocab.txt"), pre.get("do_lower_case", True))
     max_len = pre.get("max_text_length", 512)
 
     base = os.path.dirname(os.path.abspath(a.data))

@@ -17,8 +17,8 @@ Training-only extras, none of them in the saved model:
 - every image is paired with one matching and one non-matching caption in the same step, so
   the image encoder runs once for two pairs; half the negatives are minimal pairs (the
   positive with one attribute changed, same template and synonyms);
-- an auxiliary head (5 learned queries attending over the ViT output, one per position)
-  predicts the shape, colour and size at each position, which teaches the image encoder
+- an auxiliary head predicts from each patch's output token the shape, colour and size that
+  covers the patch (dense targets from the scene geometry), which teaches the image encoder
   from scratch much faster than the match label alone;
 - SDPA attention kernels (same math as the eager kernels the saved model is checked with).
 """
@@ -34,13 +34,17 @@ import shutil
 import sys
 import time
 
-import numpy as np
-import torch
-import torch.nn as nn
-import torch.nn.functional as F
-from PIL import Image
-from torchvision import transforms
-from transformers import BertTokenizerFast
+# Threads that spin while waiting steal the CPU from everyone on a shared 2-core machine (measured
+# here: 4x the CPU time per step under load); sleeping waits cost nothing when it is idle.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+import torch.nn as nn  # noqa: E402
+import torch.nn.functional as F  # noqa: E402
+from PIL import Image  # noqa: E402
+from torchvision import transforms  # noqa: E402
+from transformers import BertTokenizerFast  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
@@ -141,15 +145,20 @@ def check_pipeline(folder: str, rel_paths: list[str], pixels: np.ndarray) -> Non
             raise SystemExit(f"cached pixels differ from the seed pipeline on {rel_paths[i]}")
 
 
-def aux_targets(scene: dataset.Scene) -> np.ndarray:
-    """[5 positions, 3] = (shape+1 | 0, colour+1 | 0 | -100 when grayscale, size+1 | 0)."""
-    t = np.zeros((len(dataset.POSITIONS), 3), np.int64)
+def aux_targets(scene: dataset.Scene, grid: int) -> np.ndarray:
+    """[grid*grid patches, 3] = what covers each patch's centre: (shape+1, colour+1, size+1),
+    0 for background; colour -100 (ignored) on grayscale images. A shape covers a patch when the
+    patch centre, mapped back to the original image, lies within 0.75 of its bounding radius."""
+    t = np.zeros((grid * grid, 3), np.int64)
     colours = list(dataset.COLOURS)
-    for o in scene.objects:
-        p = dataset.POSITIONS.index(o.position)
-        t[p, 0] = dataset.SHAPES.index(o.shape) + 1
-        t[p, 1] = -100 if scene.grayscale else colours.index(o.colour) + 1
-        t[p, 2] = dataset.SIZES.index(o.size) + 1
+    c = (np.arange(grid) + 0.5) / grid
+    xs = c[None, :] * scene.width
+    ys = c[:, None] * scene.height
+    for o, (cx, cy, r) in zip(scene.objects, scene.geometry):
+        inside = (np.hypot(xs - cx, ys - cy) < 0.75 * r).reshape(-1)
+        t[inside, 0] = dataset.SHAPES.index(o.shape) + 1
+        t[inside, 1] = -100 if scene.grayscale else colours.index(o.colour) + 1
+        t[inside, 2] = dataset.SIZES.index(o.size) + 1
     return t
 
 
@@ -170,25 +179,22 @@ def caption_pair(scene: dataset.Scene, rng: random.Random) -> tuple[str, str]:
 # ------------------------------------------------------------------ model pieces
 
 class AuxHead(nn.Module):
-    """Training-only probe: what sits at each of the five positions."""
+    """Training-only probe: what covers each patch (shape, colour, size), read from the ViT's
+    output token of that patch. Dense targets teach a from-scratch ViT much faster than the
+    match label alone."""
 
     def __init__(self, d: int):
         super().__init__()
-        self.queries = nn.Parameter(torch.randn(len(dataset.POSITIONS), d) * 0.02)
-        self.attn = nn.MultiheadAttention(d, 4, batch_first=True)
-        self.norm = nn.LayerNorm(d)
         self.shape = nn.Linear(d, len(dataset.SHAPES) + 1)
         self.colour = nn.Linear(d, len(dataset.COLOURS) + 1)
         self.size = nn.Linear(d, len(dataset.SIZES) + 1)
 
     def forward(self, h: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-        q = self.queries.unsqueeze(0).expand(h.shape[0], -1, -1)
-        z, _ = self.attn(q, h, h, need_weights=False)
-        z = self.norm(z)
-        loss = F.cross_entropy(self.shape(z).flatten(0, 1), targets[..., 0].flatten())
-        loss = loss + F.cross_entropy(self.colour(z).flatten(0, 1), targets[..., 1].flatten(),
-                                      ignore_index=-100)
-        return loss + F.cross_entropy(self.size(z).flatten(0, 1), targets[..., 2].flatten())
+        z = h[:, 1:].flatten(0, 1)      # patch tokens, CLS dropped
+        t = targets.flatten(0, 1)
+        loss = F.cross_entropy(self.shape(z), t[:, 0])
+        loss = loss + F.cross_entropy(self.colour(z), t[:, 1], ignore_index=-100)
+        return loss + F.cross_entropy(self.size(z), t[:, 2])
 
 
 def fuse(model: FusionModel, img_h: torch.Tensor, input_ids: torch.Tensor,
@@ -208,6 +214,16 @@ def fuse(model: FusionModel, img_h: torch.Tensor, input_ids: torch.Tensor,
     txt_vec = (fused[:, n_img:] * m).sum(dim=1) / m.sum(dim=1)
     gate = torch.softmax(model.gate(torch.cat([img_vec, txt_vec], dim=-1)), dim=-1)
     return model.head(gate[:, 0:1] * img_vec + gate[:, 1:2] * txt_vec)
+
+
+def load_tokenizer(vocab: str, lower: bool) -> BertTokenizerFast:
+    """BertTokenizerFast over a vocab.txt. transformers 5 takes `vocab=`; its old `vocab_file=`
+    keyword is silently ignored and leaves a 5-token vocabulary that maps every word to [UNK]."""
+    tok = BertTokenizerFast(vocab=vocab, do_lower_case=lower)
+    probe = tok("a red circle")["input_ids"]
+    if len(tok) < 1000 or tok.unk_token_id in probe:
+        raise SystemExit(f"tokenizer from {vocab} is broken: {len(tok)} tokens, 'a red circle' -> {probe}")
+    return tok
 
 
 def tokenize(tok: BertTokenizerFast, texts: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
@@ -241,6 +257,13 @@ def evaluate(model: FusionModel, tok: BertTokenizerFast, pixels: np.ndarray,
     return right / len(pairs)
 
 
+def save(model: FusionModel, config: dict, out: str, vocab: str) -> None:
+    os.makedirs(out, exist_ok=True)
+    save_model_dir(model, config, out, dtype="F16", vocab_file=vocab)
+    with open(os.path.join(out, "NOTICE"), "w") as f:
+        f.write(NOTICE)
+
+
 # ------------------------------------------------------------------ main
 
 def main() -> None:
@@ -253,7 +276,7 @@ def main() -> None:
     p.add_argument("--epochs", type=int, default=4)
     p.add_argument("--batch", type=int, default=32, help="images per step (2 captions each)")
     p.add_argument("--lr", type=float, default=1e-3)
-    p.add_argument("--aux-weight", type=float, default=0.5)
+    p.add_argument("--aux-weight", type=float, default=1.0)
     p.add_argument("--max-minutes", type=float, default=55.0,
                    help="stop early (and still save) when training passes this")
     p.add_argument("--seed", type=int, default=0, help="initialisation and caption sampling")
@@ -266,6 +289,8 @@ def main() -> None:
     p.add_argument("--text-heads", type=int, default=4)
     p.add_argument("--fusion-hidden", type=int, default=64)
     p.add_argument("--gate-hidden", type=int, default=64)
+    p.add_argument("--snapshot-minutes", type=float, default=0,
+                   help="also write the model directory every this many minutes (0: only at the end)")
     p.add_argument("--init", default=None, help="start from this model directory")
     a = p.parse_args()
 
@@ -275,7 +300,7 @@ def main() -> None:
     vocab = a.vocab or next((v for v in VOCAB_CANDIDATES if os.path.exists(v)), None)
     if vocab is None:
         raise SystemExit("no vocab.txt: run tools/fetch-minilm.sh or pass --vocab")
-    tok = BertTokenizerFast(vocab_file=vocab, do_lower_case=True)
+    tok = load_tokenizer(vocab, True)
 
     train_dir, val_dir = os.path.join(a.data, "train"), os.path.join(a.data, "val")
     ensure_dataset(train_dir, a.images, 1, a.threads)
@@ -291,7 +316,8 @@ def main() -> None:
         for line in f:
             d = json.loads(line)
             val_pairs.append((index[d["image"]], d["text"], dataset.LABELS.index(d["label"])))
-    targets = torch.from_numpy(np.stack([aux_targets(s) for _, s in train_scenes]))
+    grid = IMAGE_SIZE // 16
+    targets = torch.from_numpy(np.stack([aux_targets(s, grid) for _, s in train_scenes]))
     print(f"data ready in {time.time() - t0:.0f}s", flush=True)
 
     if a.init:
@@ -331,6 +357,7 @@ def main() -> None:
     aux.train()
     step = 0
     t_train = time.time()
+    last_snapshot = t_train
     stopped_early = False
     for epoch in range(a.epochs):
         order = torch.randperm(n, generator=torch.Generator().manual_seed(a.seed * 1000 + epoch))
@@ -371,6 +398,10 @@ def main() -> None:
                       flush=True)
                 run_loss = run_aux = run_acc = 0.0
                 run_n = 0
+            if a.snapshot_minutes and time.time() - last_snapshot >= a.snapshot_minutes * 60:
+                save(model, config, a.out, vocab)
+                last_snapshot = time.time()
+                print(f"snapshot at step {step} written to {a.out}", flush=True)
             if (time.time() - t_train) / 60 >= a.max_minutes:
                 stopped_early = True
                 break
@@ -381,11 +412,7 @@ def main() -> None:
             print(f"stopped early at step {step}/{total} (--max-minutes {a.max_minutes})", flush=True)
             break
 
-    model.eval()
-    os.makedirs(a.out, exist_ok=True)
-    save_model_dir(model, config, a.out, dtype="F16", vocab_file=vocab)
-    with open(os.path.join(a.out, "NOTICE"), "w") as f:
-        f.write(NOTICE)
+    save(model, config, a.out, vocab)
     minutes = (time.time() - t0) / 60
     print(f"saved {a.out}; training {(time.time() - t_train) / 60:.1f} min, total {minutes:.1f} min",
           flush=True)
