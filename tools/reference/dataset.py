@@ -34,6 +34,7 @@ import math
 import multiprocessing
 import os
 import random
+import string
 import sys
 from dataclasses import dataclass, field
 
@@ -173,8 +174,25 @@ def describe(m: Obj, rng: random.Random) -> str:
     return " ".join(words)
 
 
-def render(mentions: list[Obj], rng: random.Random) -> str:
-    """Words for the mentions; a template is picked that uses exactly the positions given."""
+def _fill(template: str, fields: dict[str, str]) -> tuple[str, dict[str, tuple[int, int]]]:
+    """template.format(**fields), plus where each field landed in the text."""
+    out, spans = [], {}
+    at = 0
+    for literal, name, _, _ in string.Formatter().parse(template):
+        out.append(literal)
+        at += len(literal)
+        if name is not None:
+            value = fields[name]
+            spans[name] = (at, at + len(value))
+            out.append(value)
+            at += len(value)
+    return "".join(out), spans
+
+
+def render_with_spans(mentions: list[Obj], rng: random.Random
+                      ) -> tuple[str, list[list[tuple[int, int]]]]:
+    """The caption and, per mention, the character spans of its words (article, description,
+    position phrase). A template is picked that uses exactly the positions given."""
     if len(mentions) == 1:
         m = mentions[0]
         has_pos = m.position is not None
@@ -182,7 +200,8 @@ def render(mentions: list[Obj], rng: random.Random) -> str:
         t = rng.choice(choices)
         d = describe(m, rng)
         p = rng.choice(POSITION_PHRASES[m.position]) if has_pos else ""
-        return t.format(a=article(d), d=d, p=p, P=p)
+        text, spans = _fill(t, {"a": article(d), "d": d, "p": p, "P": p})
+        return text, [[v for k, v in spans.items()]]
     m1, m2 = mentions
     pos_mask = (m1.position is not None, m2.position is not None)
     choices = [t for t in PAIR_TEMPLATES if (("{p1}" in t), ("{p2}" in t)) == pos_mask]
@@ -190,7 +209,14 @@ def render(mentions: list[Obj], rng: random.Random) -> str:
     d1, d2 = describe(m1, rng), describe(m2, rng)
     p1 = rng.choice(POSITION_PHRASES[m1.position]) if m1.position else ""
     p2 = rng.choice(POSITION_PHRASES[m2.position]) if m2.position else ""
-    return t.format(a1=article(d1), d1=d1, p1=p1, a2=article(d2), d2=d2, p2=p2)
+    text, spans = _fill(t, {"a1": article(d1), "d1": d1, "p1": p1,
+                            "a2": article(d2), "d2": d2, "p2": p2})
+    return text, [[v for k, v in spans.items() if k.endswith(str(i))] for i in (1, 2)]
+
+
+def render(mentions: list[Obj], rng: random.Random) -> str:
+    """Words for the mentions; a template is picked that uses exactly the positions given."""
+    return render_with_spans(mentions, rng)[0]
 
 
 def positive_mentions(scene: Scene, rng: random.Random) -> list[Obj]:

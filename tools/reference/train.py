@@ -20,11 +20,15 @@ Training-only extras, none of them in the saved model:
 - an auxiliary head predicts from each patch's output token the shape, colour and size that
   covers the patch (dense targets from the scene geometry), which teaches the image encoder
   from scratch much faster than the match label alone;
+- a grounding loss on the fusion attention: in the first --ground-heads heads, the tokens of
+  each mentioned shape should attend to that shape's patches, except in the one mention a
+  negative changed (the fusion cannot start from random attention fast enough otherwise);
 - SDPA attention kernels (same math as the eager kernels the saved model is checked with).
 """
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import math
 import multiprocessing
@@ -162,18 +166,62 @@ def aux_targets(scene: dataset.Scene, grid: int) -> np.ndarray:
     return t
 
 
-def caption_pair(scene: dataset.Scene, rng: random.Random) -> tuple[str, str]:
-    """(matching, non-matching); half the time a minimal pair sharing template and words."""
+def patch_objects(scene: dataset.Scene, grid: int) -> np.ndarray:
+    """[grid*grid]: index of the shape whose bounding circle holds the patch centre, else -1."""
+    t = np.full(grid * grid, -1, np.int64)
+    c = (np.arange(grid) + 0.5) / grid
+    xs = c[None, :] * scene.width
+    ys = c[:, None] * scene.height
+    for k, (cx, cy, r) in enumerate(scene.geometry):
+        t[(np.hypot(xs - cx, ys - cy) < r).reshape(-1)] = k
+    return t
+
+
+def _assign(mentions: list[dataset.Obj], objects: list[dataset.Obj]) -> list[int]:
+    """Which object each mention of a true caption describes."""
+    for perm in itertools.permutations(range(len(objects)), len(mentions)):
+        if all(dataset.obj_matches(m, objects[i]) for m, i in zip(mentions, perm)):
+            return list(perm)
+    raise ValueError("caption is not true of the scene")
+
+
+def caption_pair(scene: dataset.Scene, rng: random.Random) -> tuple[tuple, tuple]:
+    """A matching and a non-matching caption, each as (text, spans per mention, [(object,
+    found)] per mention): the negative is the positive with one attribute of one mention
+    changed (so that mention's object is not found); half the time both share template and
+    words (a minimal pair), otherwise the negative is worded independently."""
     while True:
         pos = dataset.positive_mentions(scene, rng)
-        if rng.random() < 0.5:
-            neg = dataset.negative_mentions(scene, pos, rng)
-            if neg is None:
-                continue
-            k = rng.random()
-            return dataset.render(pos, random.Random(k)), dataset.render(neg[0], random.Random(k))
-        text, _ = dataset.make_pair(scene, 0, rng)
-        return dataset.render(pos, rng), text
+        neg = dataset.negative_mentions(scene, pos, rng)
+        if neg is None:
+            continue
+        objs = _assign(pos, scene.objects)
+        changed = next(i for i, (a, b) in enumerate(zip(pos, neg[0])) if a != b)
+        k = rng.random()
+        p_text, p_spans = dataset.render_with_spans(pos, random.Random(k))
+        n_rng = random.Random(k) if rng.random() < 0.5 else rng
+        n_text, n_spans = dataset.render_with_spans(neg[0], n_rng)
+        p_ground = [(o, True) for o in objs]
+        n_ground = [(o, i != changed) for i, o in enumerate(objs)]
+        return (p_text, p_spans, p_ground), (n_text, n_spans, n_ground)
+
+
+def grounding_targets(offsets: torch.Tensor, captions: list[tuple]) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per token: the object its mention describes (-1: none) and +1 (should be found) / -1
+    (should not: the changed mention of a negative) / 0 (unsupervised)."""
+    b, t = offsets.shape[:2]
+    obj = torch.full((b, t), -1, dtype=torch.long)
+    sign = torch.zeros((b, t))
+    for i, (_, spans, ground) in enumerate(captions):
+        for j in range(t):
+            s0, e0 = int(offsets[i, j, 0]), int(offsets[i, j, 1])
+            if e0 <= s0:
+                continue  # special or padding token
+            for m, mention_spans in enumerate(spans):
+                if any(a <= s0 < z for a, z in mention_spans):
+                    obj[i, j] = ground[m][0]
+                    sign[i, j] = 1.0 if ground[m][1] else -1.0
+    return obj, sign
 
 
 # ------------------------------------------------------------------ model pieces
@@ -198,8 +246,9 @@ class AuxHead(nn.Module):
 
 
 def fuse(model: FusionModel, img_h: torch.Tensor, input_ids: torch.Tensor,
-         attention_mask: torch.Tensor) -> torch.Tensor:
-    """FusionModel.forward after the image encoder (checked equal at start-up); returns logits."""
+         attention_mask: torch.Tensor, weights: bool = False):
+    """FusionModel.forward after the image encoder (checked equal at start-up); returns logits
+    (and with `weights`, the fusion attention [B, heads, text tokens, patches])."""
     txt_h = model.text_encoder(input_ids=input_ids, attention_mask=attention_mask,
                                token_type_ids=torch.zeros_like(input_ids)).last_hidden_state
     img = model.image_proj(img_h) + model.modality_embedding[0]
@@ -208,12 +257,29 @@ def fuse(model: FusionModel, img_h: torch.Tensor, input_ids: torch.Tensor,
     x = torch.cat([img, txt], dim=1)
     pad = torch.cat([torch.zeros(img.shape[0], n_img, dtype=torch.bool),
                      attention_mask == 0], dim=1)
-    fused, _ = model.attention(x, x, x, key_padding_mask=pad, need_weights=False)
+    fused, w = model.attention(x, x, x, key_padding_mask=pad, need_weights=weights,
+                               average_attn_weights=False)
     img_vec = fused[:, :n_img].mean(dim=1)
     m = attention_mask.to(fused.dtype).unsqueeze(-1)
     txt_vec = (fused[:, n_img:] * m).sum(dim=1) / m.sum(dim=1)
     gate = torch.softmax(model.gate(torch.cat([img_vec, txt_vec], dim=-1)), dim=-1)
-    return model.head(gate[:, 0:1] * img_vec + gate[:, 1:2] * txt_vec)
+    logits = model.head(gate[:, 0:1] * img_vec + gate[:, 1:2] * txt_vec)
+    if weights:
+        return logits, w[:, :, n_img:, 1:n_img]
+    return logits
+
+
+def grounding_loss(w: torch.Tensor, token_obj: torch.Tensor, sign: torch.Tensor,
+                   patch_obj: torch.Tensor, heads: int) -> torch.Tensor:
+    """Teach the first `heads` fusion heads where to look: a mention's tokens put their
+    attention on its shape's patches when the shape is there as described, and not when the
+    caption changed one of its attributes. w [B,H,T,P], token_obj/sign [B,T], patch_obj [B,P]."""
+    on = (patch_obj[:, None, :] == token_obj[:, :, None]) & (token_obj[:, :, None] >= 0)
+    mass = (w[:, :heads] * on[:, None].to(w.dtype)).sum(-1).mean(1)       # [B,T]
+    pos = sign > 0
+    neg = sign < 0
+    loss = -(torch.log(mass[pos] + 1e-4).sum() + torch.log1p(-mass[neg] + 1e-4).sum())
+    return loss / max(1, int(pos.sum() + neg.sum()))
 
 
 def load_tokenizer(vocab: str, lower: bool) -> BertTokenizerFast:
@@ -226,8 +292,11 @@ def load_tokenizer(vocab: str, lower: bool) -> BertTokenizerFast:
     return tok
 
 
-def tokenize(tok: BertTokenizerFast, texts: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
-    enc = tok(texts, truncation=True, max_length=MAX_TEXT, padding=True, return_tensors="pt")
+def tokenize(tok: BertTokenizerFast, texts: list[str], offsets: bool = False):
+    enc = tok(texts, truncation=True, max_length=MAX_TEXT, padding=True, return_tensors="pt",
+              return_offsets_mapping=offsets)
+    if offsets:
+        return enc["input_ids"], enc["attention_mask"], enc["offset_mapping"]
     return enc["input_ids"], enc["attention_mask"]
 
 
@@ -277,6 +346,9 @@ def main() -> None:
     p.add_argument("--batch", type=int, default=32, help="images per step (2 captions each)")
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--aux-weight", type=float, default=1.0)
+    p.add_argument("--ground-weight", type=float, default=1.0)
+    p.add_argument("--ground-heads", type=int, default=4,
+                   help="fusion heads whose attention the grounding loss steers")
     p.add_argument("--max-minutes", type=float, default=55.0,
                    help="stop early (and still save) when training passes this")
     p.add_argument("--seed", type=int, default=0, help="initialisation and caption sampling")
@@ -318,6 +390,7 @@ def main() -> None:
             val_pairs.append((index[d["image"]], d["text"], dataset.LABELS.index(d["label"])))
     grid = IMAGE_SIZE // 16
     targets = torch.from_numpy(np.stack([aux_targets(s, grid) for _, s in train_scenes]))
+    patch_obj = torch.from_numpy(np.stack([patch_objects(s, grid) for _, s in train_scenes]))
     print(f"data ready in {time.time() - t0:.0f}s", flush=True)
 
     if a.init:
@@ -333,7 +406,7 @@ def main() -> None:
     params = list(model.parameters()) + list(aux.parameters())
     decay = [q for q in params if q.ndim >= 2]
     no_decay = [q for q in params if q.ndim < 2]
-    opt = torch.optim.AdamW([{"params": decay, "weight_decay": 0.05},
+    opt = torch.optim.AdamW([{"params": decay, "weight_decay": 0.01},
                              {"params": no_decay, "weight_decay": 0.0}], lr=a.lr)
     n = len(train_scenes)
     steps_per_epoch = n // a.batch
@@ -361,26 +434,29 @@ def main() -> None:
     stopped_early = False
     for epoch in range(a.epochs):
         order = torch.randperm(n, generator=torch.Generator().manual_seed(a.seed * 1000 + epoch))
-        run_loss = run_aux = run_acc = 0.0
+        run_loss = run_aux = run_acc = run_ground = 0.0
         run_n = 0
         for b in range(steps_per_epoch):
             idx = order[b * a.batch:(b + 1) * a.batch].tolist()
-            texts, labels = [], []
+            captions, labels = [], []
             for i in idx:
                 rng = random.Random(f"train:{a.seed}:{epoch}:{i}")
                 pos, neg = caption_pair(train_scenes[i][1], rng)
-                texts += [pos, neg]
+                captions += [pos, neg]
                 labels += [1, 0]
             x = to_pixel_values(train_px[idx])
-            ids, mask = tokenize(tok, texts)
+            ids, mask, offsets = tokenize(tok, [c[0] for c in captions], offsets=True)
+            token_obj, sign = grounding_targets(offsets, captions)
             y = torch.tensor(labels)
             for group in opt.param_groups:
                 group["lr"] = lr_at(step)
             img_h = model.image_encoder(pixel_values=x).last_hidden_state
-            logits = fuse(model, img_h.repeat_interleave(2, dim=0), ids, mask)
+            logits, w = fuse(model, img_h.repeat_interleave(2, dim=0), ids, mask, weights=True)
             loss_main = F.cross_entropy(logits, y)
             loss_aux = aux(img_h, targets[idx])
-            loss = loss_main + a.aux_weight * loss_aux
+            loss_ground = grounding_loss(w, token_obj, sign,
+                                         patch_obj[idx].repeat_interleave(2, dim=0), a.ground_heads)
+            loss = loss_main + a.aux_weight * loss_aux + a.ground_weight * loss_ground
             opt.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(params, 1.0)
@@ -388,15 +464,16 @@ def main() -> None:
             step += 1
             run_loss += loss_main.item()
             run_aux += loss_aux.item()
+            run_ground += loss_ground.item()
             run_acc += (logits.argmax(-1) == y).float().mean().item()
             run_n += 1
             if step % 50 == 0:
                 k = run_n
                 el = time.time() - t_train
                 print(f"epoch {epoch} step {step}/{total} {el / 60:.1f} min  loss {run_loss / k:.4f}  "
-                      f"aux {run_aux / k:.3f}  train acc {run_acc / k:.3f}  lr {lr_at(step):.2e}",
+                      f"aux {run_aux / k:.3f}  ground {run_ground / k:.3f}  train acc {run_acc / k:.3f}  lr {lr_at(step):.2e}",
                       flush=True)
-                run_loss = run_aux = run_acc = 0.0
+                run_loss = run_aux = run_acc = run_ground = 0.0
                 run_n = 0
             if a.snapshot_minutes and time.time() - last_snapshot >= a.snapshot_minutes * 60:
                 save(model, config, a.out, vocab)
