@@ -86,6 +86,9 @@ extension EndToEnd {
                 process.standardError = pipe
                 process.standardOutput = pipe
                 try process.run()
+                // A server that starts instead of refusing would never exit: stop it so the
+                // test fails rather than hangs.
+                DispatchQueue.global().asyncAfter(deadline: .now() + 30) { if process.isRunning { process.terminate() } }
                 let output = pipe.fileHandleForReading.readDataToEndOfFile()
                 process.waitUntilExit()
                 return (process.terminationStatus, String(decoding: output, as: UTF8.self))

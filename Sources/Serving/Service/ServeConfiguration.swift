@@ -164,8 +164,7 @@ public struct ServeConfiguration: Sendable, Equatable {
     }
 
     /// The model directory to serve: as given, or for the default, `models/default` in the
-    /// working directory, next to the installed binary (`<prefix>/share/fusion-serve/`), or in
-    /// the source tree the binary was built in (`.build/<triple>/release/fusion-serve`).
+    /// working directory or next to the installed binary (`<prefix>/share/fusion-serve/`).
     public func resolvedModelDirectory(executable: String) throws(ConfigurationError) -> String {
         let manager = FileManager.default
         func isModel(_ dir: String) -> Bool { manager.fileExists(atPath: dir + "/config.json") }
@@ -177,9 +176,7 @@ public struct ServeConfiguration: Sendable, Equatable {
         }
         let binDir = (executable as NSString).deletingLastPathComponent
         let candidates = ["models/default",
-                          (binDir as NSString).appendingPathComponent("../share/fusion-serve/models/default"),
-                          (binDir as NSString).appendingPathComponent("../../models/default"),
-                          (binDir as NSString).appendingPathComponent("../../../models/default")]
+                          (binDir as NSString).appendingPathComponent("../share/fusion-serve/models/default")]
         guard let found = candidates.first(where: isModel) else {
             throw ConfigurationError(flag: "--model", message: "no default model: models/default/config.json not found in \(manager.currentDirectoryPath) or \(candidates[1]); run from the repository root or pass --model DIR")
         }
