@@ -408,7 +408,7 @@ final class EventLoop {
             connection.readingRequests = false
         }
         if connection.slots.isEmpty && !connection.hasOutput {
-            if connection.peerClosed || (draining && connection.parser.progress == .idle) {
+            if connection.peerClosed || (draining && connection.parser.progress == .idle && connection.servedAny) {
                 close(connection)
                 return
             }
@@ -599,9 +599,13 @@ final class EventLoop {
         }
         listenerPausedUntil = nil
         for connection in Array(connections.values) {
-            if connection.phase == .open && connection.isIdle {
+            // A connection that has not sent its first request yet was just accepted: its
+            // client is about to send, and closing now would reset it (with a shared,
+            // socket-activated listener the next server would have served it). Let it send one
+            // request (bounded by the header timeout and the drain deadline); it is closed after.
+            if connection.phase == .open && connection.isIdle && connection.servedAny {
                 close(connection)
-            } else if connection.phase == .open && connection.parser.progress == .idle {
+            } else if connection.phase == .open && connection.parser.progress == .idle && !connection.isIdle {
                 // No new requests; the pending ones finish.
                 connection.readingRequests = false
                 updateInterest(connection)

@@ -234,14 +234,25 @@ struct HTTPServerTests {
                 responder.send(HTTPResponse(body: "done \(request.target)"))
             }
         }
+        // A keep-alive connection that has been answered and is idle.
         let idle = try RawClient(port: server.port)
+        try idle.send(getRequest("/first"))
+        #expect(try idle.readResponse().text == "done /first")
+        // A connection accepted but whose request has not arrived yet: closing it would reset a
+        // client that is about to send (with a socket-activated listener the next server would
+        // have served it), so it may still send one request.
+        let fresh = try RawClient(port: server.port)
         let busy = try RawClient(port: server.port)
         try busy.send(getRequest("/work"))
         Thread.sleep(forTimeInterval: 0.1)
         let begin = Date()
         server.server.beginShutdown()
         #expect(try idle.readUntilClosed())
-        #expect(Date().timeIntervalSince(begin) < 0.25, "idle connection should close at once")
+        #expect(Date().timeIntervalSince(begin) < 0.25, "idle keep-alive connection should close at once")
+        try fresh.send(getRequest("/late"))
+        let late = try fresh.readResponse()
+        #expect(late.text == "done /late")
+        #expect(late.header("Connection") == "close")
         let response = try busy.readResponse()
         #expect(response.text == "done /work")
         #expect(response.header("Connection") == "close")
