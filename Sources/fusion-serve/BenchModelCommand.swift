@@ -6,7 +6,23 @@ import Model
 struct BenchModelCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench-model",
-        abstract: "Time the seed-size model (random weights) against cblas_sgemm on its own GEMM shapes.")
+        abstract: "Time a model's forward pass against cblas_sgemm on its own GEMM shapes.",
+        discussion: """
+            Times the seed-size model (ViT-B/16 + BERT-base, random weights) by default, or the \
+            model directory given with --model. With --write-model it writes the seed-size \
+            random-weight model as a model directory `serve --model` accepts, and times nothing, \
+            so served throughput can be compared with model-only throughput (docs/benchmarks.md).
+            """)
+
+    @Option(help: "Model directory to time instead of the seed-size random-weight model.")
+    var model: String?
+
+    @Option(name: .customLong("write-model"),
+            help: "Write the seed-size random-weight model (config.json, F32 model.safetensors, vocab.txt) into this new or empty directory, then exit.")
+    var writeModel: String?
+
+    @Option(help: "The vocab.txt --write-model copies (default: the default model's).")
+    var vocab: String?
 
     @Option(help: "Threads for matrix products (OpenBLAS).")
     var threads: Int = ProcessInfo.processInfo.activeProcessorCount
@@ -24,6 +40,11 @@ struct BenchModelCommand: ParsableCommand {
     var gemmDetail = false
 
     func validate() throws {
+        if model != nil, writeModel != nil { throw ValidationError("--model and --write-model exclude each other") }
+        if vocab != nil, writeModel == nil { throw ValidationError("--vocab is only used with --write-model") }
+        for (flag, value) in [("--model", model), ("--write-model", writeModel), ("--vocab", vocab)] {
+            if let value, value.isEmpty { throw ValidationError("\(flag) must not be empty") }
+        }
         guard (1...256).contains(threads) else { throw ValidationError("--threads must be in 1...256") }
         guard (1...1000).contains(runs) else { throw ValidationError("--runs must be in 1...1000") }
         guard (2...512).contains(textLength) else { throw ValidationError("--text-length must be in 2...512") }
@@ -38,15 +59,31 @@ struct BenchModelCommand: ParsableCommand {
     }
 
     func run() throws {
+        if let writeModel {
+            try writeSeedModel(to: writeModel)
+            return
+        }
         FusionModel.setThreads(threads)
-        let config = ModelBenchmark.seedConfig
         let rssBefore = ModelBenchmark.currentResidentBytes()
         let start = Date()
-        let model = try FusionModel(config: config, tensors: RandomWeights.make(config: config))
+        let model: FusionModel
+        let origin: String
+        if let directory = self.model {
+            model = try FusionModel.load(directory: directory)
+            origin = "loaded from \(directory)"
+        } else {
+            let config = ModelBenchmark.seedConfig
+            model = try FusionModel(config: config, tensors: RandomWeights.make(config: config))
+            origin = "random"
+        }
+        let maxLength = model.config.textEncoder.maxPositionEmbeddings
+        guard textLength <= maxLength else {
+            throw BenchModelError.textTooLong(length: textLength, maximum: maxLength, model: model.config.name)
+        }
         let weightBytes = model.weightBytes
-        print("seed-size model: ViT-B/16 224 + BERT-base (12 layers each), fusion 768/8 heads, gate 256")
-        print(String(format: "weights: %.1f M parameters, %.1f MiB (random, generated in %.1f s); threads %d; T = %d; median of %d runs",
-                     Double(weightBytes / 4) / 1e6, mib(weightBytes), Date().timeIntervalSince(start), threads, textLength, runs))
+        print("\(self.model == nil ? "seed-size model" : "model \"\(model.config.name)\""): \(Self.describe(model.config))")
+        print(String(format: "weights: %.1f M parameters, %.1f MiB (%@ in %.1f s); threads %d; T = %d; median of %d runs",
+                     Double(weightBytes / 4) / 1e6, mib(weightBytes), origin, Date().timeIntervalSince(start), threads, textLength, runs))
         let sizes = parsedBatches() ?? []
         let peak = try ModelBenchmark.warmUp(model: model, batches: sizes, textLength: textLength)
         print(String(format: "peak RSS after one forward pass per batch size: %.1f MiB = weights %.1f MiB + %.1f MiB other (before loading: %.1f MiB)",
@@ -55,9 +92,9 @@ struct BenchModelCommand: ParsableCommand {
             let r = try ModelBenchmark.measure(model: model, batch: batch, textLength: textLength, runs: runs, detail: gemmDetail)
             let f = r.forwardTimes, g = r.gemmTimes
             print("")
-            print(String(format: "B=%d: forward %.1f ms/batch (min %.1f, max %.1f), %.1f ms/request; CPU time %.1f ms/batch",
+            print(String(format: "B=%d: forward %.1f ms/batch (min %.1f, max %.1f), %.1f ms/request, %.2f requests/s; CPU time %.1f ms/batch",
                          batch, r.median * 1e3, (f.first ?? 0) * 1e3, (f.last ?? 0) * 1e3, r.median * 1e3 / Double(batch),
-                         r.forwardCPUSeconds * 1e3))
+                         Double(batch) / max(r.median, 1e-12), r.forwardCPUSeconds * 1e3))
             print(String(format: "  model FLOPs (reference formula) %.2f G -> %.1f GFLOP/s", r.modelFlops / 1e9, r.modelGFLOPS))
             print(String(format: "  executed GEMM FLOPs %.2f G -> %.1f GFLOP/s", r.executedFlops / 1e9, r.executedGFLOPS))
             print(String(format: "  cblas_sgemm alone, same %d calls (%d shapes) in the same order: %.1f ms (min %.1f, max %.1f), %.1f GFLOP/s",
@@ -75,4 +112,37 @@ struct BenchModelCommand: ParsableCommand {
     }
 
     private func mib(_ bytes: Int) -> Double { Double(bytes) / 1_048_576 }
+
+    /// Writes the seed-size model with the weights `bench-model` times by default (same seed).
+    private func writeSeedModel(to directory: String) throws {
+        let config = ModelBenchmark.seedConfig
+        let vocabFile = try vocab ?? (DefaultModel.resolve(DefaultModel.directory) + "/vocab.txt")
+        let start = Date()
+        try ModelDirectoryWriter.write(config: config, tensors: RandomWeights.make(config: config),
+                                       vocabFile: vocabFile, to: directory)
+        print("seed-size model: \(Self.describe(config))")
+        print(String(format: "wrote %@ (config.json, %@, vocab.txt from %@) in %.1f s",
+                     directory, ModelDirectoryWriter.weightFileName, vocabFile, Date().timeIntervalSince(start)))
+    }
+
+    /// One line of architecture sizes.
+    private static func describe(_ c: ModelConfig) -> String {
+        let i = c.imageEncoder, t = c.textEncoder, f = c.fusion
+        return "ViT \(i.imageSize)/\(i.patchSize) hidden \(i.hiddenSize) x \(i.numLayers) layers, "
+            + "BERT hidden \(t.hiddenSize) x \(t.numLayers) layers (vocab \(t.vocabSize)), "
+            + "fusion \(f.hiddenSize)/\(f.numHeads) heads, gate \(f.gateHidden), \(c.labels.count) labels"
+    }
+}
+
+/// A `bench-model` request the chosen model cannot run.
+enum BenchModelError: Error, CustomStringConvertible {
+    /// `--text-length` exceeds the model's `text_encoder.max_position_embeddings`.
+    case textTooLong(length: Int, maximum: Int, model: String)
+
+    var description: String {
+        switch self {
+        case let .textTooLong(length, maximum, model):
+            return "--text-length \(length) exceeds model \"\(model)\"'s max_position_embeddings (\(maximum))"
+        }
+    }
 }
