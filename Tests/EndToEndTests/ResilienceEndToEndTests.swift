@@ -156,6 +156,39 @@ extension EndToEnd {
             #expect(server.workerPIDs.isEmpty)
         }
 
+        @Test func whenTheDrainTimeRunsOutWhatIsLeftIsAnswered503AndTheServerExits() throws {
+            // Worker 0 never answers its first batch (and the worker timeout, 60 s, is far off):
+            // one request is running on it and a second waits in the queue behind it.
+            let marker = FileManager.default.temporaryDirectory.appendingPathComponent("e2e-drain-\(UUID().uuidString)").path
+            defer { try? FileManager.default.removeItem(atPath: marker) }
+            let server = try ServerProcess(["--drain-timeout-s", "1"],
+                                           environment: ["FUSION_TEST_WORKER_HANG_ONCE": marker], workers: 1)
+            let worker = try #require(server.workerPID(index: 0))
+            let clients = try (0..<2).map { _ in try HTTPClient(port: server.port) }
+            for (i, client) in clients.enumerated() {
+                try client.send(HTTPClient.requestBytes(method: "POST", path: "/infer",
+                                                        body: HTTPClient.inferJSON(image: good, text: "stuck \(i)"),
+                                                        contentType: "application/json"))
+                usleep(300_000)   // the first is on the worker before the second arrives
+            }
+            #expect(try server.metric(#"fusion_worker_in_flight{worker="0"}"#) == 1)
+            #expect(try server.metric("fusion_queue_depth") == 1)
+            let signalled = Date()
+            server.signal(SIGTERM)
+            let answers = concurrently(clients.count) { i in try? clients[i].readResponse() }
+            let answered = Date().timeIntervalSince(signalled)
+            for answer in answers {
+                #expect(answer?.status == 503, "\(String(describing: answer?.text)) \(server.log.suffix(1500))")
+                #expect(answer?.errorCode == "503 draining")
+                #expect(answer?.header("Retry-After") == "1")
+            }
+            #expect(answered >= 0.9 && answered < 3, "answered at the 1 s drain deadline: \(answered) s")
+            #expect(server.waitForExit(timeout: 10) == 0, "\(server.log.suffix(2000))")
+            #expect(Date().timeIntervalSince(signalled) < 6, "exit within the deadline, the answer grace and the 2 s worker grace")
+            #expect(server.log.contains("drain timeout"))
+            #expect(!FileManager.default.fileExists(atPath: "/proc/\(worker)"), "the stuck worker was killed and reaped")
+        }
+
         @Test func workersThatCannotLoadTheModelAreGivenUpAndReported() throws {
             // A valid config and vocabulary, but weights that are not safetensors at all.
             let directory = FileManager.default.temporaryDirectory.appendingPathComponent("e2e-broken-\(UUID().uuidString)")
