@@ -186,7 +186,7 @@ public final class WorkerPool: BatchTransport, @unchecked Sendable {
                     "worker": "\(slot.index)", "batch": "\(overdue.batchID)", "pid": "\(overdue.pid)",
                     "waited_ms": "\(overdue.waitedNanos / 1_000_000)", "timeout_ms": "\(timeout / 1_000_000)",
                 ])
-                slot.killHung(batchID: overdue.batchID)
+                slot.killHung(batchID: overdue.batchID, pid: overdue.pid)
             }
             pause(tick)
         }
@@ -402,16 +402,20 @@ final class WorkerSlot: @unchecked Sendable {
         return (oldest.id, child.pid, now - started)
     }
 
-    /// SIGKILL for a worker stuck on `batchID`; its supervisor sees the connection end, reports
-    /// the loss (the batch is retried) and restarts it.
-    func killHung(batchID: UInt64) {
+    /// SIGKILL for the worker process `pid`, stuck on `batchID`; its supervisor sees the
+    /// connection end, reports the loss (the batch is retried) and restarts it. Nothing happens
+    /// if that process already ended and another took the slot in the meantime.
+    func killHung(batchID: UInt64, pid: Int32) {
         condition.lock()
-        let child = self.child
+        guard let child, child.pid == pid, hungBatch == nil else {
+            condition.unlock()
+            return
+        }
         let channel = self.channel
         hungBatch = batchID
         timeouts += 1
         condition.unlock()
-        _ = try? child?.signal(SIGKILL)
+        _ = try? child.signal(SIGKILL)
         try? channel?.descriptor.shutdown(.both)
     }
 
