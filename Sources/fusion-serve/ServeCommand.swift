@@ -29,6 +29,9 @@ struct ServeCommand: ParsableCommand {
             help: "Deadline for a request to start running (FUSION_REQUEST_TIMEOUT_MS; default 30000).") var requestTimeoutMs: String?
     @Option(name: .customLong("drain-timeout-s"),
             help: "Time allowed to finish accepted requests after SIGTERM (FUSION_DRAIN_TIMEOUT_S; default 30).") var drainTimeoutS: String?
+    @Option(name: .customLong("worker-timeout-s"),
+            help: "A worker that takes longer than this for one batch is killed and restarted; the batch is retried elsewhere (FUSION_WORKER_TIMEOUT_S; default 60).")
+    var workerTimeoutS: String?
     @Option(name: .customLong("max-body-bytes"),
             help: "Largest request body (FUSION_MAX_BODY_BYTES; default 20971520).") var maxBodyBytes: String?
     @Option(name: .customLong("max-connections"),
@@ -47,6 +50,7 @@ struct ServeCommand: ParsableCommand {
             ("--host", host), ("--port", port), ("--model", model), ("--workers", workers), ("--cpu-sets", cpuSets),
             ("--max-batch", maxBatch), ("--max-delay-ms", maxDelayMs), ("--max-queue", maxQueue), ("--router", router),
             ("--request-timeout-ms", requestTimeoutMs), ("--drain-timeout-s", drainTimeoutS),
+            ("--worker-timeout-s", workerTimeoutS),
             ("--max-body-bytes", maxBodyBytes), ("--max-connections", maxConnections), ("--client-timeout-ms", clientTimeoutMs),
             ("--log-format", logFormat), ("--log-level", logLevel),
         ]

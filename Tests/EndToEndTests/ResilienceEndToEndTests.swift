@@ -55,10 +55,16 @@ private final class Load: @unchecked Sendable {
 extension EndToEnd {
     @Suite struct Resilience {
         @Test func killingAWorkerUnderLoadFailsNoRequest() throws {
-            // Slowed workers: the victim surely holds a batch when it dies.
-            let server = try ServerProcess(environment: ["FUSION_TEST_WORKER_DELAY_FACTOR": "3,3"], workers: 2)
+            // Worker 0 sits on its first batch (the test hang), so it surely holds one when it
+            // is killed; slowing both workers only made that likely, and full batches (a busy
+            // worker gets a second batch only when it is full) left it idle in about one run in five.
+            let marker = FileManager.default.temporaryDirectory.appendingPathComponent("e2e-kill-\(UUID().uuidString)").path
+            defer { try? FileManager.default.removeItem(atPath: marker) }
+            let server = try ServerProcess(environment: ["FUSION_TEST_WORKER_DELAY_FACTOR": "3,3",
+                                                         "FUSION_TEST_WORKER_HANG_ONCE": marker], workers: 2)
             let load = Load(port: server.port, clients: 8)
             while load.count < 20 { usleep(20_000) }
+            #expect(try server.metric(#"fusion_worker_in_flight{worker="0"}"#) ?? 0 > 0, "worker 0 holds a batch")
             let victim = try #require(server.workerPID(index: 0))
             #expect(kill(victim, SIGKILL) == 0)
             // Keep the load on while the worker comes back.
@@ -84,6 +90,50 @@ extension EndToEnd {
             #expect(try server.metric("fusion_retried_requests_total") ?? 0 > 0, "the dead worker's batch was re-sent")
         }
 
+        @Test func aHungWorkerIsKilledRestartedAndItsBatchRetried() throws {
+            let marker = FileManager.default.temporaryDirectory.appendingPathComponent("e2e-hang-\(UUID().uuidString)").path
+            defer { try? FileManager.default.removeItem(atPath: marker) }
+            let server = try ServerProcess(["--worker-timeout-s", "1"],
+                                           environment: ["FUSION_TEST_WORKER_HANG_ONCE": marker], workers: 2)
+            let hung = try #require(server.workerPID(index: 0))
+            // Both workers idle and unmeasured: least-loaded breaks the tie towards worker 0,
+            // which never answers its first batch.
+            let started = Date()
+            let response = try HTTPClient.request(port: server.port, method: "POST", path: "/infer",
+                                                  body: HTTPClient.inferJSON(image: good, text: "hang"),
+                                                  contentType: "application/json")
+            let elapsed = Date().timeIntervalSince(started)
+            #expect(response.status == 200, "\(response.text) \(server.log.suffix(2000))")
+            #expect(response.json["worker"] as? Int == 1, "retried on the other worker")
+            #expect(elapsed >= 1 && elapsed < 10, "answered after the 1 s worker timeout, not before: \(elapsed) s")
+            #expect(try server.metric(#"fusion_worker_timeouts_total{worker="0"}"#) == 1)
+            #expect(try server.metric(#"fusion_worker_timeouts_total{worker="1"}"#) == 0)
+            #expect(try server.metric("fusion_retried_requests_total") == 1)
+            #expect(server.log.contains("worker timeout"), "the log says why it was killed")
+            // Worker 0 comes back as a new process, and the hung one is gone (killed and reaped).
+            let deadline = Date().addingTimeInterval(20)
+            var back = false
+            while Date() < deadline {
+                if let pid = server.workerPID(index: 0), pid != hung,
+                   (try? server.metric(#"fusion_worker_ready{worker="0"}"#)) == 1 {
+                    back = true
+                    break
+                }
+                usleep(100_000)
+            }
+            #expect(back, "worker 0 restarted: \(server.log.suffix(2000))")
+            #expect(try server.metric(#"fusion_worker_restarts_total{worker="0"}"#) == 1)
+            #expect(!FileManager.default.fileExists(atPath: "/proc/\(hung)"), "the hung process was killed and reaped")
+            // The restarted worker 0 answers normally (the hang happens once per marker file).
+            let statuses = concurrently(8) { i in
+                (try? HTTPClient.request(port: server.port, method: "POST", path: "/infer",
+                                         body: HTTPClient.inferJSON(image: good, text: "after \(i)"),
+                                         contentType: "application/json"))?.status ?? 0
+            }
+            #expect(statuses == Array(repeating: 200, count: 8))
+            #expect(try server.metric(#"fusion_worker_timeouts_total{worker="0"}"#) == 1, "no second hang")
+        }
+
         @Test func sigtermUnderLoadAnswersEveryAcceptedRequestAndExitsZero() throws {
             // Slowed workers keep requests queued and in flight when the signal arrives.
             let server = try ServerProcess(environment: ["FUSION_TEST_WORKER_DELAY_FACTOR": "4,4"], workers: 2)
@@ -104,6 +154,39 @@ extension EndToEnd {
             #expect((try? HTTPClient(port: port)) == nil, "the listener is closed")
             #expect(server.log.contains("draining"))
             #expect(server.workerPIDs.isEmpty)
+        }
+
+        @Test func whenTheDrainTimeRunsOutWhatIsLeftIsAnswered503AndTheServerExits() throws {
+            // Worker 0 never answers its first batch (and the worker timeout, 60 s, is far off):
+            // one request is running on it and a second waits in the queue behind it.
+            let marker = FileManager.default.temporaryDirectory.appendingPathComponent("e2e-drain-\(UUID().uuidString)").path
+            defer { try? FileManager.default.removeItem(atPath: marker) }
+            let server = try ServerProcess(["--drain-timeout-s", "1"],
+                                           environment: ["FUSION_TEST_WORKER_HANG_ONCE": marker], workers: 1)
+            let worker = try #require(server.workerPID(index: 0))
+            let clients = try (0..<2).map { _ in try HTTPClient(port: server.port) }
+            for (i, client) in clients.enumerated() {
+                try client.send(HTTPClient.requestBytes(method: "POST", path: "/infer",
+                                                        body: HTTPClient.inferJSON(image: good, text: "stuck \(i)"),
+                                                        contentType: "application/json"))
+                usleep(300_000)   // the first is on the worker before the second arrives
+            }
+            #expect(try server.metric(#"fusion_worker_in_flight{worker="0"}"#) == 1)
+            #expect(try server.metric("fusion_queue_depth") == 1)
+            let signalled = Date()
+            server.signal(SIGTERM)
+            let answers = concurrently(clients.count) { i in try? clients[i].readResponse() }
+            let answered = Date().timeIntervalSince(signalled)
+            for answer in answers {
+                #expect(answer?.status == 503, "\(String(describing: answer?.text)) \(server.log.suffix(1500))")
+                #expect(answer?.errorCode == "503 draining")
+                #expect(answer?.header("Retry-After") == "1")
+            }
+            #expect(answered >= 0.9 && answered < 3, "answered at the 1 s drain deadline: \(answered) s")
+            #expect(server.waitForExit(timeout: 10) == 0, "\(server.log.suffix(2000))")
+            #expect(Date().timeIntervalSince(signalled) < 6, "exit within the deadline, the answer grace and the 2 s worker grace")
+            #expect(server.log.contains("drain timeout"))
+            #expect(!FileManager.default.fileExists(atPath: "/proc/\(worker)"), "the stuck worker was killed and reaped")
         }
 
         @Test func workersThatCannotLoadTheModelAreGivenUpAndReported() throws {

@@ -64,6 +64,42 @@ private func makeCore(workers: Int = 1, maxBatch: Int = 8, delay: UInt64 = 2 * m
         #expect(core.queue.count == 2)
     }
 
+    @Test func aBusyWorkerGetsASecondBatchOnlyWhenItIsFull() {
+        var core = makeCore(workers: 1, maxBatch: 8, perWorker: 2)
+        for i in 0..<8 { _ = core.submit(i, now: 0, deadline: .max) }
+        let first = core.step(now: 0)
+        #expect(first.sends.map { $0.requests.count } == [8])
+        for i in 8..<11 { _ = core.submit(i, now: 1 * ms, deadline: .max) }
+        let partial = core.step(now: 50 * ms)
+        #expect(partial.sends.isEmpty, "3 requests are not pipelined behind a running batch, however long they wait")
+        for i in 11..<16 { _ = core.submit(i, now: 51 * ms, deadline: .max) }
+        let full = core.step(now: 51 * ms)
+        #expect(full.sends.map { $0.requests.map(\.job) } == [Array(8..<16)])
+        #expect(full.sends.first?.worker == 0)
+    }
+
+    @Test func aPartialBatchGoesOutWhenTheBusyWorkerFreesUp() {
+        var core = makeCore(workers: 1, maxBatch: 8, perWorker: 2)
+        for i in 0..<8 { _ = core.submit(i, now: 0, deadline: .max) }
+        let running = core.step(now: 0).sends[0]
+        for i in 8..<11 { _ = core.submit(i, now: 1 * ms, deadline: .max) }
+        #expect(core.step(now: 20 * ms).sends.isEmpty)
+        _ = core.complete(batchID: running.id, worker: 0, inferenceNanos: 30 * ms)
+        let idle = core.step(now: 30 * ms)
+        #expect(idle.sends.map { $0.requests.map(\.job) } == [[8, 9, 10]],
+                "an idle worker takes what waited --max-delay-ms")
+    }
+
+    @Test func aPartialBatchGoesToAnIdleWorkerRatherThanBehindABusyOne() {
+        var core = makeCore(workers: 2, maxBatch: 8, perWorker: 2)
+        for i in 0..<8 { _ = core.submit(i, now: 0, deadline: .max) }
+        #expect(core.step(now: 0).sends.map(\.worker) == [0])
+        for i in 8..<11 { _ = core.submit(i, now: 1 * ms, deadline: .max) }
+        let partial = core.step(now: 3 * ms)
+        #expect(partial.sends.map(\.worker) == [1])
+        #expect(partial.sends.map { $0.requests.count } == [3])
+    }
+
     @Test func expiredRequestsAreAnsweredInsteadOfRun() {
         var core = makeCore(workers: 1, perWorker: 1)
         _ = core.submit(1, now: 0, deadline: 1 * ms)

@@ -152,6 +152,38 @@ private func percentile(_ values: [UInt64], _ p: Double) -> UInt64 {
         #expect(loaded.choose(batchSize: 4) == 0)
     }
 
+    @Test func aBusyWorkerIsSentAPipelinedBatchOnlyWhenItIsFull() {
+        for policy in [RoutingPolicy.leastLoaded, .roundRobin] {
+            var router = Router(policy: policy, workerCount: 1, maxBatchesPerWorker: 2)
+            router.setReady(0, true)
+            #expect(router.choose(batchSize: 3, full: false) == 0, "\(policy): an idle worker takes a partial batch")
+            router.didDispatch(to: 0, requests: 8)
+            #expect(router.choose(batchSize: 3, full: false) == nil, "\(policy): a busy one does not")
+            #expect(router.choose(batchSize: 8, full: true) == 0, "\(policy): a full batch is pipelined")
+            router.didDispatch(to: 0, requests: 8)
+            #expect(router.choose(batchSize: 8, full: true) == nil, "\(policy): at most two batches")
+        }
+    }
+
+    @Test func leastLoadedKeepsItsChoiceForPartialBatches() {
+        var router = Router(policy: .leastLoaded, workerCount: 2, maxBatchesPerWorker: 2)
+        router.setReady(0, true)
+        router.setReady(1, true)
+        // Worker 0: 1 ms/request, worker 1: 10 ms/request.
+        router.didDispatch(to: 0, requests: 1)
+        router.didComplete(worker: 0, requests: 1, inferenceNanos: 1_000_000)
+        router.didDispatch(to: 1, requests: 1)
+        router.didComplete(worker: 1, requests: 1, inferenceNanos: 10_000_000)
+        router.didDispatch(to: 0, requests: 8)
+        // Busy fast worker: (8 + 3) × 1 = 11 ms; idle slow worker: 3 × 10 = 30 ms. The fast one
+        // would finish first, but it is busy and the batch is partial: wait (it keeps filling).
+        #expect(router.choose(batchSize: 3, full: false) == nil)
+        #expect(router.choose(batchSize: 8, full: true) == 0, "a full batch is pipelined on the fast worker")
+        // With a large backlog on the fast worker, the idle slow worker wins and takes it now.
+        router.didDispatch(to: 0, requests: 30)
+        #expect(router.choose(batchSize: 3, full: false) == 1)
+    }
+
     @Test func pullGivesWorkOnlyToIdleWorkersLongestIdleFirst() {
         var router = Router(policy: .pull, workerCount: 2, maxBatchesPerWorker: 4)
         #expect(router.maxBatchesPerWorker == 1)

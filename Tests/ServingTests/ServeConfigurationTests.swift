@@ -9,6 +9,15 @@ import Testing
         #expect(config.maxBatch == 8 && config.maxDelayMilliseconds == 2 && config.maxQueue == 256)
         #expect(config.router == .leastLoaded && config.drainTimeoutSeconds == 30 && config.maxBodyBytes == 20 * 1024 * 1024)
         #expect(config.logFormat == .plain && config.workers == nil && config.cpuSets == nil)
+        #expect(config.workerTimeoutSeconds == 60)
+    }
+
+    @Test func workerTimeoutComesFromItsFlagOrVariable() throws {
+        let fromVariable = try ServeConfiguration.resolve(flags: [:], environment: ["FUSION_WORKER_TIMEOUT_S": "5"])
+        #expect(fromVariable.workerTimeoutSeconds == 5)
+        let fromFlag = try ServeConfiguration.resolve(flags: ["--worker-timeout-s": "2"],
+                                                      environment: ["FUSION_WORKER_TIMEOUT_S": "5"])
+        #expect(fromFlag.workerTimeoutSeconds == 2)
     }
 
     @Test func flagsWinOverEnvironmentVariables() throws {
@@ -23,7 +32,8 @@ import Testing
         ("--port", "70000"), ("--port", "x"), ("--max-batch", "0"), ("--max-queue", "-1"), ("--router", "random"),
         ("--cpu-sets", "0-;1"), ("--workers", "0"), ("--log-format", "xml"), ("--max-body-bytes", "10"),
         ("--request-timeout-ms", "0"), ("--drain-timeout-s", "-3"), ("--max-delay-ms", "abc"), ("--host", ""),
-        ("--log-level", "loud"), ("--client-timeout-ms", "5"),
+        ("--log-level", "loud"), ("--client-timeout-ms", "5"), ("--worker-timeout-s", "0"),
+        ("--worker-timeout-s", "1.5"), ("--worker-timeout-s", "100000"),
     ])
     func invalidValuesNameTheirFlag(_ flag: String, _ value: String) {
         do {

@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 @testable import Serving
 
@@ -8,6 +9,16 @@ import Testing
         #expect(try WorkerMain.delayFactor(index: 1, environment: env) == 1.5)
         #expect(try WorkerMain.delayFactor(index: 2, environment: env) == 1, "workers past the list run at full speed")
         #expect(try WorkerMain.delayFactor(index: 0, environment: [:]) == 1)
+    }
+
+    @Test func theTestHangIsClaimedOnceByWorkerZero() throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("hang-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let env = ["FUSION_TEST_WORKER_HANG_ONCE": path]
+        #expect(!WorkerMain.claimsHang(index: 1, environment: env), "only worker 0 hangs")
+        #expect(WorkerMain.claimsHang(index: 0, environment: env))
+        #expect(!WorkerMain.claimsHang(index: 0, environment: env), "a restarted worker 0 runs normally")
+        #expect(!WorkerMain.claimsHang(index: 0, environment: [:]))
     }
 
     @Test(arguments: ["fast", "0.5", "2,x", "-3"])

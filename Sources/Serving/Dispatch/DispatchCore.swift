@@ -85,7 +85,12 @@ struct DispatchCore<Job> {
 
         cutting: while retries.isEmpty, !queue.isEmpty {
             // Only cut a batch that the router would place now; otherwise requests accumulate.
-            guard router.choose(batchSize: min(queue.count, queue.maxBatch)) != nil else { break cutting }
+            // A partial batch goes only to an idle worker (a full one may be pipelined behind a
+            // running batch): cutting it early would split a closed loop's clients into small
+            // batches that cost more per request.
+            let size = min(queue.count, queue.maxBatch)
+            let full = size == queue.maxBatch
+            guard router.choose(batchSize: size, full: full) != nil else { break cutting }
             switch queue.decision(now: now) {
             case .empty:
                 break cutting
@@ -94,7 +99,7 @@ struct DispatchCore<Job> {
                 break cutting
             case .dispatchNow:
                 let batch = queue.takeBatch()
-                guard let worker = router.choose(batchSize: batch.count) else {
+                guard let worker = router.choose(batchSize: batch.count, full: full) else {
                     // Unreachable: the same question was answered just above. Keep the requests.
                     retries.append(Retry(requests: batch, avoiding: -1))
                     break cutting

@@ -55,6 +55,14 @@ struct Router {
         workers[index].isReady && workers[index].outstandingBatches < maxBatchesPerWorker
     }
 
+    /// Whether a worker can take this batch now. A busy worker takes a second (pipelined)
+    /// batch only when that batch is full: a partial batch placed behind a running one would
+    /// wait there anyway, and waiting in the dispatcher queue instead lets it keep filling
+    /// until the batch is full or the worker is idle.
+    private func canTake(_ index: Int, full: Bool) -> Bool {
+        canTake(index) && (full || workers[index].outstandingBatches == 0)
+    }
+
     /// Whether some worker could take a batch right now (whether the policy wants it to is
     /// `choose`'s answer).
     var hasCapacity: Bool { workers.indices.contains(where: canTake) }
@@ -68,6 +76,9 @@ struct Router {
 
     /// Chooses the worker for a batch of `size` requests, or nil if the batch should wait.
     /// `avoiding` is skipped when any other worker can take the batch (used for retries).
+    /// `full` says whether the batch has `--max-batch` requests (or cannot grow, like a retry):
+    /// only a full batch is pipelined to a worker that is already running one; a partial batch
+    /// is placed only on an idle worker (the policy still picks which one), or waits.
     ///
     /// * least-loaded: the ready worker where the batch would finish first; if that worker
     ///   already holds its maximum of batches, nil — waiting for it beats a slower worker.
@@ -75,9 +86,10 @@ struct Router {
     /// * round-robin: strictly the next ready worker in turn; nil while it is full, so every
     ///   worker gets the same share whatever its speed (the classic policy, for comparison).
     /// * pull: the longest-idle worker; nil if none is idle.
-    func choose(batchSize size: Int, avoiding: Int? = nil) -> Int? {
+    func choose(batchSize size: Int, avoiding: Int? = nil, full: Bool = true) -> Int? {
         let ready = workers.indices.filter { workers[$0].isReady }
         guard !ready.isEmpty else { return nil }
+        func canTake(_ i: Int) -> Bool { self.canTake(i, full: full) }
         switch policy {
         case .leastLoaded:
             var pool = ready

@@ -66,6 +66,7 @@ public final class FusionServer {
             executable: executable, modelDirectory: modelDirectory, cpuSets: cpuSets, maxBatch: configuration.maxBatch,
             expectedModel: FusionModelExecutor.identity(of: modelConfig))
         poolConfiguration.environment = [:]
+        poolConfiguration.batchTimeoutNanos = UInt64(configuration.workerTimeoutSeconds) * 1_000_000_000
         let pool = WorkerPool(configuration: poolConfiguration, dispatcher: dispatcher, logger: logger,
                               onBatchAnswered: { _, nanos in metrics.inferenceSeconds.observe(Double(nanos) / 1e9) })
 
@@ -77,7 +78,9 @@ public final class FusionServer {
         }
         httpConfiguration.limits.maxBodyBytes = configuration.maxBodyBytes
         httpConfiguration.maxConnections = configuration.maxConnections
-        httpConfiguration.drainTimeout = .seconds(configuration.drainTimeoutSeconds)
+        // A grace beyond the drain deadline: at the deadline what is left is answered 503
+        // (below), and those answers must still find their connections open.
+        httpConfiguration.drainTimeout = .seconds(configuration.drainTimeoutSeconds) + Self.answerGrace
         httpConfiguration.headerTimeout = .milliseconds(configuration.clientTimeoutMilliseconds)
         httpConfiguration.bodyTimeout = .milliseconds(configuration.clientTimeoutMilliseconds)
         let server = try HTTPServer(configuration: httpConfiguration)
@@ -97,6 +100,8 @@ public final class FusionServer {
         let hooks = self.hooks
         let logger = self.logger
         let drainStartedAt = Atomic<UInt64>(0)
+        let budget = UInt64(configuration.drainTimeoutSeconds) * 1_000_000_000
+        let drainDeadline = DrainDeadline()
         try server.handleSignals([SIGTERM, SIGINT]) { signal in
             guard !service.isDraining else { return }
             drainStartedAt.store(Monotonic.now(), ordering: .releasing)
@@ -104,6 +109,12 @@ public final class FusionServer {
             service.beginDrain()
             hooks.stopping()
             server.beginShutdown()
+            drainDeadline.arm(afterNanos: budget) {
+                // Queued and running requests are answered 503 `draining` now, and requests still
+                // being preprocessed are refused when they reach the dispatcher.
+                logger.warning("drain timeout: answering what is left with 503")
+                dispatcher.stop()
+            }
         }
 
         dispatcher.start(transport: pool)
@@ -125,11 +136,11 @@ public final class FusionServer {
         // what is still queued or running, and the workers' exit.
         let signalled = drainStartedAt.load(ordering: .acquiring)
         let drainStarted = signalled == 0 ? Monotonic.now() : signalled
-        let budget = UInt64(configuration.drainTimeoutSeconds) * 1_000_000_000
         let spentInHTTP = Monotonic.now() - drainStarted
-        if !dispatcher.waitUntilIdle(timeoutNanos: budget > spentInHTTP ? budget - spentInHTTP : 0) {
-            logger.warning("drain timeout: abandoning queued requests")
-        }
+        // Requests whose clients went away may still be queued or running: they get the rest
+        // of the budget too, then the deadline (or the stop below) abandons them.
+        _ = dispatcher.waitUntilIdle(timeoutNanos: budget > spentInHTTP ? budget - spentInHTTP : 0)
+        drainDeadline.cancel()
         watcher.stop()
         dispatcher.stop()
         preprocessPool.stop()
@@ -138,6 +149,9 @@ public final class FusionServer {
         pool.shutdown(graceNanos: max(2_000_000_000, budget > spent ? budget - spent : 0))
         logger.notice("fusion-serve stopped")
     }
+
+    /// How long past the drain deadline connections stay open for the 503s sent at it.
+    static let answerGrace: Duration = .seconds(1)
 }
 
 /// Sends `READY=1` once the first start of every worker is over with at least one ready, and

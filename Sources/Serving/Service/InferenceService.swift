@@ -272,6 +272,7 @@ public final class InferenceService: Sendable {
                 metrics.workerBusySeconds.set(label, to: Double(worker.busyNanos) / 1e9)
                 metrics.workerBatches.set(label, to: Double(worker.batches))
                 metrics.workerRestarts.set(label, to: Double(worker.restarts))
+                metrics.workerTimeouts.set(label, to: Double(worker.timeouts))
             }
             metrics.connectionsOpen.set(to: Double(httpConnections()))
             metrics.draining.set(to: self?.isDraining == true ? 1 : 0)

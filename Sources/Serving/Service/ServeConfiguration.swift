@@ -30,6 +30,9 @@ public struct ServeConfiguration: Sendable, Equatable {
     public var router = RoutingPolicy.leastLoaded
     public var requestTimeoutMilliseconds = 30_000
     public var drainTimeoutSeconds = 30
+    /// A worker that has not answered a batch this long after it could start it is taken for
+    /// hung: killed (SIGKILL), restarted, and the batch retried once on another worker.
+    public var workerTimeoutSeconds = 60
     public var maxBodyBytes = 20 * 1024 * 1024
     public var maxConnections = 1024
     /// How long a client may take to send its headers, and then its body (slow clients are cut off).
@@ -102,6 +105,9 @@ public struct ServeConfiguration: Sendable, Equatable {
         },
         Setting(flag: "--drain-timeout-s", variable: "FUSION_DRAIN_TIMEOUT_S") { config, text throws(ConfigurationError) in
             config.drainTimeoutSeconds = try integer(text, flag: "--drain-timeout-s", in: 0...3600)
+        },
+        Setting(flag: "--worker-timeout-s", variable: "FUSION_WORKER_TIMEOUT_S") { config, text throws(ConfigurationError) in
+            config.workerTimeoutSeconds = try integer(text, flag: "--worker-timeout-s", in: 1...86_400)
         },
         Setting(flag: "--max-body-bytes", variable: "FUSION_MAX_BODY_BYTES") { config, text throws(ConfigurationError) in
             config.maxBodyBytes = try integer(text, flag: "--max-body-bytes", in: 1024...(1 << 30))

@@ -15,6 +15,7 @@ public final class ServiceMetrics: Sendable {
     public let workerBusySeconds: CounterMetric
     public let workerBatches: CounterMetric
     public let workerRestarts: CounterMetric
+    public let workerTimeouts: CounterMetric
     public let retriedRequests: CounterMetric
     public let connectionsOpen: GaugeMetric
     public let draining: GaugeMetric
@@ -46,6 +47,9 @@ public final class ServiceMetrics: Sendable {
                                       labels: ["worker"])
         workerBatches = r.counter("fusion_worker_batches_total", "Batches the worker answered.", labels: ["worker"])
         workerRestarts = r.counter("fusion_worker_restarts_total", "Times the worker process was restarted after it ended.",
+                                   labels: ["worker"])
+        workerTimeouts = r.counter("fusion_worker_timeouts_total",
+                                   "Times the worker was killed because it did not answer a batch within --worker-timeout-s.",
                                    labels: ["worker"])
         retriedRequests = r.counter("fusion_retried_requests_total",
                                     "Requests re-sent to another worker because the worker holding them died.")

@@ -23,14 +23,18 @@ public struct WorkerLoop {
     let workerIndex: Int
     /// Test-only slowdown: each batch takes this many times its real duration (1 = none).
     let delayFactor: Double
+    /// Test-only hang: the first batch is never answered (the process sleeps until killed).
+    let hangOnFirstBatch: Bool
 
     /// A loop over descriptor `fd` (the socket pair end the server passed as fd 3).
-    public init(descriptor: FileDescriptor, workerIndex: Int, maxBatch: Int, delayFactor: Double = 1) {
+    public init(descriptor: FileDescriptor, workerIndex: Int, maxBatch: Int, delayFactor: Double = 1,
+                hangOnFirstBatch: Bool = false) {
         // Until the model is loaded only the tiny hello/shutdown frames are expected.
         let bootstrap = WireLimits(maxBatch: 0, maxPixels: 0, maxTokens: 0, maxOutputs: 0)
         channel = FrameChannel(descriptor: descriptor, limits: bootstrap)
         self.workerIndex = workerIndex
         self.delayFactor = max(1, delayFactor)
+        self.hangOnFirstBatch = hangOnFirstBatch
         self.maxBatch = maxBatch
     }
 
@@ -67,6 +71,10 @@ public struct WorkerLoop {
             case .shutdown:
                 return .shutdown
             case .batch(let id, let items):
+                if hangOnFirstBatch {
+                    // Like a deadlocked forward pass: alive, socket open, no answer, ever.
+                    while true { sleep(3600) }
+                }
                 let started = Monotonic.now()
                 do {
                     var results = try executor.run(items)

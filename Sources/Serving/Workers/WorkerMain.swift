@@ -33,6 +33,17 @@ public enum WorkerMain {
         return index < factors.count ? factors[index] ?? 1 : 1
     }
 
+    /// Test-only hang from `FUSION_TEST_WORKER_HANG_ONCE=PATH`: worker 0 never answers its
+    /// first batch if it is the first worker 0 to claim PATH (created exclusively). A restarted
+    /// worker 0 finds the file and runs normally, so a test sees exactly one hang per PATH.
+    public static func claimsHang(index: Int, environment: [String: String]) -> Bool {
+        guard index == 0, let path = environment["FUSION_TEST_WORKER_HANG_ONCE"], !path.isEmpty else { return false }
+        let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { return false }
+        close(fd)
+        return true
+    }
+
     /// Runs the worker; returns when the server says shutdown or goes away.
     public static func run(modelDirectory: String, index: Int, cpus: CPUSet?, maxBatch: Int) throws {
         // Die with the server even if it is killed with SIGKILL (no chance to say shutdown).
@@ -45,9 +56,11 @@ public enum WorkerMain {
             try ThreadPinning.pinProcess(to: cpus)
             FusionModel.setThreads(cpus.count)
         }
-        let factor = try delayFactor(index: index, environment: ProcessControl.environment())
+        let environment = ProcessControl.environment()
+        let factor = try delayFactor(index: index, environment: environment)
         let loop = WorkerLoop(descriptor: FileDescriptor(rawValue: channelDescriptor), workerIndex: index,
-                              maxBatch: maxBatch, delayFactor: factor)
+                              maxBatch: maxBatch, delayFactor: factor,
+                              hangOnFirstBatch: claimsHang(index: index, environment: environment))
         _ = try loop.run { try FusionModelExecutor(directory: modelDirectory) }
     }
 }

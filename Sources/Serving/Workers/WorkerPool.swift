@@ -18,6 +18,8 @@ public struct WorkerStatus: Sendable, Equatable {
     public var cpus: String
     /// Times the process was started again after it ended unexpectedly.
     public var restarts: Int
+    /// Times the process was killed because a batch took longer than the batch timeout.
+    public var timeouts: Int = 0
     /// Sum of the worker's own measurement of its batches' inference time.
     public var busyNanos: UInt64
     public var batches: Int
@@ -46,6 +48,10 @@ public final class WorkerPool: BatchTransport, @unchecked Sendable {
         public var maxBackoffNanos: UInt64 = 5_000_000_000
         /// A worker that fails this many times in a row before becoming ready is given up.
         public var maxConsecutiveStartFailures = 5
+        /// A worker that has not answered a batch this long after it could start it (its
+        /// previous answer, or the batch's send, whichever is later) is taken for hung and
+        /// killed; nil: never.
+        public var batchTimeoutNanos: UInt64? = 60_000_000_000
 
         /// Creates a configuration.
         public init(executable: String, modelDirectory: String, cpuSets: [CPUSet], maxBatch: Int,
@@ -104,6 +110,11 @@ public final class WorkerPool: BatchTransport, @unchecked Sendable {
             writer.name = "worker-\(slot.index)-writer"
             writer.start()
         }
+        if let timeout = configuration.batchTimeoutNanos {
+            let watchdog = Thread { [self] in watchForHungBatches(timeout: timeout) }
+            watchdog.name = "worker-watchdog"
+            watchdog.start()
+        }
     }
 
     /// The state of every worker.
@@ -159,6 +170,27 @@ public final class WorkerPool: BatchTransport, @unchecked Sendable {
     }
 
     // MARK: Supervision
+
+    /// Kills a worker that sits on a batch longer than `timeout`: a hung forward pass (a
+    /// deadlock, a livelocked BLAS thread, a stopped process) never closes the socket, so the
+    /// reader alone would wait forever. Killing it turns the hang into a death, which the
+    /// supervisor already handles: the batch is retried once elsewhere and the worker restarts.
+    private func watchForHungBatches(timeout: UInt64) {
+        // Ten checks per timeout (at most every 100 ms): a hang is caught within 110 % of it.
+        let tick = min(100_000_000, max(1_000_000, timeout / 10))
+        while !isStopping {
+            let now = Monotonic.now()
+            for slot in slots {
+                guard let overdue = slot.overdueBatch(now: now, timeout: timeout) else { continue }
+                logger.error("worker did not answer a batch in time: killing it", metadata: [
+                    "worker": "\(slot.index)", "batch": "\(overdue.batchID)", "pid": "\(overdue.pid)",
+                    "waited_ms": "\(overdue.waitedNanos / 1_000_000)", "timeout_ms": "\(timeout / 1_000_000)",
+                ])
+                slot.killHung(batchID: overdue.batchID, pid: overdue.pid)
+            }
+            pause(tick)
+        }
+    }
 
     private func supervise(_ slot: WorkerSlot) {
         var backoff = configuration.initialBackoffNanos
@@ -239,11 +271,11 @@ public final class WorkerPool: BatchTransport, @unchecked Sendable {
             while let message = try channel.receive() {
                 switch message {
                 case .results(let id, let nanos, let items):
-                    slot.recordBatch(nanos: nanos)
+                    slot.recordBatch(id: id, nanos: nanos)
                     onBatchAnswered(slot.index, nanos)
                     dispatcher.batchFinished(batchID: id, worker: slot.index, results: items, inferenceNanos: nanos)
                 case .batchFailed(let id, let message):
-                    slot.recordBatch(nanos: 0)
+                    slot.recordBatch(id: id, nanos: 0)
                     dispatcher.batchFailed(batchID: id, worker: slot.index, message: message)
                 default:
                     throw WireError.unexpected(message.name)
@@ -251,6 +283,10 @@ public final class WorkerPool: BatchTransport, @unchecked Sendable {
             }
         } catch {
             reason = "\(error)"
+        }
+        if let hung = slot.takeHungBatch() {
+            let seconds = Double(configuration.batchTimeoutNanos ?? 0) / 1e9
+            reason = "batch \(hung) not answered within \(seconds) s (worker timeout): killed"
         }
         slot.detach()
         if becameReady { dispatcher.workerLost(slot.index, reason: reason) }
@@ -307,8 +343,16 @@ final class WorkerSlot: @unchecked Sendable {
     private var outbox: [(WireMessage, FrameChannel)] = []
     private var outboxClosed = false
     private var restarts = 0
+    private var timeouts = 0
     private var busyNanos: UInt64 = 0
     private var batches = 0
+    /// Batches handed to the current process and not answered yet: id and when it was queued
+    /// for writing, oldest first (at most the dispatcher's two per worker, plus a retry).
+    private var unanswered: [(id: UInt64, sentAt: UInt64)] = []
+    /// When the current process last answered a batch (or was attached).
+    private var lastAnswerAt: UInt64 = 0
+    /// The batch the watchdog killed the current process for, until the supervisor reads it.
+    private var hungBatch: UInt64?
     /// The dispatcher keeps at most two batches per worker; a little slack covers the shutdown
     /// message and a retry racing a restart.
     private let outboxCapacity = 8
@@ -322,7 +366,7 @@ final class WorkerSlot: @unchecked Sendable {
         condition.lock()
         defer { condition.unlock() }
         return WorkerStatus(index: index, state: state, pid: child?.pid, cpus: cpus.description,
-                            restarts: restarts, busyNanos: busyNanos, batches: batches)
+                            restarts: restarts, timeouts: timeouts, busyNanos: busyNanos, batches: batches)
     }
 
     func setState(_ newState: WorkerStatus.State) {
@@ -337,11 +381,51 @@ final class WorkerSlot: @unchecked Sendable {
         condition.unlock()
     }
 
-    func recordBatch(nanos: UInt64) {
+    func recordBatch(id: UInt64, nanos: UInt64) {
         condition.lock()
         busyNanos &+= nanos
         batches += 1
+        unanswered.removeAll { $0.id == id }
+        lastAnswerAt = Monotonic.now()
         condition.unlock()
+    }
+
+    /// The oldest unanswered batch if the process has been on it longer than `timeout`. The
+    /// clock for a batch starts when it was sent or when the batch before it was answered,
+    /// whichever is later, so a second batch waiting behind a long first one is not blamed.
+    func overdueBatch(now: UInt64, timeout: UInt64) -> (batchID: UInt64, pid: Int32, waitedNanos: UInt64)? {
+        condition.lock()
+        defer { condition.unlock() }
+        guard state == .ready, hungBatch == nil, let oldest = unanswered.first, let child else { return nil }
+        let started = max(oldest.sentAt, lastAnswerAt)
+        guard now > started, now - started > timeout else { return nil }
+        return (oldest.id, child.pid, now - started)
+    }
+
+    /// SIGKILL for the worker process `pid`, stuck on `batchID`; its supervisor sees the
+    /// connection end, reports the loss (the batch is retried) and restarts it. Nothing happens
+    /// if that process already ended and another took the slot in the meantime.
+    func killHung(batchID: UInt64, pid: Int32) {
+        condition.lock()
+        guard let child, child.pid == pid, hungBatch == nil else {
+            condition.unlock()
+            return
+        }
+        let channel = self.channel
+        hungBatch = batchID
+        timeouts += 1
+        condition.unlock()
+        _ = try? child.signal(SIGKILL)
+        try? channel?.descriptor.shutdown(.both)
+    }
+
+    /// The batch the current process was killed for, if any (once).
+    func takeHungBatch() -> UInt64? {
+        condition.lock()
+        defer { condition.unlock() }
+        let hung = hungBatch
+        hungBatch = nil
+        return hung
     }
 
     func attach(child: ChildProcess, channel: FrameChannel) {
@@ -349,6 +433,9 @@ final class WorkerSlot: @unchecked Sendable {
         self.child = child
         self.channel = channel
         state = .starting
+        unanswered.removeAll()
+        lastAnswerAt = Monotonic.now()
+        hungBatch = nil
         condition.unlock()
     }
 
@@ -357,6 +444,7 @@ final class WorkerSlot: @unchecked Sendable {
         condition.lock()
         channel = nil
         outbox.removeAll()
+        unanswered.removeAll()
         if state == .ready { state = .restarting }
         condition.unlock()
     }
@@ -367,6 +455,7 @@ final class WorkerSlot: @unchecked Sendable {
         defer { condition.unlock() }
         guard state == .ready, let channel, outbox.count < outboxCapacity else { return false }
         outbox.append((message, channel))
+        if case .batch(let id, _) = message { unanswered.append((id, Monotonic.now())) }
         condition.signal()
         return true
     }
