@@ -45,11 +45,12 @@ final class ServerProcess: @unchecked Sendable {
     private var logText = ""
     private(set) var port: UInt16 = 0
 
-    /// Starts the server with the tiny model and `arguments`, waits until `/healthz` says ready.
+    /// Starts the server with `model` (default: the tiny fixture model) and `arguments`,
+    /// waits until `/healthz` says ready.
     init(_ arguments: [String] = [], environment: [String: String] = [:], workers: Int = 2,
-         waitReady: Bool = true) throws {
+         model: String = Paths.tinyModel, waitReady: Bool = true) throws {
         process.executableURL = URL(fileURLWithPath: Paths.binary)
-        process.arguments = ["serve", "--port", "0", "--model", Paths.tinyModel, "--workers", "\(workers)"] + arguments
+        process.arguments = ["serve", "--port", "0", "--model", model, "--workers", "\(workers)"] + arguments
         var env = ProcessInfo.processInfo.environment
         for (key, value) in environment { env[key] = value }
         process.environment = env
