@@ -485,6 +485,14 @@ class Schedule:
         return step >= self.steps or time.time() - self.start >= self.seconds
 
 
+def optimise(opt: torch.optim.Optimizer, loss: torch.Tensor, params: list[nn.Parameter]) -> None:
+    """One update: gradients of `loss`, clipped to norm 1 over `params`, then the step."""
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(params, 1.0)
+    opt.step()
+
+
 def set_lr(opt: torch.optim.Optimizer, lr: float) -> None:
     for group in opt.param_groups:
         group["lr"] = lr
@@ -585,10 +593,7 @@ class Trainer:
             l_img, acc_img = self.patch_probe(img_h, self.aux[idx], self.patch_obj[idx], self.objects[idx])
             l_txt, acc_txt = self.token_probe(txt_h, said)
             loss = l_img + l_txt
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(params, 1.0)
-            opt.step()
+            optimise(opt, loss, params)
             run.append(torch.cat([torch.tensor([l_img.item(), l_txt.item()]), acc_img, acc_txt]))
             if (step + 1) % 50 == 0:
                 r = torch.stack(run).mean(0).tolist()
@@ -636,10 +641,7 @@ class Trainer:
             l_match = F.cross_entropy(logits, y)
             l_att, mass = attention_loss(logp, kind, fits, self.patch_obj[idx].repeat_interleave(2, dim=0), mask)
             loss = l_match + a.att_weight * l_att
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(params, 1.0)
-            opt.step()
+            optimise(opt, loss, params)
             acc = (logits.argmax(-1) == y).float().mean().item()
             run.append([l_match.item(), float(l_att), acc] + mass)
             if (step + 1) % 100 == 0:
@@ -678,10 +680,7 @@ class Trainer:
             l_img, _ = self.patch_probe(img_h, self.aux[idx], self.patch_obj[idx], self.objects[idx])
             l_txt, _ = self.token_probe(txt_h, said)
             loss = l_match + a.att_weight * l_att + a.aux_weight * (l_img + l_txt)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(params, 1.0)
-            opt.step()
+            optimise(opt, loss, params)
             acc = (logits.argmax(-1) == y).float().mean().item()
             run.append([l_match.item(), float(l_att), acc, float(l_img + l_txt)] + mass)
             if (step + 1) % 50 == 0:
