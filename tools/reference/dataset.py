@@ -430,6 +430,11 @@ def encode(img: Image.Image, scene: Scene, rng: random.Random) -> tuple[bytes, s
             opts["mode"] = "L"
             del opts["subsampling"]
         save = {k: v for k, v in opts.items() if k != "mode"}
+        if opts["progressive"]:
+            # A progressive JPEG is written in one go; Pillow's default buffer (one byte per
+            # pixel) is too small for 4:4:4 noise at high quality, and libjpeg then fails with
+            # "Suspension not allowed here". The buffer size does not change the bytes.
+            save["bufsize"] = 3 * img.size[0] * img.size[1] + 65536
         img.save(buf, "JPEG", **save)
     else:
         fmt = "png"
