@@ -430,12 +430,17 @@ def encode(img: Image.Image, scene: Scene, rng: random.Random) -> tuple[bytes, s
             opts["mode"] = "L"
             del opts["subsampling"]
         save = {k: v for k, v in opts.items() if k != "mode"}
-        if opts["progressive"]:
-            # A progressive JPEG is written in one go; Pillow's default buffer (one byte per
-            # pixel) is too small for 4:4:4 noise at high quality, and libjpeg then fails with
-            # "Suspension not allowed here". The buffer size does not change the bytes.
-            save["bufsize"] = 3 * img.size[0] * img.size[1] + 65536
-        img.save(buf, "JPEG", **save)
+        try:
+            img.save(buf, "JPEG", **save)
+        except OSError:
+            if not opts["progressive"]:
+                raise
+            # Pillow hands libjpeg a one-shot buffer of one byte per pixel for a progressive
+            # JPEG; 4:4:4 noise at high quality does not fit ("Suspension not allowed here").
+            # Such an image is written as a baseline JPEG instead (rare: 1 in ~25,000).
+            opts["progressive"] = False
+            buf = io.BytesIO()
+            img.save(buf, "JPEG", **(save | {"progressive": False}))
     else:
         fmt = "png"
         v = rng.random()
