@@ -30,7 +30,7 @@ struct ServeCommand: ParsableCommand {
     @Option(name: .customLong("drain-timeout-s"),
             help: "Time allowed to finish accepted requests after SIGTERM (FUSION_DRAIN_TIMEOUT_S; default 30).") var drainTimeoutS: String?
     @Option(name: .customLong("worker-timeout-s"),
-            help: "A worker that takes longer than this for one batch is killed and restarted; the batch is retried elsewhere (FUSION_WORKER_TIMEOUT_S; default 60).")
+            help: "A worker that takes longer than this for one batch, or to become ready after its start, is killed and restarted; its batch is retried elsewhere (FUSION_WORKER_TIMEOUT_S; default 60).")
     var workerTimeoutS: String?
     @Option(name: .customLong("max-body-bytes"),
             help: "Largest request body (FUSION_MAX_BODY_BYTES; default 20971520).") var maxBodyBytes: String?

@@ -134,6 +134,37 @@ extension EndToEnd {
             #expect(try server.metric(#"fusion_worker_timeouts_total{worker="0"}"#) == 1, "no second hang")
         }
 
+        @Test func aWorkerHungWhileLoadingIsKilledAndStartedAgain() throws {
+            // Worker 0's first process never finishes loading the model: without the start-up
+            // watchdog the server would say "starting" forever.
+            let marker = FileManager.default.temporaryDirectory.appendingPathComponent("e2e-load-\(UUID().uuidString)").path
+            defer { try? FileManager.default.removeItem(atPath: marker) }
+            let started = Date()
+            let server = try ServerProcess(["--worker-timeout-s", "1"],
+                                           environment: ["FUSION_TEST_WORKER_HANG_LOAD_ONCE": marker],
+                                           workers: 1, waitReady: false)
+            var stuck: Int32?
+            while stuck == nil, Date().timeIntervalSince(started) < 10 {
+                stuck = server.workerPID(index: 0)
+                usleep(20_000)
+            }
+            let hung = try #require(stuck)
+            let health = try HTTPClient.request(port: server.port, method: "GET", path: "/healthz")
+            #expect(health.status == 503, "not ready while the only worker hangs: \(health.text)")
+            try server.waitUntilReady(timeout: 20)
+            let elapsed = Date().timeIntervalSince(started)
+            #expect(elapsed >= 1, "ready only after the 1 s worker timeout: \(elapsed) s")
+            #expect(server.log.contains("did not become ready in time"), "\(server.log.suffix(2000))")
+            #expect(server.log.contains("not ready within 1.0 s of its start"), "the log says why it was killed")
+            #expect(try server.metric(#"fusion_worker_timeouts_total{worker="0"}"#) == 1)
+            #expect(try server.metric(#"fusion_worker_restarts_total{worker="0"}"#) == 1)
+            #expect(!FileManager.default.fileExists(atPath: "/proc/\(hung)"), "the hung process was killed and reaped")
+            let response = try HTTPClient.request(port: server.port, method: "POST", path: "/infer",
+                                                  body: HTTPClient.inferJSON(image: good, text: "after the hang"),
+                                                  contentType: "application/json")
+            #expect(response.status == 200, "\(response.text)")
+        }
+
         @Test func sigtermUnderLoadAnswersEveryAcceptedRequestAndExitsZero() throws {
             // Slowed workers keep requests queued and in flight when the signal arrives.
             let server = try ServerProcess(environment: ["FUSION_TEST_WORKER_DELAY_FACTOR": "4,4"], workers: 2)

@@ -21,6 +21,16 @@ import Testing
         #expect(!WorkerMain.claimsHang(index: 0, environment: [:]))
     }
 
+    @Test func theLoadHangHasItsOwnVariableAndMarker() throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("hang-load-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let env = ["FUSION_TEST_WORKER_HANG_LOAD_ONCE": path]
+        let variable = "FUSION_TEST_WORKER_HANG_LOAD_ONCE"
+        #expect(!WorkerMain.claimsHang(index: 0, environment: env), "the batch hang is not set")
+        #expect(WorkerMain.claimsHang(index: 0, environment: env, variable: variable))
+        #expect(!WorkerMain.claimsHang(index: 0, environment: env, variable: variable), "once per marker")
+    }
+
     @Test(arguments: ["fast", "0.5", "2,x", "-3"])
     func badSlowdownsAreRefused(_ text: String) {
         #expect(throws: WorkerStartError.self) {

@@ -49,7 +49,7 @@ public final class ServiceMetrics: Sendable {
         workerRestarts = r.counter("fusion_worker_restarts_total", "Times the worker process was restarted after it ended.",
                                    labels: ["worker"])
         workerTimeouts = r.counter("fusion_worker_timeouts_total",
-                                   "Times the worker was killed because it did not answer a batch within --worker-timeout-s.",
+                                   "Times the worker was killed because it did not answer a batch, or did not become ready, within --worker-timeout-s.",
                                    labels: ["worker"])
         retriedRequests = r.counter("fusion_retried_requests_total",
                                     "Requests re-sent to another worker because the worker holding them died.")

@@ -25,16 +25,19 @@ public struct WorkerLoop {
     let delayFactor: Double
     /// Test-only hang: the first batch is never answered (the process sleeps until killed).
     let hangOnFirstBatch: Bool
+    /// Test-only hang: the model load never finishes (the process sleeps until killed).
+    let hangWhileLoading: Bool
 
     /// A loop over descriptor `fd` (the socket pair end the server passed as fd 3).
     public init(descriptor: FileDescriptor, workerIndex: Int, maxBatch: Int, delayFactor: Double = 1,
-                hangOnFirstBatch: Bool = false) {
+                hangOnFirstBatch: Bool = false, hangWhileLoading: Bool = false) {
         // Until the model is loaded only the tiny hello/shutdown frames are expected.
         let bootstrap = WireLimits(maxBatch: 0, maxPixels: 0, maxTokens: 0, maxOutputs: 0)
         channel = FrameChannel(descriptor: descriptor, limits: bootstrap)
         self.workerIndex = workerIndex
         self.delayFactor = max(1, delayFactor)
         self.hangOnFirstBatch = hangOnFirstBatch
+        self.hangWhileLoading = hangWhileLoading
         self.maxBatch = maxBatch
     }
 
@@ -49,6 +52,10 @@ public struct WorkerLoop {
             let mismatch = WireError.versionMismatch(got: version, expected: WireProtocol.version)
             try? channel.send(.loadFailed(mismatch.description))
             throw mismatch
+        }
+        if hangWhileLoading {
+            // Like a model file on a stuck mount: alive, socket open, never ready.
+            while true { sleep(3600) }
         }
         let executor: BatchExecutor
         do {

@@ -33,11 +33,13 @@ public enum WorkerMain {
         return index < factors.count ? factors[index] ?? 1 : 1
     }
 
-    /// Test-only hang from `FUSION_TEST_WORKER_HANG_ONCE=PATH`: worker 0 never answers its
-    /// first batch if it is the first worker 0 to claim PATH (created exclusively). A restarted
+    /// Test-only hang from `FUSION_TEST_WORKER_HANG_ONCE=PATH` (worker 0 never answers its first
+    /// batch) or `FUSION_TEST_WORKER_HANG_LOAD_ONCE=PATH` (worker 0 never finishes loading the
+    /// model), if this is the first worker 0 to claim PATH (created exclusively). A restarted
     /// worker 0 finds the file and runs normally, so a test sees exactly one hang per PATH.
-    public static func claimsHang(index: Int, environment: [String: String]) -> Bool {
-        guard index == 0, let path = environment["FUSION_TEST_WORKER_HANG_ONCE"], !path.isEmpty else { return false }
+    public static func claimsHang(index: Int, environment: [String: String],
+                                  variable: String = "FUSION_TEST_WORKER_HANG_ONCE") -> Bool {
+        guard index == 0, let path = environment[variable], !path.isEmpty else { return false }
         let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
         guard fd >= 0 else { return false }
         close(fd)
@@ -60,7 +62,9 @@ public enum WorkerMain {
         let factor = try delayFactor(index: index, environment: environment)
         let loop = WorkerLoop(descriptor: FileDescriptor(rawValue: channelDescriptor), workerIndex: index,
                               maxBatch: maxBatch, delayFactor: factor,
-                              hangOnFirstBatch: claimsHang(index: index, environment: environment))
+                              hangOnFirstBatch: claimsHang(index: index, environment: environment),
+                              hangWhileLoading: claimsHang(index: index, environment: environment,
+                                                           variable: "FUSION_TEST_WORKER_HANG_LOAD_ONCE"))
         _ = try loop.run { try FusionModelExecutor(directory: modelDirectory) }
     }
 }

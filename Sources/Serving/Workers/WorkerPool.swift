@@ -18,7 +18,8 @@ public struct WorkerStatus: Sendable, Equatable {
     public var cpus: String
     /// Times the process was started again after it ended unexpectedly.
     public var restarts: Int
-    /// Times the process was killed because a batch took longer than the batch timeout.
+    /// Times the process was killed by the worker timeout: a batch unanswered, or no ready
+    /// message, that long.
     public var timeouts: Int = 0
     /// Sum of the worker's own measurement of its batches' inference time.
     public var busyNanos: UInt64
@@ -49,8 +50,8 @@ public final class WorkerPool: BatchTransport, @unchecked Sendable {
         /// A worker that fails this many times in a row before becoming ready is given up.
         public var maxConsecutiveStartFailures = 5
         /// A worker that has not answered a batch this long after it could start it (its
-        /// previous answer, or the batch's send, whichever is later) is taken for hung and
-        /// killed; nil: never.
+        /// previous answer, or the batch's send, whichever is later), or has not said ready
+        /// this long after it was spawned, is taken for hung and killed; nil: never.
         public var batchTimeoutNanos: UInt64? = 60_000_000_000
 
         /// Creates a configuration.
@@ -111,7 +112,7 @@ public final class WorkerPool: BatchTransport, @unchecked Sendable {
             writer.start()
         }
         if let timeout = configuration.batchTimeoutNanos {
-            let watchdog = Thread { [self] in watchForHungBatches(timeout: timeout) }
+            let watchdog = Thread { [self] in watchForHungWorkers(timeout: timeout) }
             watchdog.name = "worker-watchdog"
             watchdog.start()
         }
@@ -171,22 +172,31 @@ public final class WorkerPool: BatchTransport, @unchecked Sendable {
 
     // MARK: Supervision
 
-    /// Kills a worker that sits on a batch longer than `timeout`: a hung forward pass (a
-    /// deadlock, a livelocked BLAS thread, a stopped process) never closes the socket, so the
-    /// reader alone would wait forever. Killing it turns the hang into a death, which the
-    /// supervisor already handles: the batch is retried once elsewhere and the worker restarts.
-    private func watchForHungBatches(timeout: UInt64) {
+    /// Kills a worker that sits on a batch longer than `timeout`, or has not said ready that
+    /// long after its start: a hung forward pass or model load (a deadlock, a livelocked BLAS
+    /// thread, a stopped process, a model file on a stuck network mount) never closes the
+    /// socket, so the reader alone would wait forever. Killing it turns the hang into a death,
+    /// which the supervisor already handles: a held batch is retried once elsewhere and the
+    /// worker restarts (a start that keeps hanging counts towards giving the worker up).
+    private func watchForHungWorkers(timeout: UInt64) {
         // Ten checks per timeout (at most every 100 ms): a hang is caught within 110 % of it.
         let tick = min(100_000_000, max(1_000_000, timeout / 10))
         while !isStopping {
             let now = Monotonic.now()
             for slot in slots {
-                guard let overdue = slot.overdueBatch(now: now, timeout: timeout) else { continue }
-                logger.error("worker did not answer a batch in time: killing it", metadata: [
-                    "worker": "\(slot.index)", "batch": "\(overdue.batchID)", "pid": "\(overdue.pid)",
-                    "waited_ms": "\(overdue.waitedNanos / 1_000_000)", "timeout_ms": "\(timeout / 1_000_000)",
-                ])
-                slot.killHung(batchID: overdue.batchID, pid: overdue.pid)
+                if let overdue = slot.overdueBatch(now: now, timeout: timeout) {
+                    logger.error("worker did not answer a batch in time: killing it", metadata: [
+                        "worker": "\(slot.index)", "batch": "\(overdue.batchID)", "pid": "\(overdue.pid)",
+                        "waited_ms": "\(overdue.waitedNanos / 1_000_000)", "timeout_ms": "\(timeout / 1_000_000)",
+                    ])
+                    slot.kill(for: .batch(overdue.batchID), pid: overdue.pid)
+                } else if let stuck = slot.overdueStart(now: now, timeout: timeout) {
+                    logger.error("worker did not become ready in time: killing it", metadata: [
+                        "worker": "\(slot.index)", "pid": "\(stuck.pid)",
+                        "waited_ms": "\(stuck.waitedNanos / 1_000_000)", "timeout_ms": "\(timeout / 1_000_000)",
+                    ])
+                    slot.kill(for: .start, pid: stuck.pid)
+                }
             }
             pause(tick)
         }
@@ -284,9 +294,11 @@ public final class WorkerPool: BatchTransport, @unchecked Sendable {
         } catch {
             reason = "\(error)"
         }
-        if let hung = slot.takeHungBatch() {
-            let seconds = Double(configuration.batchTimeoutNanos ?? 0) / 1e9
-            reason = "batch \(hung) not answered within \(seconds) s (worker timeout): killed"
+        let seconds = Double(configuration.batchTimeoutNanos ?? 0) / 1e9
+        switch slot.takeWatchdogKill() {
+        case .batch(let hung)?: reason = "batch \(hung) not answered within \(seconds) s (worker timeout): killed"
+        case .start?: reason = "not ready within \(seconds) s of its start (worker timeout): killed"
+        case nil: break
         }
         slot.detach()
         if becameReady { dispatcher.workerLost(slot.index, reason: reason) }
@@ -333,6 +345,14 @@ public enum WorkerPoolError: Error, CustomStringConvertible {
 }
 
 /// One replica: its current process and connection, its outbox and its counters.
+/// What the worker watchdog killed a process for.
+enum WatchdogKill: Equatable {
+    /// It sat on this batch longer than the worker timeout.
+    case batch(UInt64)
+    /// It did not say ready within the worker timeout of its spawn (a hung model load).
+    case start
+}
+
 final class WorkerSlot: @unchecked Sendable {
     let index: Int
     let cpus: CPUSet
@@ -351,8 +371,8 @@ final class WorkerSlot: @unchecked Sendable {
     private var unanswered: [(id: UInt64, sentAt: UInt64)] = []
     /// When the current process last answered a batch (or was attached).
     private var lastAnswerAt: UInt64 = 0
-    /// The batch the watchdog killed the current process for, until the supervisor reads it.
-    private var hungBatch: UInt64?
+    /// Why the watchdog killed the current process, until the supervisor reads it.
+    private var watchdogKill: WatchdogKill?
     /// The dispatcher keeps at most two batches per worker; a little slack covers the shutdown
     /// message and a retry racing a restart.
     private let outboxCapacity = 8
@@ -396,36 +416,47 @@ final class WorkerSlot: @unchecked Sendable {
     func overdueBatch(now: UInt64, timeout: UInt64) -> (batchID: UInt64, pid: Int32, waitedNanos: UInt64)? {
         condition.lock()
         defer { condition.unlock() }
-        guard state == .ready, hungBatch == nil, let oldest = unanswered.first, let child else { return nil }
+        guard state == .ready, watchdogKill == nil, let oldest = unanswered.first, let child else { return nil }
         let started = max(oldest.sentAt, lastAnswerAt)
         guard now > started, now - started > timeout else { return nil }
         return (oldest.id, child.pid, now - started)
     }
 
-    /// SIGKILL for the worker process `pid`, stuck on `batchID`; its supervisor sees the
-    /// connection end, reports the loss (the batch is retried) and restarts it. Nothing happens
-    /// if that process already ended and another took the slot in the meantime.
-    func killHung(batchID: UInt64, pid: Int32) {
+    /// The current process if it was spawned longer than `timeout` ago and has not said ready.
+    /// Only while its connection is attached: after `detach` the process may be reaped and its
+    /// pid reused.
+    func overdueStart(now: UInt64, timeout: UInt64) -> (pid: Int32, waitedNanos: UInt64)? {
         condition.lock()
-        guard let child, child.pid == pid, hungBatch == nil else {
+        defer { condition.unlock() }
+        guard state == .starting, watchdogKill == nil, channel != nil, let child else { return nil }
+        guard now > lastAnswerAt, now - lastAnswerAt > timeout else { return nil }
+        return (child.pid, now - lastAnswerAt)
+    }
+
+    /// SIGKILL for the worker process `pid`, stuck on a batch or on its start; its supervisor
+    /// sees the connection end, reports the loss (a held batch is retried) and restarts it.
+    /// Nothing happens if that process already ended and another took the slot meanwhile.
+    func kill(for why: WatchdogKill, pid: Int32) {
+        condition.lock()
+        guard let child, child.pid == pid, channel != nil, watchdogKill == nil else {
             condition.unlock()
             return
         }
         let channel = self.channel
-        hungBatch = batchID
+        watchdogKill = why
         timeouts += 1
         condition.unlock()
         _ = try? child.signal(SIGKILL)
         try? channel?.descriptor.shutdown(.both)
     }
 
-    /// The batch the current process was killed for, if any (once).
-    func takeHungBatch() -> UInt64? {
+    /// Why the watchdog killed the current process, if it did (once).
+    func takeWatchdogKill() -> WatchdogKill? {
         condition.lock()
         defer { condition.unlock() }
-        let hung = hungBatch
-        hungBatch = nil
-        return hung
+        let why = watchdogKill
+        watchdogKill = nil
+        return why
     }
 
     func attach(child: ChildProcess, channel: FrameChannel) {
@@ -435,7 +466,7 @@ final class WorkerSlot: @unchecked Sendable {
         state = .starting
         unanswered.removeAll()
         lastAnswerAt = Monotonic.now()
-        hungBatch = nil
+        watchdogKill = nil
         condition.unlock()
     }
 
