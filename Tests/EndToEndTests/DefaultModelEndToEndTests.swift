@@ -17,10 +17,10 @@ struct DefaultModelEndToEndTests {
         var confusion: [[Int]]
     }
 
-    /// Issue 5 asks for >= 97% here; the committed model measures 92.2% (461/500, the same as
+    /// Issue 5 asks for >= 97% here; the committed model measures 96.2% (481/500, the same as
     /// PyTorch on these files, docs/models.md), so this guards that level until a model that
     /// meets the target replaces it. The answer is deterministic: same files, same weights.
-    static let measuredAccuracy = 0.922
+    static let measuredAccuracy = 0.962
 
     @Test func heldOutAccuracyHoldsItsMeasuredLevel() throws {
         let data = Paths.fixture("eval/eval.jsonl")

@@ -612,7 +612,7 @@ class Trainer:
             optimise(opt, loss, params)
             run.append(torch.cat([torch.tensor([l_img.item(), l_txt.item()]), acc_img, acc_txt]))
             if (step + 1) % 50 == 0:
-                r = np.nanmean(torch.stack(run).numpy(), axis=0).tolist()
+                r = torch.stack(run).nanmean(0).tolist()   # text columns are NaN once it stops
                 run = []
                 self.log(f"A step {step + 1}/{steps} epoch {epoch}: image loss {r[0]:.3f} acc object shape/size "
                          f"{r[2]:.3f}/{r[3]:.3f}, patch colour/position {r[4]:.3f}/{r[5]:.3f}; "
@@ -659,7 +659,7 @@ class Trainer:
             loss = l_match + a.att_weight * l_att
             optimise(opt, loss, params)
             acc = (logits.argmax(-1) == y).float().mean().item()
-            run.append([l_match.item(), float(l_att), acc] + mass)
+            run.append([l_match.item(), l_att.item(), acc] + mass)
             if (step + 1) % 100 == 0:
                 r = np.nanmean(np.array(run), axis=0)
                 run = []
@@ -698,7 +698,7 @@ class Trainer:
             loss = l_match + a.att_weight * l_att + a.aux_weight * (l_img + l_txt)
             optimise(opt, loss, params)
             acc = (logits.argmax(-1) == y).float().mean().item()
-            run.append([l_match.item(), float(l_att), acc, float(l_img + l_txt)] + mass)
+            run.append([l_match.item(), l_att.item(), acc, (l_img + l_txt).item()] + mass)
             if (step + 1) % 50 == 0:
                 r = np.nanmean(np.array(run), axis=0)
                 run = []
