@@ -66,7 +66,7 @@ public final class FusionServer {
             executable: executable, modelDirectory: modelDirectory, cpuSets: cpuSets, maxBatch: configuration.maxBatch,
             expectedModel: FusionModelExecutor.identity(of: modelConfig))
         poolConfiguration.environment = [:]
-        poolConfiguration.batchTimeoutNanos = UInt64(configuration.workerTimeoutSeconds) * 1_000_000_000
+        poolConfiguration.workerTimeoutNanos = UInt64(configuration.workerTimeoutSeconds) * 1_000_000_000
         let pool = WorkerPool(configuration: poolConfiguration, dispatcher: dispatcher, logger: logger,
                               onBatchAnswered: { _, nanos in metrics.inferenceSeconds.observe(Double(nanos) / 1e9) })
 

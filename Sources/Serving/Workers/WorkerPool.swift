@@ -52,7 +52,7 @@ public final class WorkerPool: BatchTransport, @unchecked Sendable {
         /// A worker that has not answered a batch this long after it could start it (its
         /// previous answer, or the batch's send, whichever is later), or has not said ready
         /// this long after it was spawned, is taken for hung and killed; nil: never.
-        public var batchTimeoutNanos: UInt64? = 60_000_000_000
+        public var workerTimeoutNanos: UInt64? = 60_000_000_000
 
         /// Creates a configuration.
         public init(executable: String, modelDirectory: String, cpuSets: [CPUSet], maxBatch: Int,
@@ -111,7 +111,7 @@ public final class WorkerPool: BatchTransport, @unchecked Sendable {
             writer.name = "worker-\(slot.index)-writer"
             writer.start()
         }
-        if let timeout = configuration.batchTimeoutNanos {
+        if let timeout = configuration.workerTimeoutNanos {
             let watchdog = Thread { [self] in watchForHungWorkers(timeout: timeout) }
             watchdog.name = "worker-watchdog"
             watchdog.start()
@@ -294,7 +294,7 @@ public final class WorkerPool: BatchTransport, @unchecked Sendable {
         } catch {
             reason = "\(error)"
         }
-        let seconds = Double(configuration.batchTimeoutNanos ?? 0) / 1e9
+        let seconds = Double(configuration.workerTimeoutNanos ?? 0) / 1e9
         switch slot.takeWatchdogKill() {
         case .batch(let hung)?: reason = "batch \(hung) not answered within \(seconds) s (worker timeout): killed"
         case .start?: reason = "not ready within \(seconds) s of its start (worker timeout): killed"
