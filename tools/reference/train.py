@@ -34,6 +34,7 @@ tensors and the Swift runtime runs it as it runs any model directory.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import itertools
 import json
 import math
@@ -198,6 +199,40 @@ def aux_targets(scene: dataset.Scene) -> np.ndarray:
         if scene.grayscale:
             t[on, 1] = -100
     return t
+
+
+def view_scene(scene: dataset.Scene, flip: bool, dx: int, dy: int) -> dataset.Scene:
+    """The scene as its 224-pixel picture shows it after `view_pixels`: mirrored left-right
+    (`flip`), then moved by (dx, dy) pixels of the 224 grid. The geometry follows, and on a
+    mirror "left" and "right" swap; shape, colour and size stay (every shape is mirror-symmetric
+    about its vertical axis: the star and triangle point up)."""
+    sx, sy = scene.width / IMAGE_SIZE, scene.height / IMAGE_SIZE
+    geometry = [((scene.width - cx if flip else cx) + dx * sx, cy + dy * sy, r)
+                for cx, cy, r in scene.geometry]
+    objects = scene.objects
+    if flip:
+        swap = {"left": "right", "right": "left"}
+        objects = [dataclasses.replace(o, position=swap.get(o.position, o.position)) for o in objects]
+    return dataset.Scene(scene.width, scene.height, scene.grayscale, objects, geometry)
+
+
+def view_pixels(u8: torch.Tensor, flips: list[bool], shifts: list[tuple[int, int]]) -> torch.Tensor:
+    """uint8 [B,3,S,S], each image mirrored left-right where `flips` says, then its content
+    moved by its (dx, dy) pixels; edge rows and columns repeat into the uncovered border.
+    Slices and copies only (a per-pixel gather costs ~30 ms a batch, a sixth of a step)."""
+    b, s = u8.shape[0], IMAGE_SIZE
+    pad = max([abs(v) for d in shifts for v in d] + [0])
+    x = u8.clone()
+    for i, f in enumerate(flips):
+        if f:
+            x[i] = x[i].flip(-1)
+    p = torch.empty((b, 3, s + 2 * pad, s + 2 * pad), dtype=torch.uint8)
+    p[:, :, pad:pad + s, pad:pad + s] = x
+    p[:, :, pad:pad + s, :pad] = x[:, :, :, :1]
+    p[:, :, pad:pad + s, pad + s:] = x[:, :, :, -1:]
+    p[:, :, :pad] = p[:, :, pad:pad + 1]
+    p[:, :, pad + s:] = p[:, :, pad + s - 1:pad + s]
+    return torch.stack([p[i, :, pad - dy:pad - dy + s, pad - dx:pad - dx + s] for i, (dx, dy) in enumerate(shifts)])
 
 
 def caption_pair(scene: dataset.Scene, rng: random.Random):
@@ -527,6 +562,7 @@ class Trainer:
         self.px = torch.from_numpy(cached_pixels(train_dir, rel, a.threads))
         self.val_px = cached_pixels(val_dir, [r for r, _ in val_scenes], a.threads)
         check_pipeline(train_dir, rel, self.px)
+        self.val_scenes = [sc for _, sc in val_scenes]
         index = {r: i for i, (r, _) in enumerate(val_scenes)}
         self.val_pairs = []
         with open(os.path.join(val_dir, "data.jsonl")) as f:
@@ -558,6 +594,26 @@ class Trainer:
         n_params = sum(q.numel() for q in self.model.parameters())
         self.log(f"model: {n_params / 1e6:.2f}M parameters")
 
+    @torch.no_grad()
+    def probe_validation(self) -> str:
+        """The patch probes on the validation images (never trained on): how well the ViT's
+        features carry each shape's attributes on new pictures, next to the training figures."""
+        was = self.model.training
+        self.model.eval()
+        scenes = self.val_scenes
+        aux = torch.from_numpy(np.stack([aux_targets(sc) for sc in scenes]))
+        owner = torch.from_numpy(np.stack([patch_objects(sc) for sc in scenes]))
+        objects = torch.full((len(scenes), 2, 2), -1, dtype=torch.long)
+        for i, sc in enumerate(scenes):
+            for k, o in enumerate(sc.objects):
+                objects[i, k, 0] = dataset.SHAPES.index(o.shape)
+                objects[i, k, 1] = dataset.SIZES.index(o.size)
+        h = torch.cat([self.model.image_encoder(pixel_values=to_pixel_values(self.val_px[s:s + 100])).last_hidden_state
+                       for s in range(0, len(scenes), 100)])
+        _, acc = self.patch_probe(h, aux, owner, objects)
+        self.model.train(was)
+        return "object shape/size {:.3f}/{:.3f}, patch colour/position {:.3f}/{:.3f}".format(*acc.tolist())
+
     def log(self, msg: str) -> None:
         print(f"[{(time.time() - self.t0) / 60:5.1f} min] {msg}", flush=True)
 
@@ -570,13 +626,32 @@ class Trainer:
             for s in range(0, n - size + 1, size):
                 yield epoch, order[s:s + size]
 
-    def captions(self, idx: list[int], tag: str, step: int):
+    def views(self, idx: list[int], tag: str, step: int):
+        """A training batch of images as the ViT sees them: uint8 pixels, the scenes as shown,
+        patch probe targets and patch owners. Stages A and C see each image mirrored half the
+        time and moved by up to --max-shift pixels (new patch contents for the same shapes:
+        the ViT learns shapes, not 36,000 pictures); the targets follow the moved geometry."""
+        if not self.a.augment:
+            return self.px[idx], [self.scenes[i] for i in idx], self.aux[idx], self.patch_obj[idx]
+        rng = random.Random(f"view:{tag}:{self.a.seed}:{step}")
+        m = self.a.max_shift
+        flips = [rng.random() < 0.5 for _ in idx]
+        shifts = [(rng.randint(-m, m), rng.randint(-m, m)) for _ in idx]
+        scenes = [view_scene(self.scenes[i], f, dx, dy) for i, f, (dx, dy) in zip(idx, flips, shifts)]
+        aux = torch.from_numpy(np.stack([aux_targets(sc) for sc in scenes]))
+        owner = torch.from_numpy(np.stack([patch_objects(sc) for sc in scenes]))
+        return view_pixels(self.px[idx], flips, shifts), scenes, aux, owner
+
+    def captions(self, idx: list[int], tag: str, step: int, shown: list[dataset.Scene] | None = None):
+        """A matching and a non-matching caption per image (of `shown`, the scenes as the
+        batch's pictures show them, when given) with their token targets."""
         caps, scenes, labels = [], [], []
-        for i in idx:
+        for k, i in enumerate(idx):
+            scene = shown[k] if shown is not None else self.scenes[i]
             rng = random.Random(f"{tag}:{self.a.seed}:{step}:{i}")
-            pos, neg = caption_pair(self.scenes[i], rng)
+            pos, neg = caption_pair(scene, rng)
             caps += [pos, neg]
-            scenes += [self.scenes[i]] * 2
+            scenes += [scene] * 2
             labels += [1, 0]
         ids, mask, offsets = tokenize(self.tok, [c[0] for c in caps], offsets=True)
         kind, fits, said = token_targets(offsets, caps, scenes)
@@ -597,15 +672,15 @@ class Trainer:
             if sched.over(step):
                 break
             set_lr(opt, sched(step))
-            x = to_pixel_values(self.px[idx])
-            img_h = self.vit(pixel_values=x).last_hidden_state
-            l_img, acc_img = self.patch_probe(img_h, self.aux[idx], self.patch_obj[idx], self.objects[idx])
+            u8, shown, aux, owner = self.views(idx, "A", step)
+            img_h = self.vit(pixel_values=to_pixel_values(u8)).last_hidden_state
+            l_img, acc_img = self.patch_probe(img_h, aux, owner, self.objects[idx])
             loss = l_img
             # The text side is learnt in a few hundred steps (its probes reach 100%); after
             # that its captions, forward and backward would be half of every step's time.
             l_txt, acc_txt = torch.tensor(float("nan")), torch.full((4,), float("nan"))
             if step < a.text_steps_a:
-                ids, mask, kind, fits, said, _ = self.captions(idx, "A", step)
+                ids, mask, kind, fits, said, _ = self.captions(idx, "A", step, shown)
                 txt_h = encode_text(m, ids, mask)
                 l_txt, acc_txt = self.token_probe(txt_h, said)
                 loss = loss + l_txt
@@ -618,7 +693,7 @@ class Trainer:
                          f"{r[2]:.3f}/{r[3]:.3f}, patch colour/position {r[4]:.3f}/{r[5]:.3f}; "
                          f"token loss {r[1]:.3f} acc {r[6]:.3f}/{r[7]:.3f}/{r[8]:.3f}/{r[9]:.3f}; "
                          f"lr {sched(step):.2e}")
-        self.log(f"A done after {step} steps")
+        self.log(f"A done after {step} steps; validation images: {self.probe_validation()}")
 
     # B: fusion on frozen encoders.
     @torch.no_grad()
@@ -686,14 +761,14 @@ class Trainer:
             if sched.over(step):
                 break
             set_lr(opt, sched(step))
-            x = to_pixel_values(self.px[idx])
-            img_h = self.vit(pixel_values=x).last_hidden_state
-            ids, mask, kind, fits, said, y = self.captions(idx, "C", step)
+            u8, shown, aux, owner = self.views(idx, "C", step)
+            img_h = self.vit(pixel_values=to_pixel_values(u8)).last_hidden_state
+            ids, mask, kind, fits, said, y = self.captions(idx, "C", step, shown)
             txt_h = encode_text(m, ids, mask)
             logits, logp = fuse(m, img_h, txt_h, mask, repeat=2)
             l_match = F.cross_entropy(logits, y)
-            l_att, mass = attention_loss(logp, kind, fits, self.patch_obj[idx].repeat_interleave(2, dim=0), mask)
-            l_img, _ = self.patch_probe(img_h, self.aux[idx], self.patch_obj[idx], self.objects[idx])
+            l_att, mass = attention_loss(logp, kind, fits, owner.repeat_interleave(2, dim=0), mask)
+            l_img, _ = self.patch_probe(img_h, aux, owner, self.objects[idx])
             l_txt, _ = self.token_probe(txt_h, said)
             loss = l_match + a.att_weight * l_att + a.aux_weight * (l_img + l_txt)
             optimise(opt, loss, params)
@@ -705,6 +780,7 @@ class Trainer:
                 self.log(f"C step {step + 1}/{steps} epoch {epoch}: match loss {r[0]:.4f} acc {r[2]:.3f}; "
                          f"attention loss {r[1]:.3f} (mass {r[4]:.2f}/{r[5]:.2f}/{r[6]:.2f}); probes {r[3]:.3f}; "
                          f"lr {sched(step):.2e}")
+        self.log(f"C validation images: {self.probe_validation()}")
         self.log(f"C done after {step} steps; validation accuracy "
                  f"{evaluate(m, self.tok, self.val_px, self.val_pairs):.4f}")
 
@@ -734,6 +810,9 @@ def main() -> None:
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--compile", action=argparse.BooleanOptionalAction, default=True,
                    help="torch.compile the ViT for stages A and C (needs a C++ compiler)")
+    p.add_argument("--augment", action=argparse.BooleanOptionalAction, default=True,
+                   help="stages A and C: mirror images half the time and move them by up to --max-shift")
+    p.add_argument("--max-shift", type=int, default=8, help="pixels of the 224 grid")
     p.add_argument("--image-hidden", type=int, default=64)
     p.add_argument("--image-layers", type=int, default=3)
     p.add_argument("--image-heads", type=int, default=4)
@@ -761,7 +840,8 @@ def main() -> None:
     p.add_argument("--aux-weight", type=float, default=0.5)
     p.add_argument("--val-every", type=int, default=1000)
     p.add_argument("--checkpoint", default=None,
-                   help="write a training checkpoint (model + probes) here after each stage")
+                   help="write a training checkpoint (model + probes) here after each stage, "
+                        "and a copy as PATH.after-A etc.")
     p.add_argument("--resume", default=None, help="start from this training checkpoint")
     a = p.parse_args()
 
@@ -773,6 +853,8 @@ def main() -> None:
         {"A": tr.stage_a, "B": tr.stage_b, "C": tr.stage_c}[stage]()
         if a.checkpoint:
             tr.checkpoint(a.checkpoint)
+            # Kept per stage too, so later stages can be rerun from any earlier one.
+            shutil.copyfile(a.checkpoint, f"{a.checkpoint}.after-{stage}")
     tr.save(a.out)
     tr.log(f"total {(time.time() - tr.t0) / 60:.1f} min")
 
