@@ -17,14 +17,14 @@ struct DefaultModelEndToEndTests {
         var confusion: [[Int]]
     }
 
-    /// Issue 5 asks for >= 97% here; the committed model measures 96.2% (481/500, the same as
-    /// PyTorch on these files, docs/models.md), so this guards that level until a model that
-    /// meets the target replaces it. The answer is deterministic: same files, same weights.
-    static let measuredAccuracy = 0.962
+    /// Issue 5's gate on these 500 pairs. The committed model measures 97.2% (486/500, the
+    /// same as PyTorch on these files, docs/models.md); the answer is deterministic (same
+    /// files, same weights), so a pipeline change that costs three right answers fails here.
+    static let requiredAccuracy = 0.97
 
-    @Test func heldOutAccuracyHoldsItsMeasuredLevel() throws {
+    @Test func heldOutAccuracyMeetsTheIssueGate() throws {
         let data = Paths.fixture("eval/eval.jsonl")
-        let floor = Self.measuredAccuracy - 0.01
+        let floor = Self.requiredAccuracy
         let result = try runCommand(["eval", "--model", Self.defaultModel, data, "--json", "--min-accuracy", "\(floor)"])
         let summary = try JSONDecoder().decode(Summary.self, from: Data(result.out.utf8))
         #expect(summary.examples == 500)

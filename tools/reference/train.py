@@ -235,14 +235,19 @@ def view_pixels(u8: torch.Tensor, flips: list[bool], shifts: list[tuple[int, int
     return torch.stack([p[i, :, pad - dy:pad - dy + s, pad - dx:pad - dx + s] for i, (dx, dy) in enumerate(shifts)])
 
 
-def caption_pair(scene: dataset.Scene, rng: random.Random):
+def caption_pair(scene: dataset.Scene, rng: random.Random, shape_share: float = 0.0):
     """A matching and a non-matching caption as (text, spans per mention, mentions): the
     negative is the positive with one attribute of one mention changed; half the time both
-    share template and words (a minimal pair), otherwise the negative is worded anew."""
-    while True:
+    share template and words (a minimal pair), otherwise the negative is worded anew.
+    `shape_share` > 0: that share of negatives change the shape (the generator's own mix
+    gives ~38%, and shape is the attribute the model finds hardest)."""
+    want_shape = shape_share > 0 and rng.random() < shape_share
+    for attempt in itertools.count():
         pos = dataset.positive_mentions(scene, rng)
         neg = dataset.negative_mentions(scene, pos, rng)
-        if neg is not None:
+        if neg is None:
+            continue
+        if shape_share <= 0 or (neg[1] == "shape") == want_shape or attempt >= 20:
             break
     k = rng.random()
     p_text, p_spans = dataset.render_with_spans(pos, random.Random(k))
@@ -649,7 +654,7 @@ class Trainer:
         for k, i in enumerate(idx):
             scene = shown[k] if shown is not None else self.scenes[i]
             rng = random.Random(f"{tag}:{self.a.seed}:{step}:{i}")
-            pos, neg = caption_pair(scene, rng)
+            pos, neg = caption_pair(scene, rng, self.a.shape_negatives if tag in "BC" else 0.0)
             caps += [pos, neg]
             scenes += [scene] * 2
             labels += [1, 0]
@@ -831,11 +836,13 @@ def main() -> None:
     p.add_argument("--epochs-b", type=int, default=12)
     p.add_argument("--batch-b", type=int, default=64)
     p.add_argument("--lr-b", type=float, default=2e-3)
-    p.add_argument("--minutes-b", type=float, default=9)
+    p.add_argument("--minutes-b", type=float, default=7)
     p.add_argument("--epochs-c", type=int, default=6)
     p.add_argument("--batch-c", type=int, default=32)
-    p.add_argument("--lr-c", type=float, default=3e-4)
-    p.add_argument("--minutes-c", type=float, default=15)
+    p.add_argument("--lr-c", type=float, default=6e-4)
+    p.add_argument("--minutes-c", type=float, default=17)
+    p.add_argument("--shape-negatives", type=float, default=0.6,
+                   help="stages B and C: share of negative captions that change the shape")
     p.add_argument("--att-weight", type=float, default=1.0)
     p.add_argument("--aux-weight", type=float, default=0.5)
     p.add_argument("--val-every", type=int, default=1000)
