@@ -28,6 +28,11 @@ says anything. So training is split, and each part gets a dense signal:
      to the image's CLS token. Matching then reads as "every token found its shape".
   C. everything together at a lower rate, all losses on, for the last points.
 
+Stages A and C see every image mirrored half the time and moved by a few pixels (targets
+follow), so the ViT learns shapes rather than the training pictures; stages B and C draw more
+negatives that change the shape (`--shape-negatives`) than the generator's own mix, since
+shape is what the fusion finds hardest to check. docs/models.md has what each change measured.
+
 None of this changes the saved model's structure: the file holds exactly FusionModel's
 tensors and the Swift runtime runs it as it runs any model directory.
 """
