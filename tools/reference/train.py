@@ -206,6 +206,16 @@ def aux_targets(scene: dataset.Scene) -> np.ndarray:
     return t
 
 
+def object_table(scenes: list[dataset.Scene]) -> torch.Tensor:
+    """[N,2,2]: (shape, size) index of each image's shapes, -1 where an image has only one."""
+    t = torch.full((len(scenes), 2, 2), -1, dtype=torch.long)
+    for i, sc in enumerate(scenes):
+        for k, o in enumerate(sc.objects):
+            t[i, k, 0] = dataset.SHAPES.index(o.shape)
+            t[i, k, 1] = dataset.SIZES.index(o.size)
+    return t
+
+
 def view_scene(scene: dataset.Scene, flip: bool, dx: int, dy: int) -> dataset.Scene:
     """The scene as its 224-pixel picture shows it after `view_pixels`: mirrored left-right
     (`flip`), then moved by (dx, dy) pixels of the 224 grid. The geometry follows, and on a
@@ -580,11 +590,7 @@ class Trainer:
                 d = json.loads(line)
                 self.val_pairs.append((index[d["image"]], d["text"], dataset.LABELS.index(d["label"])))
         self.aux = torch.from_numpy(np.stack([aux_targets(s) for s in self.scenes]))
-        self.objects = torch.full((len(self.scenes), 2, 2), -1, dtype=torch.long)
-        for i, sc in enumerate(self.scenes):
-            for k, o in enumerate(sc.objects):
-                self.objects[i, k, 0] = dataset.SHAPES.index(o.shape)
-                self.objects[i, k, 1] = dataset.SIZES.index(o.size)
+        self.objects = object_table(self.scenes)
         self.patch_obj = torch.from_numpy(np.stack([patch_objects(s) for s in self.scenes]))
         self.log(f"data ready: {len(self.scenes)} training images, {len(self.val_pairs)} validation pairs")
 
@@ -613,11 +619,7 @@ class Trainer:
         scenes = self.val_scenes
         aux = torch.from_numpy(np.stack([aux_targets(sc) for sc in scenes]))
         owner = torch.from_numpy(np.stack([patch_objects(sc) for sc in scenes]))
-        objects = torch.full((len(scenes), 2, 2), -1, dtype=torch.long)
-        for i, sc in enumerate(scenes):
-            for k, o in enumerate(sc.objects):
-                objects[i, k, 0] = dataset.SHAPES.index(o.shape)
-                objects[i, k, 1] = dataset.SIZES.index(o.size)
+        objects = object_table(scenes)
         h = torch.cat([self.model.image_encoder(pixel_values=to_pixel_values(self.val_px[s:s + 100])).last_hidden_state
                        for s in range(0, len(scenes), 100)])
         _, acc = self.patch_probe(h, aux, owner, objects)
