@@ -308,11 +308,11 @@ class PatchProbe(nn.Module):
     patch tokens: no single 16-pixel patch shows a whole outline, but the patches along it
     together do (curved edges, corners and their angles), so the question is whether the
     object's patches jointly carry it, which a from-scratch ViT learns far faster than
-    making every patch know the whole outline. Every covered patch is asked its shape's shape
-    too (`patch_shape_weight`): the fusion attention reads patches one by one, so a caption's
-    shape can only be checked against a patch that knows which shape it belongs to."""
+    making every patch know the whole outline. Every covered patch is also asked which shape
+    it is part of (`patch_shape_weight`): the fusion attention reads patches one by one, so a
+    caption's shape can only be checked against a patch that knows it."""
 
-    def __init__(self, d: int, patch_shape_weight: float = 0.25):
+    def __init__(self, d: int, patch_shape_weight: float = 1.0):
         super().__init__()
         self.patch_shape_weight = patch_shape_weight
         self.heads = nn.ModuleList(nn.Linear(d, len(v) + 1) for v in VALUES)
@@ -415,6 +415,9 @@ def fuse(model: FusionModel, img_h: torch.Tensor, txt_h: torch.Tensor, mask: tor
     k = torch.cat([ki.repeat_interleave(repeat, dim=0), kt], dim=2)             # [B,h,Ni+T,dh]
     v = torch.cat([vi.repeat_interleave(repeat, dim=0), vt], dim=2)
     keep = torch.cat([torch.ones(b, n_img, dtype=torch.bool), mask > 0], dim=1)
+    # Image rows through the fused kernel (their ~200x200 attention maps written out would
+    # dominate the step's memory traffic); text rows written out, their log-probabilities are
+    # a target's.
     with torch.no_grad():
         img_mixed = F.scaled_dot_product_attention(qi.repeat_interleave(repeat, dim=0), k, v,
                                                    attn_mask=keep[:, None, None, :])
@@ -828,7 +831,7 @@ class Trainer:
         fits = {k: v for k, v in state["model"].items() if k in own and own[k].shape == v.shape}
         fresh = sorted(set(own) - set(fits))
         if fresh:
-            self.log(f"not restored (shape differs): {', '.join(fresh)}")
+            self.log(f"not restored (absent or shape differs): {', '.join(fresh)}")
         self.model.load_state_dict(fits, strict=False)
         self.patch_probe.load_state_dict(state["patch_probe"])
         self.token_probe.load_state_dict(state["token_probe"])
