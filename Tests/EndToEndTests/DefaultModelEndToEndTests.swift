@@ -19,7 +19,7 @@ struct DefaultModelEndToEndTests {
 
     /// Issue 5's gate on these 500 pairs. The committed model measures 97.2% (486/500, the
     /// same as PyTorch on these files, docs/models.md); the answer is deterministic (same
-    /// files, same weights), so a pipeline change that costs three right answers fails here.
+    /// files, same weights), so a pipeline change that costs two right answers fails here.
     static let requiredAccuracy = 0.97
 
     @Test func heldOutAccuracyMeetsTheIssueGate() throws {
