@@ -24,12 +24,19 @@ final class EventLoop {
     /// Longest sleep in `epoll_wait` even with nothing to do, so the loop's heartbeat
     /// (`HTTPServer.lastLoopTurnNanoseconds`) stays fresh for the watchdog.
     static let maxIdleWaitMilliseconds: Int32 = 1000
+    /// Requests one connection may have parsed in one turn (one readiness event, one
+    /// delivery, or one deferred turn). Past it the connection waits for its next turn, so a
+    /// client that pipelines thousands of tiny requests cannot hold the loop.
+    static let requestsPerTurn = 32
 
     private var connections: [UInt64: HTTPConnection] = [:]
     private var activeConnections = 0
     private var rejectingConnections = 0
     private var nextID = EventLoop.firstConnectionID
     private var deadlines = DeadlineHeap()
+    /// Connections that used up their turn with requests still buffered, in arrival order;
+    /// each gets another turn at the next loop round (see `requestsPerTurn`).
+    private var pendingTurns: [HTTPConnection] = []
     private var serializer: HTTPResponseSerializer
     private var requestIDs = RequestIDGenerator()
     private var metrics = HTTPServerMetrics()
@@ -101,6 +108,7 @@ final class EventLoop {
             }
             now = MonotonicClock.nanoseconds()
             deliver(sink.takeLocal())
+            runPendingTurns()
             expireDeadlines()
             resumeListenerIfDue()
             publishMetricsIfDirty()
@@ -118,6 +126,7 @@ final class EventLoop {
     }
 
     private func waitTimeout() -> Int32 {
+        if !pendingTurns.isEmpty { return 0 }
         var next = Int64.max
         if let first = deadlines.first { next = min(next, first.deadline) }
         if let paused = listenerPausedUntil { next = min(next, paused) }
@@ -262,18 +271,19 @@ final class EventLoop {
             }
         }
         if connection.phase == .open {
-            processRequests(connection)
-            deliver(sink.takeLocal())
-            if !connection.isClosed { flush(connection) }
+            flush(connection, parseFirst: true)
         } else {
             updateInterest(connection)
         }
     }
 
-    /// Parses every complete request buffered on `connection` (up to the pipelining limit)
-    /// and dispatches each to the handler.
-    private func processRequests(_ connection: HTTPConnection) {
-        while wantsRequestBytes(connection) {
+    /// Parses complete requests buffered on `connection` (up to the pipelining limit and
+    /// `limit` complete messages) and dispatches each to the handler. `progressed` says
+    /// whether it consumed anything (a head, a message or a parse error).
+    private func processRequests(_ connection: HTTPConnection, limit: Int) -> (progressed: Bool, messages: Int) {
+        var events = 0
+        var messages = 0
+        while messages < limit && wantsRequestBytes(connection) {
             let event: HTTPParserEvent?
             do {
                 event = try connection.parser.next()
@@ -281,9 +291,10 @@ final class EventLoop {
                 metrics.parseErrors[error.code, default: 0] += 1
                 metricsDirty = true
                 fail(connection, status: error.status, code: error.code, message: Self.sentence(for: error))
-                return
+                return (true, messages)
             }
-            guard let event else { return }
+            guard let event else { return (events > 0, messages) }
+            events += 1
             switch event {
             case .head(let head):
                 let clientID = head.headers[configuration.requestIDHeader]
@@ -294,7 +305,8 @@ final class EventLoop {
                     owesContinue: head.expectsContinue, dispatched: false, response: nil, isFinal: false))
                 connection.nextSequence += 1
             case .message(var request):
-                guard let index = connection.slots.indices.last else { return }
+                messages += 1
+                guard let index = connection.slots.indices.last else { return (true, messages) }
                 connection.slots[index].dispatched = true
                 connection.slots[index].owesContinue = false
                 let slot = connection.slots[index]
@@ -311,6 +323,7 @@ final class EventLoop {
                 handler(request, responder)
             }
         }
+        return (events > 0, messages)
     }
 
     /// Whether to parse (and read) more: a request already begun is always finished; a new
@@ -356,30 +369,98 @@ final class EventLoop {
     // MARK: responses
 
     private func deliver(_ deliveries: [ResponseDelivery]) {
-        guard !deliveries.isEmpty else { return }
+        for connection in record(deliveries) where !connection.isClosed { flush(connection) }
+    }
+
+    /// Stores each response in its slot; returns the connections whose first slot was
+    /// answered (those that can write now), each once.
+    private func record(_ deliveries: [ResponseDelivery]) -> [HTTPConnection] {
+        guard !deliveries.isEmpty else { return [] }
         var touched: [HTTPConnection] = []
         for delivery in deliveries {
             guard let connection = connections[delivery.connectionID],
                   let index = connection.slotIndex(for: delivery.sequence),
                   connection.slots[index].response == nil else { continue }
             connection.slots[index].response = delivery.response
-            if index == 0, touched.last !== connection { touched.append(connection) }
+            if index == 0, !touched.contains(where: { $0 === connection }) { touched.append(connection) }
         }
-        for connection in touched where !connection.isClosed { flush(connection) }
+        return touched
     }
 
-    /// Serializes answered slots in order, writes as much as the socket takes, and decides
-    /// what comes next (more reading, lingering close, close).
-    private func flush(_ connection: HTTPConnection) {
+    /// One turn of `connection`: serializes answered slots in order, writes as much as the
+    /// socket takes, parses requests the pipelining limit held back (or, with `parseFirst`,
+    /// the bytes just read), and decides what comes next (more reading, lingering close,
+    /// close).
+    ///
+    /// Iterative on purpose: a handler may answer on the loop thread (a full queue's 503),
+    /// which frees a pipelining slot, which lets the next buffered request through, and so
+    /// on. This used to recurse (`flush` → `processRequests` → `flush`) and, with an answered
+    /// later slot behind an unanswered first one and half a head buffered, recursed without
+    /// end until the stack overflowed (issue 13). Each round must make progress, and a turn
+    /// parses at most `requestsPerTurn` requests; the rest waits for the next turn.
+    private func flush(_ connection: HTTPConnection, parseFirst: Bool = false) {
         guard connection.phase == .open else { return }
-        var closeAfterOutput = false
+        var budget = Self.requestsPerTurn
+        var parseNow = parseFirst
+        while true {
+            if parseNow {
+                parseNow = false
+                budget -= parse(connection, budget: budget).messages
+                if connection.isClosed { return }
+            }
+            let closeAfterOutput = serializeAnswered(connection)
+            if connection.hasOutput && !writeOutput(connection) { return }
+            if closeAfterOutput || (!connection.readingRequests && connection.slots.isEmpty && !connection.hasOutput) {
+                if !connection.hasOutput {
+                    beginLingering(connection)
+                    return
+                }
+                connection.readingRequests = false
+            }
+            // The pipelining limit may have paused parsing; buffered requests can go on now.
+            guard wantsRequestBytes(connection) && connection.parser.bufferedByteCount > 0 else { break }
+            guard budget > 0 else {
+                scheduleTurn(connection)
+                break
+            }
+            let (progressed, messages) = parse(connection, budget: budget)
+            budget -= messages
+            if connection.isClosed { return }
+            // Without progress (say, half a head buffered behind an unanswered request) stop
+            // here: the old recursion spun on exactly this.
+            guard progressed else { break }
+        }
+        if connection.slots.isEmpty && !connection.hasOutput {
+            if connection.peerClosed || (draining && connection.parser.progress == .idle && connection.servedAny) {
+                close(connection)
+                return
+            }
+            connection.idleSince = now
+        }
+        updateInterest(connection)
+        updateDeadline(connection)
+    }
+
+    /// `processRequests`, then files the answers handlers gave on the loop thread; another
+    /// connection answered that way gets its turn next round rather than a nested one.
+    private func parse(_ connection: HTTPConnection, budget: Int) -> (progressed: Bool, messages: Int) {
+        let result = processRequests(connection, limit: budget)
+        for other in record(sink.takeLocal()) where other !== connection && !other.isClosed {
+            scheduleTurn(other)
+        }
+        return result
+    }
+
+    /// Moves answered slots, in order, into the connection's output. Returns whether a
+    /// response that closes the connection was serialized.
+    private func serializeAnswered(_ connection: HTTPConnection) -> Bool {
         while let slot = connection.slots.first {
             guard let response = slot.response else {
                 if slot.owesContinue {
                     connection.output.append(HTTPResponseSerializer.continueBytes)
                     connection.slots[0].owesContinue = false
                 }
-                break
+                return false
             }
             let keepAlive = slot.keepAlive && !slot.isFinal && !draining && !HTTPResponseSerializer.wantsClose(response)
             var head: [UInt8] = []
@@ -392,40 +473,34 @@ final class EventLoop {
             metrics.responsesSent += 1
             metricsDirty = true
             if !keepAlive {
-                closeAfterOutput = true
                 connection.readingRequests = false
                 // Anything after a closing response will never be answered.
                 connection.slots.removeAll()
-                break
+                return true
             }
         }
-        if connection.hasOutput && !writeOutput(connection) { return }
-        if closeAfterOutput || (!connection.readingRequests && connection.slots.isEmpty && !connection.hasOutput) {
-            if !connection.hasOutput {
-                beginLingering(connection)
-                return
-            }
-            connection.readingRequests = false
-        }
-        if connection.slots.isEmpty && !connection.hasOutput {
-            if connection.peerClosed || (draining && connection.parser.progress == .idle && connection.servedAny) {
-                close(connection)
-                return
-            }
-            connection.idleSince = now
-        }
-        // The pipelining limit may have paused parsing; buffered requests can go on now.
-        if wantsRequestBytes(connection) && connection.parser.bufferedByteCount > 0 {
-            let before = connection.slots.count
-            processRequests(connection)
-            if connection.slots.count != before || connection.slots.contains(where: { $0.response != nil }) {
-                deliver(sink.takeLocal())
-                if !connection.isClosed { flush(connection) }
-                return
-            }
-        }
+        return false
+    }
+
+    /// Gives `connection` another turn at the next loop round (once, however often asked).
+    private func scheduleTurn(_ connection: HTTPConnection) {
+        guard !connection.hasPendingTurn else { return }
+        connection.hasPendingTurn = true
+        pendingTurns.append(connection)
         updateInterest(connection)
-        updateDeadline(connection)
+    }
+
+    /// Runs the turns deferred in the last round, in order; turns deferred now wait for the
+    /// next round, so every connection with work gets one turn per round.
+    private func runPendingTurns() {
+        guard !pendingTurns.isEmpty else { return }
+        let turns = pendingTurns
+        pendingTurns.removeAll(keepingCapacity: true)
+        for connection in turns {
+            connection.hasPendingTurn = false
+            guard !connection.isClosed, connection.phase == .open else { continue }
+            flush(connection, parseFirst: true)
+        }
     }
 
     /// Writes queued output; returns false if the connection was closed on error.
@@ -485,7 +560,11 @@ final class EventLoop {
         case .lingering:
             wanted = .readable
         case .open:
-            if !connection.peerClosed && wantsRequestBytes(connection) { wanted.insert(.readable) }
+            // While a turn is pending the buffered requests are not parsed yet: reading more
+            // would only grow the parser's buffer.
+            if !connection.peerClosed && !connection.hasPendingTurn && wantsRequestBytes(connection) {
+                wanted.insert(.readable)
+            }
             if connection.hasOutput { wanted.insert(.writable) }
         }
         guard wanted != connection.interest else { return }

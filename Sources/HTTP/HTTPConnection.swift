@@ -40,6 +40,8 @@ final class HTTPConnection {
     let isRejected: Bool
     /// Closed and removed from the loop (checked instead of a dictionary lookup).
     var isClosed = false
+    /// Waiting in the loop's list of deferred turns (it used up its requests for a turn).
+    var hasPendingTurn = false
 
     var slots: [ResponseSlot] = []
     var nextSequence: UInt64 = 0
