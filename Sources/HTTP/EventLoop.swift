@@ -31,6 +31,12 @@ final class EventLoop {
 
     private var connections: [UInt64: HTTPConnection] = [:]
     private var activeConnections = 0
+    /// Open (not rejected) connections per client address, when that limit is on.
+    private var connectionsPerAddress: [String: Int] = [:]
+    /// Connections with no request in progress, longest idle first.
+    private var idle = IdleConnections()
+    /// Body bytes charged by all open requests (see `maxBufferedBodyBytes`).
+    private var bufferedBodyBytes = 0
     private var rejectingConnections = 0
     private var nextID = EventLoop.firstConnectionID
     private var deadlines = DeadlineHeap()
@@ -56,6 +62,7 @@ final class EventLoop {
     private let writeTimeout: Int64
     private let lingerTimeout: Int64
     private let drainTimeout: Int64
+    private let pressureKeepAliveTimeout: Int64
 
     init(configuration: HTTPServer.Configuration, listener: TCPListener, epoll: Epoll, wakeup: EventNotifier,
          sink: ResponseSink, signals: (SignalNotifier, @Sendable (Int32) -> Void)?, handler: @escaping HTTPServer.Handler,
@@ -78,6 +85,7 @@ final class EventLoop {
         writeTimeout = configuration.writeTimeout.totalNanoseconds
         lingerTimeout = configuration.lingerTimeout.totalNanoseconds
         drainTimeout = configuration.drainTimeout.totalNanoseconds
+        pressureKeepAliveTimeout = configuration.pressureKeepAliveTimeout.totalNanoseconds
     }
 
     // MARK: loop
@@ -121,6 +129,7 @@ final class EventLoop {
     private func publishMetricsIfDirty() {
         guard metricsDirty else { return }
         metrics.connectionsOpen = connections.count
+        metrics.bufferedBodyBytes = bufferedBodyBytes
         publish(metrics)
         metricsDirty = false
     }
@@ -181,9 +190,30 @@ final class EventLoop {
             }
             metrics.connectionsAccepted += 1
             metricsDirty = true
-            let rejected = activeConnections >= configuration.maxConnections
+            var peerHost: String? = nil
+            var rejection: String? = nil
+            if let perAddress = configuration.maxConnectionsPerAddress {
+                let host = (try? socket.peerAddress().host) ?? ""
+                if connectionsPerAddress[host, default: 0] >= perAddress {
+                    metrics.connectionsRejectedPerAddress += 1
+                    rejection = "This client address has \(perAddress) connections open, the most allowed; retry shortly."
+                } else {
+                    peerHost = host
+                }
+            }
+            if rejection == nil && activeConnections >= configuration.maxConnections {
+                // Make room by closing the longest-idle connection (nothing in progress on it,
+                // so nothing is lost); only with every slot busy is the newcomer refused.
+                if let victim = idle.first {
+                    metrics.connectionsEvicted += 1
+                    close(victim)
+                } else {
+                    metrics.connectionsRejected += 1
+                    rejection = "The server is at its connection limit; retry shortly."
+                }
+            }
+            let rejected = rejection != nil
             if rejected {
-                metrics.connectionsRejected += 1
                 // Answering costs a slot for up to the linger time; past a small budget,
                 // just close.
                 guard rejectingConnections < max(16, configuration.maxConnections / 8) else {
@@ -193,6 +223,7 @@ final class EventLoop {
             }
             try? socket.setNoDelay(true)
             let connection = HTTPConnection(id: nextID, socket: socket, limits: configuration.limits, now: now, rejected: rejected)
+            connection.peerHost = peerHost
             nextID += 1
             do {
                 try epoll.add(socket, events: .readable, token: connection.id)
@@ -208,11 +239,11 @@ final class EventLoop {
                 var headers = HTTPHeaders()
                 headers.add(name: "Retry-After", value: "1")
                 appendFinalSlot(connection, response: .error(.serviceUnavailable, code: "too_many_connections",
-                                                             message: "The server is at its connection limit; retry shortly.",
-                                                             headers: headers))
+                                                             message: rejection ?? "", headers: headers))
                 flush(connection)
             } else {
                 activeConnections += 1
+                if let peerHost { connectionsPerAddress[peerHost, default: 0] += 1 }
                 updateDeadline(connection)
             }
         }
@@ -258,7 +289,8 @@ final class EventLoop {
                 reads = .max
             case .done(0):
                 connection.peerClosed = true
-                if lingering || connection.slots.isEmpty && !connection.hasOutput {
+                // Bytes read just before the end may hold whole requests: those are answered.
+                if lingering || connection.slots.isEmpty && !connection.hasOutput && connection.parser.progress == .idle {
                     close(connection)
                     return
                 }
@@ -304,6 +336,10 @@ final class EventLoop {
                     keepAlive: head.keepAlive, isHeadRequest: head.method == "HEAD",
                     owesContinue: head.expectsContinue, dispatched: false, response: nil, isFinal: false))
                 connection.nextSequence += 1
+                connection.bodyStartedAt = now
+                if case .contentLength(let length) = head.framing, !charge(connection, upTo: length) {
+                    return (true, messages)
+                }
             case .message(var request):
                 messages += 1
                 guard let index = connection.slots.indices.last else { return (true, messages) }
@@ -326,6 +362,41 @@ final class EventLoop {
         return (events > 0, messages)
     }
 
+    /// Raises the charge of the request being read to `bytes` (its declared length, or a
+    /// chunked body's size so far). Over the server's budget the request is refused with 503
+    /// (its body is not read: the connection lingers and closes) and false is returned.
+    private func charge(_ connection: HTTPConnection, upTo bytes: Int) -> Bool {
+        guard let index = connection.slots.indices.last, !connection.slots[index].dispatched else { return true }
+        let extra = bytes - connection.slots[index].charge
+        guard extra > 0 else { return true }
+        if bufferedBodyBytes + extra > configuration.maxBufferedBodyBytes {
+            metrics.bodiesRefused += 1
+            metricsDirty = true
+            var headers = HTTPHeaders()
+            headers.add(name: "Retry-After", value: "1")
+            fail(connection, status: .serviceUnavailable, code: "server_busy",
+                 message: "The server holds as many request bodies as it may; retry shortly.", headers: headers)
+            return false
+        }
+        connection.slots[index].charge += extra
+        bufferedBodyBytes += extra
+        metricsDirty = true
+        return true
+    }
+
+    /// Returns the charge of `slot` to the budget (its response is on its way or dropped).
+    private func release(_ slot: ResponseSlot) {
+        guard slot.charge > 0 else { return }
+        bufferedBodyBytes -= slot.charge
+        metricsDirty = true
+    }
+
+    /// Drops every slot of `connection`, returning their charges.
+    private func dropSlots(_ connection: HTTPConnection) {
+        for slot in connection.slots { release(slot) }
+        connection.slots.removeAll()
+    }
+
     /// Whether to parse (and read) more: a request already begun is always finished; a new
     /// one only starts below the pipelining depth.
     private func wantsRequestBytes(_ connection: HTTPConnection) -> Bool {
@@ -346,9 +417,10 @@ final class EventLoop {
 
     /// Answers the request being read with a server error and stops reading: the response
     /// goes out after any earlier ones, then the connection lingers and closes.
-    private func fail(_ connection: HTTPConnection, status: HTTPStatus, code: String, message: String) {
+    private func fail(_ connection: HTTPConnection, status: HTTPStatus, code: String, message: String,
+                      headers: HTTPHeaders = HTTPHeaders()) {
         connection.readingRequests = false
-        let response = HTTPResponse.error(status, code: code, message: message)
+        let response = HTTPResponse.error(status, code: code, message: message, headers: headers)
         if let index = connection.slots.indices.last, !connection.slots[index].dispatched {
             // The head was parsed (its id is known) but the body failed.
             connection.slots[index].response = response
@@ -430,6 +502,13 @@ final class EventLoop {
             // here: the old recursion spun on exactly this.
             guard progressed else { break }
         }
+        if connection.peerClosed && connection.readingRequests && !connection.hasPendingTurn
+            && wantsRequestBytes(connection) && connection.parser.progress != .idle {
+            // The client closed its side mid-request and everything buffered is parsed: that
+            // request can never complete. Drop it now rather than hold the socket in
+            // CLOSE-WAIT until the body deadline; answers still owed go out first.
+            abandonPartialRequest(connection)
+        }
         if connection.slots.isEmpty && !connection.hasOutput {
             if connection.peerClosed || (draining && connection.parser.progress == .idle && connection.servedAny) {
                 close(connection)
@@ -441,10 +520,24 @@ final class EventLoop {
         updateDeadline(connection)
     }
 
+    private func abandonPartialRequest(_ connection: HTTPConnection) {
+        connection.readingRequests = false
+        if let last = connection.slots.last, !last.dispatched {
+            release(last)
+            connection.slots.removeLast()
+        }
+        metrics.abandonedRequests += 1
+        metricsDirty = true
+    }
+
     /// `processRequests`, then files the answers handlers gave on the loop thread; another
     /// connection answered that way gets its turn next round rather than a nested one.
     private func parse(_ connection: HTTPConnection, budget: Int) -> (progressed: Bool, messages: Int) {
         let result = processRequests(connection, limit: budget)
+        // A chunked body is charged as it grows (its length was not declared).
+        if connection.readingRequests, connection.parser.progress == .body {
+            _ = charge(connection, upTo: connection.parser.bodyByteCount)
+        }
         for other in record(sink.takeLocal()) where other !== connection && !other.isClosed {
             scheduleTurn(other)
         }
@@ -459,6 +552,8 @@ final class EventLoop {
                 if slot.owesContinue {
                     connection.output.append(HTTPResponseSerializer.continueBytes)
                     connection.slots[0].owesContinue = false
+                    // The client starts sending only now.
+                    connection.bodyStartedAt = now
                 }
                 return false
             }
@@ -469,13 +564,13 @@ final class EventLoop {
                                                     keepAlive: keepAlive, isHeadRequest: slot.isHeadRequest, into: &head)
             connection.output.append(head)
             if separateBody { connection.output.append(response.body) }
-            connection.slots.removeFirst()
+            release(connection.slots.removeFirst())
             metrics.responsesSent += 1
             metricsDirty = true
             if !keepAlive {
                 connection.readingRequests = false
                 // Anything after a closing response will never be answered.
-                connection.slots.removeAll()
+                dropSlots(connection)
                 return true
             }
         }
@@ -546,7 +641,7 @@ final class EventLoop {
             return
         }
         connection.phase = .lingering
-        connection.slots.removeAll()
+        dropSlots(connection)
         publishMetricsIfDirty()
         try? connection.socket.shutdown(.write)
         connection.lingerUntil = now + lingerTimeout
@@ -581,6 +676,11 @@ final class EventLoop {
     /// Picks the one deadline that matters now for `connection`.
     private func updateDeadline(_ connection: HTTPConnection) {
         guard !connection.isClosed else { return }
+        if connection.phase == .open && connection.isIdle && !connection.isRejected {
+            idle.append(connection)
+        } else {
+            idle.remove(connection)
+        }
         var deadline: Int64? = nil
         var reason = ""
         if connection.phase == .lingering {
@@ -597,13 +697,18 @@ final class EventLoop {
             case .body:
                 // A client waiting for our (delayed) 100 Continue is not slow.
                 if !(connection.slots.last?.owesContinue ?? false) {
-                    deadline = connection.lastReadAt + bodyTimeout
+                    // A pause between bytes, or the whole body slower than the minimum rate.
+                    let rate = Int64(max(1, configuration.minBodyBytesPerSecond))
+                    let allowance = Int64(connection.parser.bodyByteCount) * 1_000_000_000 / rate
+                    deadline = min(connection.lastReadAt + bodyTimeout, connection.bodyStartedAt + bodyTimeout + allowance)
                     reason = "body"
                 }
             case .idle:
                 if connection.slots.isEmpty {
                     if connection.servedAny {
-                        deadline = connection.idleSince + keepAliveTimeout
+                        // Near the connection limit idle clients get less time to come back.
+                        let crowded = activeConnections * 4 >= configuration.maxConnections * 3
+                        deadline = connection.idleSince + (crowded ? min(keepAliveTimeout, pressureKeepAliveTimeout) : keepAliveTimeout)
                         reason = "idle"
                     } else {
                         deadline = connection.acceptedAt + headerTimeout
@@ -700,7 +805,12 @@ final class EventLoop {
         publishMetricsIfDirty()
         try? connection.socket.close()   // also removes it from epoll
         connection.output.removeAll()
-        connection.slots.removeAll()
+        dropSlots(connection)
+        idle.remove(connection)
+        if let host = connection.peerHost {
+            let left = connectionsPerAddress[host, default: 1] - 1
+            connectionsPerAddress[host] = left > 0 ? left : nil
+        }
     }
 
     private func closeEverything() {

@@ -36,6 +36,15 @@ struct ServeCommand: ParsableCommand {
             help: "Largest request body (FUSION_MAX_BODY_BYTES; default 20971520).") var maxBodyBytes: String?
     @Option(name: .customLong("max-connections"),
             help: "Open connections at most (FUSION_MAX_CONNECTIONS; default 1024).") var maxConnections: String?
+    @Option(name: .customLong("max-connections-per-ip"),
+            help: "Open connections per client address at most, 0 for no limit (FUSION_MAX_CONNECTIONS_PER_IP; default 0: behind a proxy all clients share its address).")
+    var maxConnectionsPerIp: String?
+    @Option(name: .customLong("max-buffered-bytes"),
+            help: "Request body bytes held at once over all connections; a body beyond it gets 503 (FUSION_MAX_BUFFERED_BYTES; default 1/8 of RAM or the cgroup limit, at least 4x --max-body-bytes).")
+    var maxBufferedBytes: String?
+    @Option(name: .customLong("min-body-rate"),
+            help: "Slowest body upload in bytes/s: a body must arrive within the client timeout plus 1 s per this many bytes (FUSION_MIN_BODY_RATE; default 16384).")
+    var minBodyRate: String?
     @Option(name: .customLong("client-timeout-ms"),
             help: "Time a client may take to send its headers, then its body (FUSION_CLIENT_TIMEOUT_MS; default 10000).")
     var clientTimeoutMs: String?
@@ -52,6 +61,8 @@ struct ServeCommand: ParsableCommand {
             ("--request-timeout-ms", requestTimeoutMs), ("--drain-timeout-s", drainTimeoutS),
             ("--worker-timeout-s", workerTimeoutS),
             ("--max-body-bytes", maxBodyBytes), ("--max-connections", maxConnections), ("--client-timeout-ms", clientTimeoutMs),
+            ("--max-connections-per-ip", maxConnectionsPerIp), ("--max-buffered-bytes", maxBufferedBytes),
+            ("--min-body-rate", minBodyRate),
             ("--log-format", logFormat), ("--log-level", logLevel),
         ]
         for case let (flag, value?) in given { flags[flag] = value }

@@ -82,6 +82,96 @@ extension EndToEnd {
             let answered = try server.metricSum(prefix: "fusion_requests_total{", containing: "/infer")
             #expect(answered >= 4, "the attack's requests were read and answered (\(answered)); log: \(server.log.suffix(3000))")
         }
+
+        /// Issue 13 item 2: idle connections (never a byte, or one keep-alive GET and then
+        /// quiet) filled every slot and `/healthz` on a new connection got 503 for 10–60 s.
+        @Test func idleConnectionsCannotLockOutAHealthCheck() throws {
+            let server = try ServerProcess(["--max-connections", "64"])
+            defer { server.stop() }
+            var hoard: [HTTPClient] = []
+            for index in 0..<100 {
+                let client = try HTTPClient(port: server.port, timeoutSeconds: 5)
+                if index % 2 == 0 {
+                    try client.send(HTTPClient.requestBytes(method: "GET", path: "/livez"))
+                    _ = try client.readResponse()
+                }
+                hoard.append(client)
+            }
+            for _ in 0..<5 {
+                let health = try HTTPClient.request(port: server.port, method: "GET", path: "/healthz")
+                #expect(health.status == 200, "health check refused: \(health.text)")
+            }
+            let evicted = try server.metric("fusion_http_connections_evicted_total") ?? 0
+            #expect(evicted >= 36, "idle connections were closed to admit new ones (\(evicted))")
+            #expect(try server.metric(#"fusion_http_connections_rejected_total{reason="limit"}"#) ?? 0 == 0)
+            withExtendedLifetime(hoard) {}
+        }
+
+        /// Issue 13 item 3: connections that send most of a large body and stop used to grow
+        /// the server by their whole bodies (200 × 19.9 MB took it to 4.16 GB). Beyond the
+        /// budget, new bodies get 503 and are never read.
+        @Test func stalledLargeBodiesAreBoundedByTheBufferBudget() throws {
+            let server = try ServerProcess(["--max-body-bytes", "4194304", "--max-buffered-bytes", "16777216",
+                                            "--client-timeout-ms", "30000"])
+            defer { server.stop() }
+            let before = try #require(residentBytes(pid: server.process.processIdentifier))
+            let head = "POST /infer HTTP/1.1\r\nHost: a\r\nContent-Type: application/json\r\nContent-Length: 4194304\r\n\r\n"
+            let almost = [UInt8](repeating: 0x20, count: 4_194_304 - 100_000)
+            var clients: [HTTPClient] = []
+            var refused = 0
+            for index in 0..<10 {
+                let client = try HTTPClient(port: server.port, timeoutSeconds: 5)
+                try client.send(head)
+                if index < 4 {
+                    try client.send(almost)   // fits the budget: read, then the client stalls
+                } else if let response = try client.readResponse(), response.errorCode == "503 server_busy" {
+                    refused += 1              // answered at once, its body never read
+                }
+                clients.append(client)
+            }
+            #expect(refused == 6, "bodies beyond the 16 MiB budget were refused (\(refused) of 6)")
+            #expect(try server.metric("fusion_http_bodies_refused_total") == 6)
+            #expect(try server.metric("fusion_http_buffered_body_bytes") == 16_777_216)
+            let after = try #require(residentBytes(pid: server.process.processIdentifier))
+            #expect(after - before < 64 << 20, "RSS grew by \((after - before) >> 20) MiB for a 16 MiB budget")
+            let health = try HTTPClient.request(port: server.port, method: "GET", path: "/healthz")
+            #expect(health.status == 200)
+            withExtendedLifetime(clients) {}
+        }
+
+        /// Issue 13 item 4: a body sent one byte every 9 s was still open after 126 s; the
+        /// body deadline restarted on every byte. Now the whole body is due by a minimum rate.
+        @Test func trickledBodyIsCutOff() throws {
+            let server = try ServerProcess(["--client-timeout-ms", "1500"])
+            defer { server.stop() }
+            let client = try HTTPClient(port: server.port, timeoutSeconds: 20)
+            try client.send("POST /infer HTTP/1.1\r\nHost: a\r\nContent-Type: application/json\r\nContent-Length: 200\r\n\r\n")
+            let started = Date()
+            let stop = Flag()
+            let trickle = Thread {
+                while !stop.isSet {
+                    usleep(500_000)
+                    guard (try? client.send(" ")) != nil else { return }
+                }
+            }
+            trickle.start()
+            defer { stop.set() }
+            let response = try #require(try client.readResponse())
+            #expect(response.status == 408)
+            #expect(Date().timeIntervalSince(started) < 15, "cut off after \(Date().timeIntervalSince(started)) s")
+        }
+
+        /// Issue 13 item 4: a half-closed upload was held in CLOSE-WAIT until the body timeout.
+        @Test func halfClosedUploadIsClosedAtOnce() throws {
+            let server = try ServerProcess(["--client-timeout-ms", "60000"])
+            defer { server.stop() }
+            let client = try HTTPClient(port: server.port, timeoutSeconds: 5)
+            try client.send("POST /infer HTTP/1.1\r\nHost: a\r\nContent-Type: application/json\r\nContent-Length: 200\r\n\r\n{\"te")
+            shutdown(client.fd, Int32(SHUT_WR))
+            // Closed by the server well before the 5 s receive timeout (the old code: 60 s).
+            #expect(client.isClosedByServer())
+            #expect(try server.metric("fusion_http_requests_abandoned_total") == 1)
+        }
     }
 }
 
@@ -97,6 +187,14 @@ extension ServerProcess {
     }
 }
 
+/// The resident set size of process `pid` in bytes (`VmRSS` in `/proc/PID/status`).
+func residentBytes(pid: Int32) -> Int? {
+    guard let text = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8),
+          let line = text.split(separator: "\n").first(where: { $0.hasPrefix("VmRSS:") }),
+          let kib = Int(line.split(separator: " ").dropFirst().first ?? "") else { return nil }
+    return kib * 1024
+}
+
 /// A flag set once from any thread.
 final class Flag: @unchecked Sendable {
     // Guarded by `lock`.
@@ -104,6 +202,12 @@ final class Flag: @unchecked Sendable {
     private var value = false
     var isSet: Bool { lock.withLock { value } }
     func set() { lock.withLock { value = true } }
+
+    /// Sets itself `seconds` from now (for bounding a blocking helper); returns self.
+    func setAfter(seconds: Double) -> Flag {
+        DispatchQueue.global().asyncAfter(deadline: .now() + seconds) { self.set() }
+        return self
+    }
 }
 
 extension HTTPClient {

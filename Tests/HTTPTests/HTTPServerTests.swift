@@ -196,15 +196,20 @@ struct HTTPServerTests {
         #expect(try client.readResponse().text == "POST /c 7")
     }
 
-    @Test func connectionLimitAnswers503() throws {
-        let server = try TestServer({ $0.maxConnections = 2 }, handler: echoHandler)
+    @Test func connectionLimitAnswers503WhenNoConnectionIsIdle() throws {
+        // Both admitted connections have a request in the handler (answered after 500 ms),
+        // so none can be closed to make room: the third is refused.
+        let server = try TestServer({ $0.maxConnections = 2 }) { request, responder in
+            DispatchQueue.global().asyncAfter(deadline: .now() + .milliseconds(500)) {
+                responder.send(HTTPResponse(body: "late \(request.path)"))
+            }
+        }
         defer { server.stop() }
         let first = try RawClient(port: server.port)
         let second = try RawClient(port: server.port)
-        try first.send(getRequest("/"))
-        try second.send(getRequest("/"))
-        #expect(try first.readResponse().status == 200)
-        #expect(try second.readResponse().status == 200)
+        try first.send(getRequest("/1"))
+        try second.send(getRequest("/2"))
+        try waitUntil { server.server.metrics.requestsReceived == 2 }
         let third = try RawClient(port: server.port)
         try third.send(getRequest("/"))
         let refused = try third.readResponse()
@@ -213,9 +218,10 @@ struct HTTPServerTests {
         #expect(refused.text.contains("too_many_connections"))
         #expect(try third.readUntilClosed())
         // The admitted connections keep working.
-        try first.send(getRequest("/again"))
-        #expect(try first.readResponse().text == "GET /again 0")
+        #expect(try first.readResponse().text == "late /1")
+        #expect(try second.readResponse().text == "late /2")
         #expect(server.server.metrics.connectionsRejected == 1)
+        #expect(server.server.metrics.connectionsEvicted == 0)
     }
 
     @Test func largeResponseIsDeliveredWhole() throws {

@@ -78,6 +78,9 @@ public final class FusionServer {
         }
         httpConfiguration.limits.maxBodyBytes = configuration.maxBodyBytes
         httpConfiguration.maxConnections = configuration.maxConnections
+        httpConfiguration.maxConnectionsPerAddress = configuration.maxConnectionsPerIP
+        httpConfiguration.maxBufferedBodyBytes = configuration.resolvedMaxBufferedBytes(availableMemory: SystemMemory.availableBytes())
+        httpConfiguration.minBodyBytesPerSecond = configuration.minBodyRate
         // A grace beyond the drain deadline: at the deadline what is left is answered 503
         // (below), and those answers must still find their connections open.
         httpConfiguration.drainTimeout = .seconds(configuration.drainTimeoutSeconds) + Self.answerGrace
@@ -96,6 +99,19 @@ public final class FusionServer {
                                       router: configuration.router, workerCount: cpuSets.count),
             preprocessing: preprocessing, pool: preprocessPool, dispatcher: dispatcher, metrics: metrics,
             logger: logger, workers: { pool.status }, httpConnections: { server.metrics.connectionsOpen })
+        let budgetLimit = Double(httpConfiguration.maxBufferedBodyBytes)
+        metrics.registry.addCollector { [metrics, server] in
+            let http = server.metrics
+            metrics.http.connectionsRejected.set(["limit"], to: Double(http.connectionsRejected))
+            metrics.http.connectionsRejected.set(["per_ip"], to: Double(http.connectionsRejectedPerAddress))
+            metrics.http.connectionsEvicted.set(to: Double(http.connectionsEvicted))
+            metrics.http.bufferedBodyBytes.set(to: Double(http.bufferedBodyBytes))
+            metrics.http.bufferedBodyBytesLimit.set(to: budgetLimit)
+            metrics.http.bodiesRefused.set(to: Double(http.bodiesRefused))
+            metrics.http.abandonedRequests.set(to: Double(http.abandonedRequests))
+            for (reason, count) in http.timeouts { metrics.http.timeouts.set([reason], to: Double(count)) }
+            for (code, count) in http.parseErrors { metrics.http.parseErrors.set([code], to: Double(count)) }
+        }
 
         let hooks = self.hooks
         let logger = self.logger
@@ -124,6 +140,8 @@ public final class FusionServer {
             "address": "\(address)", "model": "\(modelConfig.name)", "model_dir": "\(modelDirectory)",
             "workers": "\(cpuSets.count)", "cpu_sets": "\(cpuSets.map(\.description).joined(separator: ";"))",
             "router": "\(configuration.router)", "max_batch": "\(configuration.maxBatch)",
+            "max_connections": "\(configuration.maxConnections)",
+            "max_buffered_bytes": "\(httpConfiguration.maxBufferedBodyBytes)",
         ])
         let watcher = LifecycleWatcher(dispatcher: dispatcher, pool: pool, service: service, hooks: hooks, logger: logger,
                                        loopTurn: { server.lastLoopTurnNanoseconds })

@@ -35,6 +35,13 @@ public struct ServeConfiguration: Sendable, Equatable {
     public var workerTimeoutSeconds = 60
     public var maxBodyBytes = 20 * 1024 * 1024
     public var maxConnections = 1024
+    /// Open connections per client address at most; nil: no per-address limit (behind a
+    /// proxy every client has the proxy's address, so it is off by default).
+    public var maxConnectionsPerIP: Int?
+    /// Request body bytes held at once across all connections; nil: `defaultMaxBufferedBytes`.
+    public var maxBufferedBytes: Int?
+    /// The slowest accepted body upload, bytes per second (see `HTTPServer.Configuration`).
+    public var minBodyRate = 16 * 1024
     /// How long a client may take to send its headers, and then its body (slow clients are cut off).
     public var clientTimeoutMilliseconds = 10_000
     public var logFormat = LogFormat.plain
@@ -115,6 +122,16 @@ public struct ServeConfiguration: Sendable, Equatable {
         Setting(flag: "--max-connections", variable: "FUSION_MAX_CONNECTIONS") { config, text throws(ConfigurationError) in
             config.maxConnections = try integer(text, flag: "--max-connections", in: 1...1_000_000)
         },
+        Setting(flag: "--max-connections-per-ip", variable: "FUSION_MAX_CONNECTIONS_PER_IP") { config, text throws(ConfigurationError) in
+            let value = try integer(text, flag: "--max-connections-per-ip", in: 0...1_000_000)
+            config.maxConnectionsPerIP = value == 0 ? nil : value
+        },
+        Setting(flag: "--max-buffered-bytes", variable: "FUSION_MAX_BUFFERED_BYTES") { config, text throws(ConfigurationError) in
+            config.maxBufferedBytes = try integer(text, flag: "--max-buffered-bytes", in: 1024...(1 << 50))
+        },
+        Setting(flag: "--min-body-rate", variable: "FUSION_MIN_BODY_RATE") { config, text throws(ConfigurationError) in
+            config.minBodyRate = try integer(text, flag: "--min-body-rate", in: 1...(1 << 30))
+        },
         Setting(flag: "--client-timeout-ms", variable: "FUSION_CLIENT_TIMEOUT_MS") { config, text throws(ConfigurationError) in
             config.clientTimeoutMilliseconds = try integer(text, flag: "--client-timeout-ms", in: 100...600_000)
         },
@@ -154,7 +171,20 @@ public struct ServeConfiguration: Sendable, Equatable {
                 }
             }
         }
+        if let budget = config.maxBufferedBytes, budget < config.maxBodyBytes {
+            throw ConfigurationError(flag: "--max-buffered-bytes",
+                                     message: "must be at least --max-body-bytes (\(config.maxBodyBytes)), got \(budget): no body of the largest size could ever be read")
+        }
         return config
+    }
+
+    /// The body-bytes budget in force: `maxBufferedBytes`, or an eighth of the memory this
+    /// process may use (RAM or cgroup limit), at least four bodies of the largest size.
+    public func resolvedMaxBufferedBytes(availableMemory: Int?) -> Int {
+        if let maxBufferedBytes { return maxBufferedBytes }
+        let floor = 4 * maxBodyBytes
+        guard let availableMemory else { return max(floor, 1 << 30) }
+        return max(floor, availableMemory / 8)
     }
 
     /// The worker count and CPU sets, checked against the CPUs this process may use.
