@@ -56,7 +56,7 @@ let package = Package(
 
         // MARK: Service
         .target(name: "Serving",
-                dependencies: ["Model", "Images", "Tokenizer", "HTTP", "POSIX", "Systemd",
+                dependencies: ["Model", "Images", "Tokenizer", "HTTP", "TLS", "POSIX", "Systemd",
                                .product(name: "Logging", package: "swift-log")],
                 swiftSettings: v5),
 

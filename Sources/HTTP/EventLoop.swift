@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import POSIX
+import TLS
 
 /// The server's loop: accepts, reads, parses, dispatches, writes and enforces deadlines.
 /// Lives on the `run` thread only; nothing here is shared.
@@ -48,6 +49,7 @@ final class EventLoop {
     private var metrics = HTTPServerMetrics()
     private var metricsDirty = true
     private var scratch = [UInt8](repeating: 0, count: 64 * 1024)
+    private var writeScratch: [UInt8] = []
     private var now: Int64 = MonotonicClock.nanoseconds()
 
     private var listening = false
@@ -161,7 +163,9 @@ final class EventLoop {
             }
         default:
             guard let connection = connections[event.token] else { return }
-            if event.events.contains(.readable) || event.events.contains(.hangup) {
+            if event.events.contains(.readable) || event.events.contains(.hangup)
+                || connection.handshaking || (event.events.contains(.writable) && connection.tlsWants.contains(.writable)) {
+                connection.tlsWants = []
                 readAvailable(connection)
             }
             if !connection.isClosed, event.events.contains(.writable) {
@@ -233,6 +237,17 @@ final class EventLoop {
             }
             connection.interest = .readable
             connections[connection.id] = connection
+            if let tls = configuration.tls {
+                // A refused client would need a whole handshake to read its 503: just close.
+                guard !rejected, let session = try? TLSSession(context: tls.current, fd: socket.rawValue) else {
+                    activeConnections += rejected ? 0 : 1
+                    rejectingConnections += rejected ? 1 : 0
+                    close(connection)
+                    continue
+                }
+                connection.tls = session
+                connection.handshaking = true
+            }
             if rejected {
                 rejectingConnections += 1
                 connection.readingRequests = false
@@ -264,6 +279,7 @@ final class EventLoop {
     // MARK: reading
 
     private func readAvailable(_ connection: HTTPConnection) {
+        if connection.handshaking && !advanceHandshake(connection) { return }
         var reads = 0
         while reads < 4 {
             reads += 1
@@ -272,7 +288,8 @@ final class EventLoop {
             let result: IOResult<Int>
             do {
                 result = try scratch.withUnsafeMutableBytes { buffer -> IOResult<Int> in
-                    let outcome = try connection.socket.read(into: buffer)
+                    // Lingering only discards input: raw bytes will do, TLS or not.
+                    let outcome = lingering ? try connection.socket.read(into: buffer) : try connection.receive(into: buffer)
                     if case .done(let count) = outcome, count > 0, !lingering {
                         buffer.withMemoryRebound(to: UInt8.self) { bytes in
                             connection.parser.append(UnsafeBufferPointer(rebasing: bytes[0..<count]))
@@ -299,13 +316,51 @@ final class EventLoop {
                 if lingering { continue }
                 connection.lastReadAt = now
                 if wasIdle { connection.headStartedAt = connection.servedAny ? now : connection.acceptedAt }
-                if count < scratch.count { reads = .max }
+                // A TLS read returns one record at most: keep reading until it would block.
+                if count < scratch.count && connection.tls == nil { reads = .max }
             }
+        }
+        if let tls = connection.tls, connection.phase == .open, !connection.peerClosed, tls.hasPending {
+            // Decrypted bytes wait inside OpenSSL where epoll cannot see them.
+            connection.needsReadTurn = true
+            scheduleTurn(connection)
         }
         if connection.phase == .open {
             flush(connection, parseFirst: true)
         } else {
             updateInterest(connection)
+        }
+    }
+
+    /// Drives the TLS handshake; true once it is done and HTTP bytes may be read.
+    private func advanceHandshake(_ connection: HTTPConnection) -> Bool {
+        guard let tls = connection.tls else { return true }
+        do {
+            switch try tls.handshake() {
+            case .done:
+                connection.handshaking = false
+                metrics.tlsHandshakes += 1
+                if tls.resumed { metrics.tlsResumedSessions += 1 }
+                metricsDirty = true
+                return true
+            case .wantRead:
+                connection.tlsWants = .readable
+            case .wantWrite:
+                connection.tlsWants = .writable
+            case .closed:
+                close(connection)
+                return false
+            }
+            updateInterest(connection)
+            updateDeadline(connection)
+            return false
+        } catch {
+            // Plain HTTP to the TLS port, an old protocol, a missing client certificate…:
+            // a clean close.
+            metrics.tlsHandshakeFailures += 1
+            metricsDirty = true
+            close(connection)
+            return false
         }
     }
 
@@ -594,7 +649,12 @@ final class EventLoop {
         for connection in turns {
             connection.hasPendingTurn = false
             guard !connection.isClosed, connection.phase == .open else { continue }
-            flush(connection, parseFirst: true)
+            if connection.needsReadTurn {
+                connection.needsReadTurn = false
+                readAvailable(connection)
+            } else {
+                flush(connection, parseFirst: true)
+            }
         }
     }
 
@@ -604,15 +664,7 @@ final class EventLoop {
         while !connection.output.isEmpty {
             let result: IOResult<Int>
             do {
-                if connection.output.count == 1 {
-                    result = try connection.output[0].withUnsafeBytes { bytes in
-                        try connection.socket.write(from: UnsafeRawBufferPointer(rebasing: bytes[connection.outputOffset...]))
-                    }
-                } else {
-                    var slices = [connection.output[0][connection.outputOffset...]]
-                    for chunk in connection.output.dropFirst().prefix(15) { slices.append(chunk[...]) }
-                    result = try connection.socket.writev(slices)
-                }
+                result = try connection.send(gathering: &writeScratch)
             } catch {
                 close(connection)
                 return false
@@ -643,6 +695,7 @@ final class EventLoop {
         connection.phase = .lingering
         dropSlots(connection)
         publishMetricsIfDirty()
+        connection.tls?.shutdown()
         try? connection.socket.shutdown(.write)
         connection.lingerUntil = now + lingerTimeout
         updateInterest(connection)
@@ -654,7 +707,10 @@ final class EventLoop {
         switch connection.phase {
         case .lingering:
             wanted = .readable
+        case .open where connection.handshaking:
+            wanted = connection.tlsWants.isEmpty ? .readable : connection.tlsWants
         case .open:
+            wanted = connection.tlsWants
             // While a turn is pending the buffered requests are not parsed yet: reading more
             // would only grow the parser's buffer.
             if !connection.peerClosed && !connection.hasPendingTurn && wantsRequestBytes(connection) {
@@ -803,6 +859,7 @@ final class EventLoop {
         if connection.isRejected { rejectingConnections -= 1 } else { activeConnections -= 1 }
         metricsDirty = true
         publishMetricsIfDirty()
+        connection.tls = nil              // SSL_free; the socket is ours to close
         try? connection.socket.close()   // also removes it from epoll
         connection.output.removeAll()
         dropSlots(connection)

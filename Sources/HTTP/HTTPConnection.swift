@@ -1,4 +1,5 @@
 import POSIX
+import TLS
 
 /// One request on a connection, from its head until its response is written. Slots are
 /// answered strictly in order (pipelining).
@@ -42,6 +43,14 @@ final class HTTPConnection {
     let isRejected: Bool
     /// The client's address, when per-address limits are on (nil otherwise).
     var peerHost: String?
+    /// The TLS session on an HTTPS listener (nil for plain HTTP).
+    var tls: TLSSession?
+    /// The TLS handshake has not finished: no HTTP bytes yet.
+    var handshaking = false
+    /// Readiness TLS needs before its last call can go on (a read that must write first…).
+    var tlsWants: EpollEvents = []
+    /// A deferred turn should read: TLS holds bytes epoll cannot see.
+    var needsReadTurn = false
     /// Closed and removed from the loop (checked instead of a dictionary lookup).
     var isClosed = false
     /// Waiting in the loop's list of deferred turns (it used up its requests for a turn).

@@ -1,3 +1,5 @@
+import TLS
+
 extension HTTPServer {
     /// Where the listening socket comes from.
     public enum ListenerSource: Sendable, Hashable {
@@ -56,6 +58,9 @@ extension HTTPServer {
         /// After `beginShutdown()`, how long in-flight requests may take before every
         /// connection is closed and `run` returns.
         public var drainTimeout: Duration = .seconds(30)
+        /// HTTPS: the certificate and key new handshakes use (nil: plain HTTP). The holder
+        /// can be reloaded at any time (SIGHUP); established connections keep their context.
+        public var tls: TLSContextHolder?
         /// Whether responses carry a `Date` header.
         public var sendDate = true
         /// The request-id header echoed or generated on every response.

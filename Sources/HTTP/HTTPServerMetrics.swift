@@ -14,6 +14,11 @@ public struct HTTPServerMetrics: Sendable, Hashable {
     public var bufferedBodyBytes = 0
     /// Requests refused 503 because their body would exceed `maxBufferedBodyBytes`.
     public var bodiesRefused: UInt64 = 0
+    /// TLS handshakes completed, of them resumed from a ticket, and failed (plain HTTP to
+    /// the TLS port, old protocol versions, missing client certificates…).
+    public var tlsHandshakes: UInt64 = 0
+    public var tlsResumedSessions: UInt64 = 0
+    public var tlsHandshakeFailures: UInt64 = 0
     /// Requests dropped unfinished because the client closed its sending side mid-request.
     public var abandonedRequests: UInt64 = 0
     /// Complete requests handed to the handler.

@@ -42,12 +42,17 @@ public final class InferenceService: Sendable {
     private let httpConnections: @Sendable () -> Int
     private let logger: Logger
     private let drainingFlag = Atomic<Bool>(false)
+    private let tokens: BearerTokenStore?
+    private let authMetrics: Bool
 
     /// Wires the routes to their collaborators.
     public init(model: ModelConfig, settings: ServiceSettings, preprocessing: Preprocessing, pool: BoundedThreadPool,
                 dispatcher: Dispatcher, metrics: ServiceMetrics, logger: Logger,
                 workers: @escaping @Sendable () -> [WorkerStatus],
-                httpConnections: @escaping @Sendable () -> Int = { 0 }) {
+                httpConnections: @escaping @Sendable () -> Int = { 0 },
+                tokens: BearerTokenStore? = nil, authMetrics: Bool = false) {
+        self.tokens = tokens
+        self.authMetrics = authMetrics
         self.model = model
         self.settings = settings
         self.preprocessing = preprocessing
@@ -83,6 +88,15 @@ public final class InferenceService: Sendable {
         default:
             finish(request, route: "other", started: started, send: send, .failure(.notFound(path)))
             return
+        }
+        // Health probes stay open (load balancers and kubelets carry no token); /metrics
+        // too unless --auth-metrics; every other route needs a bearer token.
+        if let tokens, path != "/livez", path != "/healthz", path != "/metrics" || authMetrics {
+            let header = request.headers["Authorization"]
+            guard tokens.authorizes(header) else {
+                finish(request, route: route, started: started, send: send, .failure(.unauthorized(presented: header != nil)))
+                return
+            }
         }
         let methods = allowed.split(separator: ",").map { $0.trimmingCharacters(in: " ") }
         guard methods.contains(request.method) else {
