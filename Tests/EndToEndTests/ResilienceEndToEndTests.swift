@@ -60,10 +60,15 @@ extension EndToEnd {
             // worker gets a second batch only when it is full) left it idle in about one run in five.
             let marker = FileManager.default.temporaryDirectory.appendingPathComponent("e2e-kill-\(UUID().uuidString)").path
             defer { try? FileManager.default.removeItem(atPath: marker) }
-            let server = try ServerProcess(environment: ["FUSION_TEST_WORKER_DELAY_FACTOR": "3,3",
+            let server = try ServerProcess(environment: ["FUSION_ENABLE_TEST_HOOKS": "1", "FUSION_TEST_WORKER_DELAY_FACTOR": "3,3",
                                                          "FUSION_TEST_WORKER_HANG_ONCE": marker], workers: 2)
             let load = Load(port: server.port, clients: 8)
-            while load.count < 20 { usleep(20_000) }
+            // Deadlines, so a server that stops answering fails the test instead of hanging CI.
+            guard waitUntil(timeout: 60, { load.count >= 20 }) else {
+                _ = load.finish()
+                Issue.record("no 20 answers within 60 s: \(server.log.suffix(2000))")
+                return
+            }
             #expect(try server.metric(#"fusion_worker_in_flight{worker="0"}"#) ?? 0 > 0, "worker 0 holds a batch")
             let victim = try #require(server.workerPID(index: 0))
             #expect(kill(victim, SIGKILL) == 0)
@@ -79,8 +84,9 @@ extension EndToEnd {
                 usleep(100_000)
             }
             let before = load.count
-            while load.count < before + 20 { usleep(20_000) }
+            let resumed = waitUntil(timeout: 60) { load.count >= before + 20 }
             let outcomes = load.finish()
+            #expect(resumed, "20 more answers within 60 s of the restart")
             #expect(restarted, "worker 0 is back: \(server.log.suffix(2000))")
             let failures = outcomes.filter { !$0.isOK }
             #expect(failures.isEmpty, "\(failures.count) of \(outcomes.count) failed: \(Set(failures.map { "\($0)" }))")
@@ -94,7 +100,7 @@ extension EndToEnd {
             let marker = FileManager.default.temporaryDirectory.appendingPathComponent("e2e-hang-\(UUID().uuidString)").path
             defer { try? FileManager.default.removeItem(atPath: marker) }
             let server = try ServerProcess(["--worker-timeout-s", "1"],
-                                           environment: ["FUSION_TEST_WORKER_HANG_ONCE": marker], workers: 2)
+                                           environment: ["FUSION_ENABLE_TEST_HOOKS": "1", "FUSION_TEST_WORKER_HANG_ONCE": marker], workers: 2)
             let hung = try #require(server.workerPID(index: 0))
             // Both workers idle and unmeasured: least-loaded breaks the tie towards worker 0,
             // which never answers its first batch.
@@ -141,7 +147,7 @@ extension EndToEnd {
             defer { try? FileManager.default.removeItem(atPath: marker) }
             let started = Date()
             let server = try ServerProcess(["--worker-timeout-s", "1"],
-                                           environment: ["FUSION_TEST_WORKER_HANG_LOAD_ONCE": marker],
+                                           environment: ["FUSION_ENABLE_TEST_HOOKS": "1", "FUSION_TEST_WORKER_HANG_LOAD_ONCE": marker],
                                            workers: 1, waitReady: false)
             var stuck: Int32?
             while stuck == nil, Date().timeIntervalSince(started) < 10 {
@@ -167,7 +173,7 @@ extension EndToEnd {
 
         @Test func sigtermUnderLoadAnswersEveryAcceptedRequestAndExitsZero() throws {
             // Slowed workers keep requests queued and in flight when the signal arrives.
-            let server = try ServerProcess(environment: ["FUSION_TEST_WORKER_DELAY_FACTOR": "4,4"], workers: 2)
+            let server = try ServerProcess(environment: ["FUSION_ENABLE_TEST_HOOKS": "1", "FUSION_TEST_WORKER_DELAY_FACTOR": "4,4"], workers: 2)
             let port = server.port
             let clients = try (0..<24).map { _ in try HTTPClient(port: port) }
             let keepAlive = try HTTPClient(port: port)
@@ -193,7 +199,7 @@ extension EndToEnd {
             let marker = FileManager.default.temporaryDirectory.appendingPathComponent("e2e-drain-\(UUID().uuidString)").path
             defer { try? FileManager.default.removeItem(atPath: marker) }
             let server = try ServerProcess(["--drain-timeout-s", "1"],
-                                           environment: ["FUSION_TEST_WORKER_HANG_ONCE": marker], workers: 1)
+                                           environment: ["FUSION_ENABLE_TEST_HOOKS": "1", "FUSION_TEST_WORKER_HANG_ONCE": marker], workers: 1)
             let worker = try #require(server.workerPID(index: 0))
             let clients = try (0..<2).map { _ in try HTTPClient(port: server.port) }
             for (i, client) in clients.enumerated() {

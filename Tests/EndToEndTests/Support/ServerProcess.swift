@@ -171,6 +171,8 @@ func runCurl(_ arguments: [String]) throws -> (out: String, err: String, status:
     process.standardOutput = out
     process.standardError = err
     try process.run()
+    let watchdog = killAfter(120, process)
+    defer { watchdog.cancel() }
     let outData = out.fileHandleForReading.readDataToEndOfFile()
     let errData = err.fileHandleForReading.readDataToEndOfFile()
     process.waitUntilExit()
