@@ -103,7 +103,12 @@ extension EndToEnd {
                                            environment: ["FUSION_ENABLE_TEST_HOOKS": "1", "FUSION_TEST_WORKER_HANG_ONCE": marker], workers: 2)
             let hung = try #require(server.workerPID(index: 0))
             // Both workers idle and unmeasured: least-loaded breaks the tie towards worker 0,
-            // which never answers its first batch.
+            // which never answers its first batch. /healthz is 200 once one worker is ready, so
+            // wait for both (on a busy machine worker 0 may still be loading).
+            #expect(waitUntil(timeout: 30) {
+                (try? server.metric(#"fusion_worker_ready{worker="0"}"#)) == 1
+                    && (try? server.metric(#"fusion_worker_ready{worker="1"}"#)) == 1
+            }, "both workers ready: \(server.log.suffix(2000))")
             let started = Date()
             let response = try HTTPClient.request(port: server.port, method: "POST", path: "/infer",
                                                   body: HTTPClient.inferJSON(image: good, text: "hang"),
@@ -116,6 +121,7 @@ extension EndToEnd {
             #expect(try server.metric(#"fusion_worker_timeouts_total{worker="1"}"#) == 0)
             #expect(try server.metric("fusion_retried_requests_total") == 1)
             #expect(server.log.contains("worker timeout"), "the log says why it was killed")
+            #expect(server.log.contains("test hook active: FUSION_TEST_WORKER_HANG_ONCE=\(marker)"), "warned at start")
             // Worker 0 comes back as a new process, and the hung one is gone (killed and reaped).
             let deadline = Date().addingTimeInterval(20)
             var back = false
@@ -138,6 +144,23 @@ extension EndToEnd {
             }
             #expect(statuses == Array(repeating: 200, count: 8))
             #expect(try server.metric(#"fusion_worker_timeouts_total{worker="0"}"#) == 1, "no second hang")
+        }
+
+        /// A hook variable left in the environment without FUSION_ENABLE_TEST_HOOKS=1 (say, in a
+        /// production EnvironmentFile) changes nothing, and the server says so at start.
+        @Test func hookVariablesWithoutTheSwitchAreIgnoredAndReported() throws {
+            let marker = FileManager.default.temporaryDirectory.appendingPathComponent("e2e-off-\(UUID().uuidString)").path
+            defer { try? FileManager.default.removeItem(atPath: marker) }
+            let server = try ServerProcess(environment: ["FUSION_ENABLE_TEST_HOOKS": "0",
+                                                         "FUSION_TEST_WORKER_HANG_ONCE": marker], workers: 1)
+            // With the hook acting, the only worker would never answer this.
+            let response = try HTTPClient.request(port: server.port, method: "POST", path: "/infer",
+                                                  body: HTTPClient.inferJSON(image: good, text: "no hang"),
+                                                  contentType: "application/json")
+            #expect(response.status == 200, "\(response.text) \(server.log.suffix(2000))")
+            #expect(!FileManager.default.fileExists(atPath: marker), "no file created at the hook's path")
+            #expect(server.log.contains("test hook ignored: FUSION_TEST_WORKER_HANG_ONCE is set but FUSION_ENABLE_TEST_HOOKS is not 1"),
+                    "\(server.log.suffix(2000))")
         }
 
         @Test func aWorkerHungWhileLoadingIsKilledAndStartedAgain() throws {
