@@ -13,8 +13,9 @@ func runCommand(_ arguments: [String], input: String = "",
     process.standardOutput = out
     process.standardError = err
     try process.run()
+    ChildCleanup.track(process.processIdentifier)
     let watchdog = killAfter(timeout, process)
-    defer { watchdog.cancel() }
+    defer { watchdog.cancel(); ChildCleanup.untrack(process.processIdentifier) }
     stdin.fileHandleForWriting.write(Data(input.utf8))
     try stdin.fileHandleForWriting.close()
     // Read both pipes concurrently so a chatty child cannot fill one and block.
