@@ -97,6 +97,10 @@ struct ServeCommand: ParsableCommand {
             return handler
         }
         let logger = Logger(label: "fusion-serve")
+        // Workers inherit this environment: say which fault-injection hooks they will honour.
+        for warning in WorkerTestHooks.startupWarnings(environment: ProcessInfo.processInfo.environment) {
+            logger.warning("\(warning)")
+        }
         do {
             let notifier = try SystemdNotifier(unsetEnvironment: true)
             var hooks = LifecycleHooks()
