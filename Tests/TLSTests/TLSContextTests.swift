@@ -2,35 +2,19 @@ import Foundation
 import Testing
 import TLS
 
-/// Certificates made at test time with the `openssl` CLI (no private key is committed).
+/// Certificates made at test time by `Tests/Fixtures/tls/make-certs.sh` (the `openssl` CLI;
+/// no private key is committed).
 enum TestCertificates {
-    /// A directory with `cert.pem`/`key.pem` (CN=localhost, SAN localhost and 127.0.0.1),
-    /// `other-key.pem` (a key that matches nothing), `ca.pem`/`ca-key.pem` and a client pair
-    /// `client.pem`/`client-key.pem` signed by that CA.
     static func make() throws -> String {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("tls-\(UUID().uuidString)").path
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        func openssl(_ arguments: [String]) throws {
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: "/usr/bin/openssl")
-            process.arguments = arguments
-            process.currentDirectoryURL = URL(fileURLWithPath: dir)
-            process.standardOutput = FileHandle.nullDevice
-            process.standardError = FileHandle.nullDevice
-            try process.run()
-            process.waitUntilExit()
-            guard process.terminationStatus == 0 else { throw TLSError("openssl \(arguments.joined(separator: " ")) failed") }
-        }
-        try openssl(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "2",
-                     "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1",
-                     "-keyout", "key.pem", "-out", "cert.pem"])
-        try openssl(["genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", "other-key.pem"])
-        try openssl(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "2",
-                     "-subj", "/CN=test client CA", "-keyout", "ca-key.pem", "-out", "ca.pem"])
-        try openssl(["req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
-                     "-subj", "/CN=test client", "-keyout", "client-key.pem", "-out", "client.csr"])
-        try openssl(["x509", "-req", "-in", "client.csr", "-CA", "ca.pem", "-CAkey", "ca-key.pem", "-CAcreateserial",
-                     "-days", "2", "-out", "client.pem"])
+        var script = URL(fileURLWithPath: #filePath)
+        for _ in 0..<3 { script.deleteLastPathComponent() }
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/bin/bash")
+        process.arguments = [script.appendingPathComponent("Tests/Fixtures/tls/make-certs.sh").path, dir]
+        try process.run()
+        process.waitUntilExit()
+        guard process.terminationStatus == 0 else { throw TLSError("make-certs.sh failed") }
         return dir
     }
 }

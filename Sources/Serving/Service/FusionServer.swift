@@ -74,12 +74,13 @@ public final class FusionServer {
 
     /// Runs until drained after SIGTERM/SIGINT. Throws (before serving) on a bad model or setting.
     public func run() throws {
-        // A parent may have started us with SIGTERM/SIGINT blocked (Foundation's Process does);
-        // a blocked SIGTERM would stay pending forever and the server would never drain.
+        // A parent may have started us with SIGTERM/SIGINT/SIGHUP blocked (Foundation's Process
+        // does); a blocked SIGTERM would stay pending forever and the server would never drain.
         var drainSignals = sigset_t()
         sigemptyset(&drainSignals)
         sigaddset(&drainSignals, SIGTERM)
         sigaddset(&drainSignals, SIGINT)
+        sigaddset(&drainSignals, SIGHUP)
         pthread_sigmask(SIG_UNBLOCK, &drainSignals, nil)
         let executable = try ProcessControl.executablePath()
         let modelDirectory = try configuration.resolvedModelDirectory(executable: executable)
@@ -163,6 +164,9 @@ public final class FusionServer {
             metrics.http.abandonedRequests.set(to: Double(http.abandonedRequests))
             for (reason, count) in http.timeouts { metrics.http.timeouts.set([reason], to: Double(count)) }
             for (code, count) in http.parseErrors { metrics.http.parseErrors.set([code], to: Double(count)) }
+            metrics.http.tlsHandshakes.set(["ok"], to: Double(http.tlsHandshakes - http.tlsResumedSessions))
+            metrics.http.tlsHandshakes.set(["resumed"], to: Double(http.tlsResumedSessions))
+            metrics.http.tlsHandshakes.set(["failed"], to: Double(http.tlsHandshakeFailures))
         }
 
         let hooks = self.hooks

@@ -71,6 +71,7 @@ public struct HTTPLayerMetrics: Sendable {
     public let abandonedRequests: CounterMetric
     public let timeouts: CounterMetric
     public let parseErrors: CounterMetric
+    public let tlsHandshakes: CounterMetric
 
     init(registry r: MetricsRegistry) {
         connectionsRejected = r.counter("fusion_http_connections_rejected_total",
@@ -83,6 +84,9 @@ public struct HTTPLayerMetrics: Sendable {
         bodiesRefused = r.counter("fusion_http_bodies_refused_total", "Requests refused with 503 server_busy because their body would exceed --max-buffered-bytes.")
         abandonedRequests = r.counter("fusion_http_requests_abandoned_total", "Requests dropped unfinished because the client closed its sending side mid-request.")
         timeouts = r.counter("fusion_http_timeouts_total", "Connections cut off, by reason: header, body, write, idle, drain.", labels: ["reason"])
+        tlsHandshakes = r.counter("fusion_http_tls_handshakes_total",
+                                  "TLS handshakes by result: ok (full), resumed (from a ticket), failed (plain HTTP, old protocol, no client certificate, …).",
+                                  labels: ["result"])
         parseErrors = r.counter("fusion_http_parse_errors_total", "Requests refused by the HTTP parser, by error code (request_timeout for 408s).", labels: ["code"])
     }
 }

@@ -181,3 +181,44 @@ func runCurl(_ arguments: [String]) throws -> (out: String, err: String, status:
     process.waitUntilExit()
     return (String(decoding: outData, as: UTF8.self), String(decoding: errData, as: UTF8.self), process.terminationStatus)
 }
+
+/// Runs a tool (killed after `timeout` seconds) with optional standard input.
+func runTool(_ path: String, _ arguments: [String], input: [UInt8]? = nil, timeout: TimeInterval = 60,
+             environment: [String: String]? = nil) throws -> (out: String, err: String, status: Int32) {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: path)
+    process.arguments = arguments
+    if let environment { process.environment = environment }
+    let out = Pipe()
+    let err = Pipe()
+    let inPipe = Pipe()
+    process.standardOutput = out
+    process.standardError = err
+    process.standardInput = input == nil ? FileHandle.nullDevice : inPipe
+    try process.run()
+    ChildCleanup.track(process.processIdentifier)
+    let watchdog = killAfter(timeout, process)
+    defer { watchdog.cancel(); ChildCleanup.untrack(process.processIdentifier) }
+    if let input {
+        inPipe.fileHandleForWriting.write(Data(input))
+        try? inPipe.fileHandleForWriting.close()
+    }
+    // Drain stderr concurrently so a chatty tool cannot block on a full pipe.
+    let errBox = DataBox()
+    let errReader = Thread { errBox.set(err.fileHandleForReading.readDataToEndOfFile()) }
+    errReader.start()
+    let outData = out.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    while !errBox.isSet { usleep(1000) }
+    return (String(decoding: outData, as: UTF8.self), String(decoding: errBox.value, as: UTF8.self), process.terminationStatus)
+}
+
+/// Bytes handed from one thread to another once.
+final class DataBox: @unchecked Sendable {
+    // Guarded by `lock`.
+    private let lock = NSLock()
+    private var data: Data?
+    func set(_ value: Data) { lock.withLock { data = value } }
+    var isSet: Bool { lock.withLock { data != nil } }
+    var value: Data { lock.withLock { data ?? Data() } }
+}
