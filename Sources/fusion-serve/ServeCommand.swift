@@ -22,7 +22,7 @@ struct ServeCommand: ParsableCommand {
             help: "CPU set per worker, e.g. \"0-3;4-7\" (FUSION_CPU_SETS; default one allowed CPU each).") var cpuSets: String?
     @Option(name: .customLong("max-batch"), help: "Largest batch (FUSION_MAX_BATCH; default 8).") var maxBatch: String?
     @Option(name: .customLong("max-delay-ms"),
-            help: "Longest wait for a batch to fill when a worker is free (FUSION_MAX_DELAY_MS; default 2).") var maxDelayMs: String?
+            help: "Longest extra wait, once a worker is free, for a batch of requests that queued while every worker was busy to fill; a request that finds a worker idle never waits (FUSION_MAX_DELAY_MS; default 0).") var maxDelayMs: String?
     @Option(name: .customLong("max-queue"), help: "Queued requests before 503 (FUSION_MAX_QUEUE; default 256).") var maxQueue: String?
     @Option(help: "least-loaded, round-robin or pull (FUSION_ROUTER; default least-loaded).") var router: String?
     @Option(name: .customLong("request-timeout-ms"),

@@ -6,7 +6,7 @@ import Testing
     @Test func defaultsMatchTheBrief() throws {
         let config = try ServeConfiguration.resolve(flags: [:], environment: [:])
         #expect(config.host == "127.0.0.1" && config.port == 8080 && config.modelDirectory == "models/default")
-        #expect(config.maxBatch == 8 && config.maxDelayMilliseconds == 2 && config.maxQueue == 256)
+        #expect(config.maxBatch == 8 && config.maxDelayMilliseconds == 0 && config.maxQueue == 256)
         #expect(config.router == .leastLoaded && config.drainTimeoutSeconds == 30 && config.maxBodyBytes == 20 * 1024 * 1024)
         #expect(config.logFormat == .plain && config.workers == nil && config.cpuSets == nil)
         #expect(config.workerTimeoutSeconds == 60)

@@ -25,7 +25,10 @@ public struct ServeConfiguration: Sendable, Equatable {
     /// One set per worker; nil: one allowed CPU per worker.
     public var cpuSets: [CPUSet]?
     public var maxBatch = 8
-    public var maxDelayMilliseconds = 2
+    /// How long requests that arrived while every worker was busy may wait, once a worker is
+    /// free, for their batch to fill. 0: they go as soon as a worker is free. A request that
+    /// finds a worker idle never waits.
+    public var maxDelayMilliseconds = 0
     public var maxQueue = 256
     public var router = RoutingPolicy.leastLoaded
     public var requestTimeoutMilliseconds = 30_000
