@@ -32,6 +32,9 @@ struct ServeCommand: ParsableCommand {
     @Option(name: .customLong("worker-timeout-s"),
             help: "A worker that takes longer than this for one batch, or to become ready after its start, is killed and restarted; its batch is retried elsewhere (FUSION_WORKER_TIMEOUT_S; default 60).")
     var workerTimeoutS: String?
+    @Option(name: .customLong("worker-stall-ms"),
+            help: "A worker holding a batch longer than this and 10x its recent p99 batch time counts as stalled: /healthz answers 503 while no worker is healthy (FUSION_WORKER_STALL_MS; default 5000).")
+    var workerStallMs: String?
     @Option(name: .customLong("max-body-bytes"),
             help: "Largest request body (FUSION_MAX_BODY_BYTES; default 20971520).") var maxBodyBytes: String?
     @Option(name: .customLong("max-connections"),
@@ -50,7 +53,7 @@ struct ServeCommand: ParsableCommand {
             ("--host", host), ("--port", port), ("--model", model), ("--workers", workers), ("--cpu-sets", cpuSets),
             ("--max-batch", maxBatch), ("--max-delay-ms", maxDelayMs), ("--max-queue", maxQueue), ("--router", router),
             ("--request-timeout-ms", requestTimeoutMs), ("--drain-timeout-s", drainTimeoutS),
-            ("--worker-timeout-s", workerTimeoutS),
+            ("--worker-timeout-s", workerTimeoutS), ("--worker-stall-ms", workerStallMs),
             ("--max-body-bytes", maxBodyBytes), ("--max-connections", maxConnections), ("--client-timeout-ms", clientTimeoutMs),
             ("--log-format", logFormat), ("--log-level", logLevel),
         ]

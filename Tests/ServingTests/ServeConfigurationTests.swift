@@ -9,7 +9,12 @@ import Testing
         #expect(config.maxBatch == 8 && config.maxDelayMilliseconds == 0 && config.maxQueue == 256)
         #expect(config.router == .leastLoaded && config.drainTimeoutSeconds == 30 && config.maxBodyBytes == 20 * 1024 * 1024)
         #expect(config.logFormat == .plain && config.workers == nil && config.cpuSets == nil)
-        #expect(config.workerTimeoutSeconds == 60)
+        #expect(config.workerTimeoutSeconds == 60 && config.workerStallMilliseconds == 5_000)
+    }
+
+    @Test func theStallFloorComesFromItsFlagOrVariable() throws {
+        let config = try ServeConfiguration.resolve(flags: [:], environment: ["FUSION_WORKER_STALL_MS": "800"])
+        #expect(config.workerStallMilliseconds == 800)
     }
 
     @Test func workerTimeoutComesFromItsFlagOrVariable() throws {
@@ -33,7 +38,7 @@ import Testing
         ("--cpu-sets", "0-;1"), ("--workers", "0"), ("--log-format", "xml"), ("--max-body-bytes", "10"),
         ("--request-timeout-ms", "0"), ("--drain-timeout-s", "-3"), ("--max-delay-ms", "abc"), ("--host", ""),
         ("--log-level", "loud"), ("--client-timeout-ms", "5"), ("--worker-timeout-s", "0"),
-        ("--worker-timeout-s", "1.5"), ("--worker-timeout-s", "100000"),
+        ("--worker-timeout-s", "1.5"), ("--worker-timeout-s", "100000"), ("--worker-stall-ms", "10"),
     ])
     func invalidValuesNameTheirFlag(_ flag: String, _ value: String) {
         do {

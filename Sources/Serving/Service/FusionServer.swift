@@ -67,6 +67,7 @@ public final class FusionServer {
             expectedModel: FusionModelExecutor.identity(of: modelConfig))
         poolConfiguration.environment = [:]
         poolConfiguration.workerTimeoutNanos = UInt64(configuration.workerTimeoutSeconds) * 1_000_000_000
+        poolConfiguration.stallFloorNanos = UInt64(configuration.workerStallMilliseconds) * 1_000_000
         let pool = WorkerPool(configuration: poolConfiguration, dispatcher: dispatcher, logger: logger,
                               onBatchAnswered: { _, nanos in metrics.inferenceSeconds.observe(Double(nanos) / 1e9) })
 

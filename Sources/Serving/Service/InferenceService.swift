@@ -216,11 +216,17 @@ public final class InferenceService: Sendable {
 
     private func health() -> HTTPResponse {
         let snapshot = dispatcher.snapshot
+        let stalled = stalledWorkers()
+        let healthy = max(0, snapshot.readyWorkers - stalled)
         let status: String
         if isDraining || snapshot.admission == .draining {
             status = "draining"
-        } else if snapshot.readyWorkers > 0 && snapshot.admission == .open {
+        } else if healthy > 0 && snapshot.admission == .open {
             status = "ready"
+        } else if snapshot.readyWorkers > 0 && snapshot.admission == .open {
+            // Every ready worker sits on a batch far longer than its batches take (SIGSTOPped,
+            // livelocked): requests would only queue until they time out.
+            status = "stalled"
         } else if snapshot.admission == .starting {
             status = "starting"
         } else {
@@ -228,10 +234,16 @@ public final class InferenceService: Sendable {
         }
         let body = JSONWriter.object([
             ("status", JSONWriter.string(status)),
-            ("workers", JSONWriter.object([("ready", "\(snapshot.readyWorkers)"), ("total", "\(snapshot.totalWorkers)")])),
+            ("workers", JSONWriter.object([("ready", "\(snapshot.readyWorkers)"), ("stalled", "\(stalled)"),
+                                           ("total", "\(snapshot.totalWorkers)")])),
             ("queue", JSONWriter.object([("depth", "\(snapshot.queueDepth)"), ("capacity", "\(snapshot.queueCapacity)")])),
         ])
         return .json(status == "ready" ? .ok : .serviceUnavailable, body)
+    }
+
+    /// Ready workers that hold a batch far longer than their recent batches took.
+    private func stalledWorkers() -> Int {
+        workers().filter { $0.state == .ready && $0.stalled }.count
     }
 
     private func modelDescription() -> String {
@@ -263,6 +275,7 @@ public final class InferenceService: Sendable {
             let snapshot = dispatcher.snapshot
             metrics.queueDepth.set(to: Double(snapshot.queueDepth))
             metrics.workersReady.set(to: Double(snapshot.readyWorkers))
+            var stalled = 0
             for (index, inFlight) in snapshot.inFlightPerWorker.enumerated() {
                 metrics.workerInFlight.set(["\(index)"], to: Double(inFlight))
             }
@@ -273,7 +286,11 @@ public final class InferenceService: Sendable {
                 metrics.workerBatches.set(label, to: Double(worker.batches))
                 metrics.workerRestarts.set(label, to: Double(worker.restarts))
                 metrics.workerTimeouts.set(label, to: Double(worker.timeouts))
+                metrics.workerStalled.set(label, to: worker.stalled ? 1 : 0)
+                metrics.workerStalls.set(label, to: Double(worker.stalls))
+                if worker.state == .ready && worker.stalled { stalled += 1 }
             }
+            metrics.workersHealthy.set(to: Double(max(0, snapshot.readyWorkers - stalled)))
             metrics.connectionsOpen.set(to: Double(httpConnections()))
             metrics.draining.set(to: self?.isDraining == true ? 1 : 0)
         }

@@ -36,6 +36,9 @@ public struct ServeConfiguration: Sendable, Equatable {
     /// A worker that has not answered a batch this long after it could start it is taken for
     /// hung: killed (SIGKILL), restarted, and the batch retried once on another worker.
     public var workerTimeoutSeconds = 60
+    /// The least time a worker must hold a batch to count as stalled (beyond that, 10× its
+    /// recent p99 batch time): `/healthz` then stops counting it as healthy.
+    public var workerStallMilliseconds = 5_000
     public var maxBodyBytes = 20 * 1024 * 1024
     public var maxConnections = 1024
     /// How long a client may take to send its headers, and then its body (slow clients are cut off).
@@ -111,6 +114,9 @@ public struct ServeConfiguration: Sendable, Equatable {
         },
         Setting(flag: "--worker-timeout-s", variable: "FUSION_WORKER_TIMEOUT_S") { config, text throws(ConfigurationError) in
             config.workerTimeoutSeconds = try integer(text, flag: "--worker-timeout-s", in: 1...86_400)
+        },
+        Setting(flag: "--worker-stall-ms", variable: "FUSION_WORKER_STALL_MS") { config, text throws(ConfigurationError) in
+            config.workerStallMilliseconds = try integer(text, flag: "--worker-stall-ms", in: 100...3_600_000)
         },
         Setting(flag: "--max-body-bytes", variable: "FUSION_MAX_BODY_BYTES") { config, text throws(ConfigurationError) in
             config.maxBodyBytes = try integer(text, flag: "--max-body-bytes", in: 1024...(1 << 30))
