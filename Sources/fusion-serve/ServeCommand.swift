@@ -37,6 +37,12 @@ struct ServeCommand: ParsableCommand {
     var workerStallMs: String?
     @Option(name: .customLong("max-body-bytes"),
             help: "Largest request body (FUSION_MAX_BODY_BYTES; default 20971520).") var maxBodyBytes: String?
+    @Option(name: .customLong("max-image-pixels"),
+            help: "Images declaring more pixels are refused with 422 before decoding (FUSION_MAX_IMAGE_PIXELS; default 16777216, 4096x4096).")
+    var maxImagePixels: String?
+    @Option(name: .customLong("large-image-pixels"),
+            help: "Images declaring more pixels decode one at a time in a low-priority lane, so they cannot starve small requests (FUSION_LARGE_IMAGE_PIXELS; default 4194304, 2048x2048).")
+    var largeImagePixels: String?
     @Option(name: .customLong("max-connections"),
             help: "Open connections at most (FUSION_MAX_CONNECTIONS; default 1024).") var maxConnections: String?
     @Option(name: .customLong("client-timeout-ms"),
@@ -54,7 +60,8 @@ struct ServeCommand: ParsableCommand {
             ("--max-batch", maxBatch), ("--max-delay-ms", maxDelayMs), ("--max-queue", maxQueue), ("--router", router),
             ("--request-timeout-ms", requestTimeoutMs), ("--drain-timeout-s", drainTimeoutS),
             ("--worker-timeout-s", workerTimeoutS), ("--worker-stall-ms", workerStallMs),
-            ("--max-body-bytes", maxBodyBytes), ("--max-connections", maxConnections), ("--client-timeout-ms", clientTimeoutMs),
+            ("--max-body-bytes", maxBodyBytes),
+            ("--max-image-pixels", maxImagePixels), ("--large-image-pixels", largeImagePixels), ("--max-connections", maxConnections), ("--client-timeout-ms", clientTimeoutMs),
             ("--log-format", logFormat), ("--log-level", logLevel),
         ]
         for case let (flag, value?) in given { flags[flag] = value }

@@ -82,6 +82,11 @@ public struct APIError: Error, Equatable, CustomStringConvertible {
                             headers: [("Retry-After", "1")])
         }
     }
+    static func largeImagesBusy(pixels: Int) -> APIError {
+        APIError(.serviceUnavailable, "large_images_busy",
+                 "Too many images over \(pixels) pixels are waiting to be decoded; retry shortly, or send a smaller image.",
+                 headers: [("Retry-After", "1")])
+    }
     static let deadlineExceeded = APIError(.gatewayTimeout, "deadline_exceeded",
                                            "The request's deadline passed before it could run.")
 

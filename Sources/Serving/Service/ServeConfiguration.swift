@@ -40,6 +40,10 @@ public struct ServeConfiguration: Sendable, Equatable {
     /// recent p99 batch time): `/healthz` then stops counting it as healthy.
     public var workerStallMilliseconds = 5_000
     public var maxBodyBytes = 20 * 1024 * 1024
+    /// Images declaring more pixels are refused (422) before decoding.
+    public var maxImagePixels = ImageAdmission.defaultMaxPixels
+    /// Images declaring more pixels decode one at a time, at low priority, in their own lane.
+    public var largeImagePixels = ImageAdmission.defaultLargePixels
     public var maxConnections = 1024
     /// How long a client may take to send its headers, and then its body (slow clients are cut off).
     public var clientTimeoutMilliseconds = 10_000
@@ -120,6 +124,12 @@ public struct ServeConfiguration: Sendable, Equatable {
         },
         Setting(flag: "--max-body-bytes", variable: "FUSION_MAX_BODY_BYTES") { config, text throws(ConfigurationError) in
             config.maxBodyBytes = try integer(text, flag: "--max-body-bytes", in: 1024...(1 << 30))
+        },
+        Setting(flag: "--max-image-pixels", variable: "FUSION_MAX_IMAGE_PIXELS") { config, text throws(ConfigurationError) in
+            config.maxImagePixels = try integer(text, flag: "--max-image-pixels", in: 1...100_000_000)
+        },
+        Setting(flag: "--large-image-pixels", variable: "FUSION_LARGE_IMAGE_PIXELS") { config, text throws(ConfigurationError) in
+            config.largeImagePixels = try integer(text, flag: "--large-image-pixels", in: 1...100_000_000)
         },
         Setting(flag: "--max-connections", variable: "FUSION_MAX_CONNECTIONS") { config, text throws(ConfigurationError) in
             config.maxConnections = try integer(text, flag: "--max-connections", in: 1...1_000_000)

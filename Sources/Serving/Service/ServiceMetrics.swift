@@ -20,6 +20,9 @@ public final class ServiceMetrics: Sendable {
     public let workerStalls: CounterMetric
     public let workersHealthy: GaugeMetric
     public let retriedRequests: CounterMetric
+    public let imagesRejected: CounterMetric
+    public let imagesThrottled: CounterMetric
+    public let largeImageLaneDepth: GaugeMetric
     public let connectionsOpen: GaugeMetric
     public let draining: GaugeMetric
 
@@ -61,6 +64,12 @@ public final class ServiceMetrics: Sendable {
         workersHealthy = r.gauge("fusion_workers_healthy", "Workers ready and not stalled; /healthz answers 503 at 0.")
         retriedRequests = r.counter("fusion_retried_requests_total",
                                     "Requests re-sent to another worker because the worker holding them died.")
+        imagesRejected = r.counter("fusion_images_rejected_total",
+                                   "Images refused before decoding: too_large (over --max-image-pixels, 422) or large_lane_full (503).",
+                                   labels: ["reason"])
+        imagesThrottled = r.counter("fusion_images_throttled_total",
+                                    "Images over --large-image-pixels sent to the one-thread large-image lane.")
+        largeImageLaneDepth = r.gauge("fusion_large_image_lane_depth", "Large images waiting or decoding in the lane.")
         connectionsOpen = r.gauge("fusion_http_connections_open", "Open HTTP connections.")
         draining = r.gauge("fusion_draining", "1 while the server drains after SIGTERM/SIGINT.")
     }
