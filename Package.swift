@@ -2,10 +2,11 @@
 import PackageDescription
 
 // Layering (lower layers never import higher ones):
-//   COpenBLAS, CImageCodecs, CSystemShims   — C libraries and macro/setjmp shims
+//   COpenBLAS, CImageCodecs, CSystemShims,
+//   COpenSSL                                 — C libraries and macro/setjmp shims
 //   Tensors → Kernels → Model                — weights, compute, the fusion graph
 //   Images, Tokenizer                        — the input pipeline
-//   POSIX → HTTP                             — syscalls, sockets, epoll, affinity; HTTP/1.1
+//   POSIX, TLS → HTTP                        — syscalls, sockets, epoll, affinity; OpenSSL; HTTP/1.1
 //   Systemd                                  — sd_notify, socket activation (no libsystemd)
 //   Serving                                  — dispatcher, router, worker processes
 //   fusion-serve                             — thin command-line executable
@@ -36,6 +37,7 @@ let package = Package(
         .target(name: "CImageCodecs",
                 linkerSettings: [.linkedLibrary("jpeg"), .linkedLibrary("png16")]),
         .target(name: "CSystemShims"),
+        .target(name: "COpenSSL", linkerSettings: [.linkedLibrary("ssl"), .linkedLibrary("crypto")]),
 
         // MARK: Model runtime
         .target(name: "Tensors", swiftSettings: v5Optimised),
@@ -48,12 +50,13 @@ let package = Package(
 
         // MARK: Network
         .target(name: "POSIX", dependencies: ["CSystemShims"], swiftSettings: v5),
-        .target(name: "HTTP", dependencies: ["POSIX"], swiftSettings: v5),
+        .target(name: "TLS", dependencies: ["COpenSSL"], swiftSettings: v5),
+        .target(name: "HTTP", dependencies: ["POSIX", "TLS"], swiftSettings: v5),
         .target(name: "Systemd", dependencies: ["POSIX"], swiftSettings: v5),
 
         // MARK: Service
         .target(name: "Serving",
-                dependencies: ["Model", "Images", "Tokenizer", "HTTP", "POSIX", "Systemd",
+                dependencies: ["Model", "Images", "Tokenizer", "HTTP", "TLS", "POSIX", "Systemd",
                                .product(name: "Logging", package: "swift-log")],
                 swiftSettings: v5),
 
@@ -72,7 +75,8 @@ let package = Package(
         .testTarget(name: "TokenizerTests", dependencies: ["Tokenizer"], swiftSettings: v5),
         .testTarget(name: "POSIXTests", dependencies: ["POSIX"], swiftSettings: v5),
         .testTarget(name: "SystemdTests", dependencies: ["Systemd"], swiftSettings: v5),
-        .testTarget(name: "HTTPTests", dependencies: ["HTTP"], swiftSettings: v5),
+        .testTarget(name: "TLSTests", dependencies: ["TLS"], swiftSettings: v5),
+        .testTarget(name: "HTTPTests", dependencies: ["HTTP", "TLS"], swiftSettings: v5),
         .testTarget(name: "ServingTests", dependencies: ["Serving"], swiftSettings: v5),
         // Runs the built `fusion-serve` binary as a subprocess (real loopback, real curl).
         .testTarget(name: "EndToEndTests", dependencies: ["fusion-serve"], swiftSettings: v5),

@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import POSIX
+import TLS
 
 /// The server's loop: accepts, reads, parses, dispatches, writes and enforces deadlines.
 /// Lives on the `run` thread only; nothing here is shared.
@@ -24,17 +25,31 @@ final class EventLoop {
     /// Longest sleep in `epoll_wait` even with nothing to do, so the loop's heartbeat
     /// (`HTTPServer.lastLoopTurnNanoseconds`) stays fresh for the watchdog.
     static let maxIdleWaitMilliseconds: Int32 = 1000
+    /// Requests one connection may have parsed in one turn (one readiness event, one
+    /// delivery, or one deferred turn). Past it the connection waits for its next turn, so a
+    /// client that pipelines thousands of tiny requests cannot hold the loop.
+    static let requestsPerTurn = 32
 
     private var connections: [UInt64: HTTPConnection] = [:]
     private var activeConnections = 0
+    /// Open (not rejected) connections per client address, when that limit is on.
+    private var connectionsPerAddress: [String: Int] = [:]
+    /// Connections with no request in progress, longest idle first.
+    private var idle = IdleConnections()
+    /// Body bytes charged by all open requests (see `maxBufferedBodyBytes`).
+    private var bufferedBodyBytes = 0
     private var rejectingConnections = 0
     private var nextID = EventLoop.firstConnectionID
     private var deadlines = DeadlineHeap()
+    /// Connections that used up their turn with requests still buffered, in arrival order;
+    /// each gets another turn at the next loop round (see `requestsPerTurn`).
+    private var pendingTurns: [HTTPConnection] = []
     private var serializer: HTTPResponseSerializer
     private var requestIDs = RequestIDGenerator()
     private var metrics = HTTPServerMetrics()
     private var metricsDirty = true
     private var scratch = [UInt8](repeating: 0, count: 64 * 1024)
+    private var writeScratch: [UInt8] = []
     private var now: Int64 = MonotonicClock.nanoseconds()
 
     private var listening = false
@@ -49,6 +64,7 @@ final class EventLoop {
     private let writeTimeout: Int64
     private let lingerTimeout: Int64
     private let drainTimeout: Int64
+    private let pressureKeepAliveTimeout: Int64
 
     init(configuration: HTTPServer.Configuration, listener: TCPListener, epoll: Epoll, wakeup: EventNotifier,
          sink: ResponseSink, signals: (SignalNotifier, @Sendable (Int32) -> Void)?, handler: @escaping HTTPServer.Handler,
@@ -71,6 +87,7 @@ final class EventLoop {
         writeTimeout = configuration.writeTimeout.totalNanoseconds
         lingerTimeout = configuration.lingerTimeout.totalNanoseconds
         drainTimeout = configuration.drainTimeout.totalNanoseconds
+        pressureKeepAliveTimeout = configuration.pressureKeepAliveTimeout.totalNanoseconds
     }
 
     // MARK: loop
@@ -101,6 +118,7 @@ final class EventLoop {
             }
             now = MonotonicClock.nanoseconds()
             deliver(sink.takeLocal())
+            runPendingTurns()
             expireDeadlines()
             resumeListenerIfDue()
             publishMetricsIfDirty()
@@ -113,11 +131,13 @@ final class EventLoop {
     private func publishMetricsIfDirty() {
         guard metricsDirty else { return }
         metrics.connectionsOpen = connections.count
+        metrics.bufferedBodyBytes = bufferedBodyBytes
         publish(metrics)
         metricsDirty = false
     }
 
     private func waitTimeout() -> Int32 {
+        if !pendingTurns.isEmpty { return 0 }
         var next = Int64.max
         if let first = deadlines.first { next = min(next, first.deadline) }
         if let paused = listenerPausedUntil { next = min(next, paused) }
@@ -143,7 +163,9 @@ final class EventLoop {
             }
         default:
             guard let connection = connections[event.token] else { return }
-            if event.events.contains(.readable) || event.events.contains(.hangup) {
+            if event.events.contains(.readable) || event.events.contains(.hangup)
+                || connection.handshaking || (event.events.contains(.writable) && connection.tlsWants.contains(.writable)) {
+                connection.tlsWants = []
                 readAvailable(connection)
             }
             if !connection.isClosed, event.events.contains(.writable) {
@@ -172,9 +194,30 @@ final class EventLoop {
             }
             metrics.connectionsAccepted += 1
             metricsDirty = true
-            let rejected = activeConnections >= configuration.maxConnections
+            var peerHost: String? = nil
+            var rejection: String? = nil
+            if let perAddress = configuration.maxConnectionsPerAddress {
+                let host = (try? socket.peerAddress().host) ?? ""
+                if connectionsPerAddress[host, default: 0] >= perAddress {
+                    metrics.connectionsRejectedPerAddress += 1
+                    rejection = "This client address has \(perAddress) connections open, the most allowed; retry shortly."
+                } else {
+                    peerHost = host
+                }
+            }
+            if rejection == nil && activeConnections >= configuration.maxConnections {
+                // Make room by closing the longest-idle connection (nothing in progress on it,
+                // so nothing is lost); only with every slot busy is the newcomer refused.
+                if let victim = idle.first {
+                    metrics.connectionsEvicted += 1
+                    close(victim)
+                } else {
+                    metrics.connectionsRejected += 1
+                    rejection = "The server is at its connection limit; retry shortly."
+                }
+            }
+            let rejected = rejection != nil
             if rejected {
-                metrics.connectionsRejected += 1
                 // Answering costs a slot for up to the linger time; past a small budget,
                 // just close.
                 guard rejectingConnections < max(16, configuration.maxConnections / 8) else {
@@ -184,6 +227,7 @@ final class EventLoop {
             }
             try? socket.setNoDelay(true)
             let connection = HTTPConnection(id: nextID, socket: socket, limits: configuration.limits, now: now, rejected: rejected)
+            connection.peerHost = peerHost
             nextID += 1
             do {
                 try epoll.add(socket, events: .readable, token: connection.id)
@@ -193,17 +237,28 @@ final class EventLoop {
             }
             connection.interest = .readable
             connections[connection.id] = connection
+            if let tls = configuration.tls {
+                // A refused client would need a whole handshake to read its 503: just close.
+                guard !rejected, let session = try? TLSSession(context: tls.current, fd: socket.rawValue) else {
+                    activeConnections += rejected ? 0 : 1
+                    rejectingConnections += rejected ? 1 : 0
+                    close(connection)
+                    continue
+                }
+                connection.tls = session
+                connection.handshaking = true
+            }
             if rejected {
                 rejectingConnections += 1
                 connection.readingRequests = false
                 var headers = HTTPHeaders()
                 headers.add(name: "Retry-After", value: "1")
                 appendFinalSlot(connection, response: .error(.serviceUnavailable, code: "too_many_connections",
-                                                             message: "The server is at its connection limit; retry shortly.",
-                                                             headers: headers))
+                                                             message: rejection ?? "", headers: headers))
                 flush(connection)
             } else {
                 activeConnections += 1
+                if let peerHost { connectionsPerAddress[peerHost, default: 0] += 1 }
                 updateDeadline(connection)
             }
         }
@@ -224,6 +279,7 @@ final class EventLoop {
     // MARK: reading
 
     private func readAvailable(_ connection: HTTPConnection) {
+        if connection.handshaking && !advanceHandshake(connection) { return }
         var reads = 0
         while reads < 4 {
             reads += 1
@@ -232,7 +288,8 @@ final class EventLoop {
             let result: IOResult<Int>
             do {
                 result = try scratch.withUnsafeMutableBytes { buffer -> IOResult<Int> in
-                    let outcome = try connection.socket.read(into: buffer)
+                    // Lingering only discards input: raw bytes will do, TLS or not.
+                    let outcome = lingering ? try connection.socket.read(into: buffer) : try connection.receive(into: buffer)
                     if case .done(let count) = outcome, count > 0, !lingering {
                         buffer.withMemoryRebound(to: UInt8.self) { bytes in
                             connection.parser.append(UnsafeBufferPointer(rebasing: bytes[0..<count]))
@@ -249,7 +306,8 @@ final class EventLoop {
                 reads = .max
             case .done(0):
                 connection.peerClosed = true
-                if lingering || connection.slots.isEmpty && !connection.hasOutput {
+                // Bytes read just before the end may hold whole requests: those are answered.
+                if lingering || connection.slots.isEmpty && !connection.hasOutput && connection.parser.progress == .idle {
                     close(connection)
                     return
                 }
@@ -258,22 +316,61 @@ final class EventLoop {
                 if lingering { continue }
                 connection.lastReadAt = now
                 if wasIdle { connection.headStartedAt = connection.servedAny ? now : connection.acceptedAt }
-                if count < scratch.count { reads = .max }
+                // A TLS read returns one record at most: keep reading until it would block.
+                if count < scratch.count && connection.tls == nil { reads = .max }
             }
         }
+        if let tls = connection.tls, connection.phase == .open, !connection.peerClosed, tls.hasPending {
+            // Decrypted bytes wait inside OpenSSL where epoll cannot see them.
+            connection.needsReadTurn = true
+            scheduleTurn(connection)
+        }
         if connection.phase == .open {
-            processRequests(connection)
-            deliver(sink.takeLocal())
-            if !connection.isClosed { flush(connection) }
+            flush(connection, parseFirst: true)
         } else {
             updateInterest(connection)
         }
     }
 
-    /// Parses every complete request buffered on `connection` (up to the pipelining limit)
-    /// and dispatches each to the handler.
-    private func processRequests(_ connection: HTTPConnection) {
-        while wantsRequestBytes(connection) {
+    /// Drives the TLS handshake; true once it is done and HTTP bytes may be read.
+    private func advanceHandshake(_ connection: HTTPConnection) -> Bool {
+        guard let tls = connection.tls else { return true }
+        do {
+            switch try tls.handshake() {
+            case .done:
+                connection.handshaking = false
+                metrics.tlsHandshakes += 1
+                if tls.resumed { metrics.tlsResumedSessions += 1 }
+                metricsDirty = true
+                return true
+            case .wantRead:
+                connection.tlsWants = .readable
+            case .wantWrite:
+                connection.tlsWants = .writable
+            case .closed:
+                close(connection)
+                return false
+            }
+            updateInterest(connection)
+            updateDeadline(connection)
+            return false
+        } catch {
+            // Plain HTTP to the TLS port, an old protocol, a missing client certificate…:
+            // a clean close.
+            metrics.tlsHandshakeFailures += 1
+            metricsDirty = true
+            close(connection)
+            return false
+        }
+    }
+
+    /// Parses complete requests buffered on `connection` (up to the pipelining limit and
+    /// `limit` complete messages) and dispatches each to the handler. `progressed` says
+    /// whether it consumed anything (a head, a message or a parse error).
+    private func processRequests(_ connection: HTTPConnection, limit: Int) -> (progressed: Bool, messages: Int) {
+        var events = 0
+        var messages = 0
+        while messages < limit && wantsRequestBytes(connection) {
             let event: HTTPParserEvent?
             do {
                 event = try connection.parser.next()
@@ -281,9 +378,10 @@ final class EventLoop {
                 metrics.parseErrors[error.code, default: 0] += 1
                 metricsDirty = true
                 fail(connection, status: error.status, code: error.code, message: Self.sentence(for: error))
-                return
+                return (true, messages)
             }
-            guard let event else { return }
+            guard let event else { return (events > 0, messages) }
+            events += 1
             switch event {
             case .head(let head):
                 let clientID = head.headers[configuration.requestIDHeader]
@@ -293,8 +391,13 @@ final class EventLoop {
                     keepAlive: head.keepAlive, isHeadRequest: head.method == "HEAD",
                     owesContinue: head.expectsContinue, dispatched: false, response: nil, isFinal: false))
                 connection.nextSequence += 1
+                connection.bodyStartedAt = now
+                if case .contentLength(let length) = head.framing, !charge(connection, upTo: length) {
+                    return (true, messages)
+                }
             case .message(var request):
-                guard let index = connection.slots.indices.last else { return }
+                messages += 1
+                guard let index = connection.slots.indices.last else { return (true, messages) }
                 connection.slots[index].dispatched = true
                 connection.slots[index].owesContinue = false
                 let slot = connection.slots[index]
@@ -311,6 +414,42 @@ final class EventLoop {
                 handler(request, responder)
             }
         }
+        return (events > 0, messages)
+    }
+
+    /// Raises the charge of the request being read to `bytes` (its declared length, or a
+    /// chunked body's size so far). Over the server's budget the request is refused with 503
+    /// (its body is not read: the connection lingers and closes) and false is returned.
+    private func charge(_ connection: HTTPConnection, upTo bytes: Int) -> Bool {
+        guard let index = connection.slots.indices.last, !connection.slots[index].dispatched else { return true }
+        let extra = bytes - connection.slots[index].charge
+        guard extra > 0 else { return true }
+        if bufferedBodyBytes + extra > configuration.maxBufferedBodyBytes {
+            metrics.bodiesRefused += 1
+            metricsDirty = true
+            var headers = HTTPHeaders()
+            headers.add(name: "Retry-After", value: "1")
+            fail(connection, status: .serviceUnavailable, code: "server_busy",
+                 message: "The server holds as many request bodies as it may; retry shortly.", headers: headers)
+            return false
+        }
+        connection.slots[index].charge += extra
+        bufferedBodyBytes += extra
+        metricsDirty = true
+        return true
+    }
+
+    /// Returns the charge of `slot` to the budget (its response is on its way or dropped).
+    private func release(_ slot: ResponseSlot) {
+        guard slot.charge > 0 else { return }
+        bufferedBodyBytes -= slot.charge
+        metricsDirty = true
+    }
+
+    /// Drops every slot of `connection`, returning their charges.
+    private func dropSlots(_ connection: HTTPConnection) {
+        for slot in connection.slots { release(slot) }
+        connection.slots.removeAll()
     }
 
     /// Whether to parse (and read) more: a request already begun is always finished; a new
@@ -333,9 +472,10 @@ final class EventLoop {
 
     /// Answers the request being read with a server error and stops reading: the response
     /// goes out after any earlier ones, then the connection lingers and closes.
-    private func fail(_ connection: HTTPConnection, status: HTTPStatus, code: String, message: String) {
+    private func fail(_ connection: HTTPConnection, status: HTTPStatus, code: String, message: String,
+                      headers: HTTPHeaders = HTTPHeaders()) {
         connection.readingRequests = false
-        let response = HTTPResponse.error(status, code: code, message: message)
+        let response = HTTPResponse.error(status, code: code, message: message, headers: headers)
         if let index = connection.slots.indices.last, !connection.slots[index].dispatched {
             // The head was parsed (its id is known) but the body failed.
             connection.slots[index].response = response
@@ -356,56 +496,73 @@ final class EventLoop {
     // MARK: responses
 
     private func deliver(_ deliveries: [ResponseDelivery]) {
-        guard !deliveries.isEmpty else { return }
+        for connection in record(deliveries) where !connection.isClosed { flush(connection) }
+    }
+
+    /// Stores each response in its slot; returns the connections whose first slot was
+    /// answered (those that can write now), each once.
+    private func record(_ deliveries: [ResponseDelivery]) -> [HTTPConnection] {
+        guard !deliveries.isEmpty else { return [] }
         var touched: [HTTPConnection] = []
         for delivery in deliveries {
             guard let connection = connections[delivery.connectionID],
                   let index = connection.slotIndex(for: delivery.sequence),
                   connection.slots[index].response == nil else { continue }
             connection.slots[index].response = delivery.response
-            if index == 0, touched.last !== connection { touched.append(connection) }
+            if index == 0, !touched.contains(where: { $0 === connection }) { touched.append(connection) }
         }
-        for connection in touched where !connection.isClosed { flush(connection) }
+        return touched
     }
 
-    /// Serializes answered slots in order, writes as much as the socket takes, and decides
-    /// what comes next (more reading, lingering close, close).
-    private func flush(_ connection: HTTPConnection) {
+    /// One turn of `connection`: serializes answered slots in order, writes as much as the
+    /// socket takes, parses requests the pipelining limit held back (or, with `parseFirst`,
+    /// the bytes just read), and decides what comes next (more reading, lingering close,
+    /// close).
+    ///
+    /// Iterative on purpose: a handler may answer on the loop thread (a full queue's 503),
+    /// which frees a pipelining slot, which lets the next buffered request through, and so
+    /// on. This used to recurse (`flush` → `processRequests` → `flush`) and, with an answered
+    /// later slot behind an unanswered first one and half a head buffered, recursed without
+    /// end until the stack overflowed (issue 13). Each round must make progress, and a turn
+    /// parses at most `requestsPerTurn` requests; the rest waits for the next turn.
+    private func flush(_ connection: HTTPConnection, parseFirst: Bool = false) {
         guard connection.phase == .open else { return }
-        var closeAfterOutput = false
-        while let slot = connection.slots.first {
-            guard let response = slot.response else {
-                if slot.owesContinue {
-                    connection.output.append(HTTPResponseSerializer.continueBytes)
-                    connection.slots[0].owesContinue = false
+        var budget = Self.requestsPerTurn
+        var parseNow = parseFirst
+        while true {
+            if parseNow {
+                parseNow = false
+                budget -= parse(connection, budget: budget).messages
+                if connection.isClosed { return }
+            }
+            let closeAfterOutput = serializeAnswered(connection)
+            if connection.hasOutput && !writeOutput(connection) { return }
+            if closeAfterOutput || (!connection.readingRequests && connection.slots.isEmpty && !connection.hasOutput) {
+                if !connection.hasOutput {
+                    beginLingering(connection)
+                    return
                 }
-                break
-            }
-            let keepAlive = slot.keepAlive && !slot.isFinal && !draining && !HTTPResponseSerializer.wantsClose(response)
-            var head: [UInt8] = []
-            head.reserveCapacity(256 + min(response.body.count, 16 * 1024))
-            let separateBody = serializer.serialize(response, requestID: slot.requestID, version: slot.version,
-                                                    keepAlive: keepAlive, isHeadRequest: slot.isHeadRequest, into: &head)
-            connection.output.append(head)
-            if separateBody { connection.output.append(response.body) }
-            connection.slots.removeFirst()
-            metrics.responsesSent += 1
-            metricsDirty = true
-            if !keepAlive {
-                closeAfterOutput = true
                 connection.readingRequests = false
-                // Anything after a closing response will never be answered.
-                connection.slots.removeAll()
+            }
+            // The pipelining limit may have paused parsing; buffered requests can go on now.
+            guard wantsRequestBytes(connection) && connection.parser.bufferedByteCount > 0 else { break }
+            guard budget > 0 else {
+                scheduleTurn(connection)
                 break
             }
+            let (progressed, messages) = parse(connection, budget: budget)
+            budget -= messages
+            if connection.isClosed { return }
+            // Without progress (say, half a head buffered behind an unanswered request) stop
+            // here: the old recursion spun on exactly this.
+            guard progressed else { break }
         }
-        if connection.hasOutput && !writeOutput(connection) { return }
-        if closeAfterOutput || (!connection.readingRequests && connection.slots.isEmpty && !connection.hasOutput) {
-            if !connection.hasOutput {
-                beginLingering(connection)
-                return
-            }
-            connection.readingRequests = false
+        if connection.peerClosed && connection.readingRequests && !connection.hasPendingTurn
+            && wantsRequestBytes(connection) && connection.parser.progress != .idle {
+            // The client closed its side mid-request and everything buffered is parsed: that
+            // request can never complete. Drop it now rather than hold the socket in
+            // CLOSE-WAIT until the body deadline; answers still owed go out first.
+            abandonPartialRequest(connection)
         }
         if connection.slots.isEmpty && !connection.hasOutput {
             if connection.peerClosed || (draining && connection.parser.progress == .idle && connection.servedAny) {
@@ -414,18 +571,91 @@ final class EventLoop {
             }
             connection.idleSince = now
         }
-        // The pipelining limit may have paused parsing; buffered requests can go on now.
-        if wantsRequestBytes(connection) && connection.parser.bufferedByteCount > 0 {
-            let before = connection.slots.count
-            processRequests(connection)
-            if connection.slots.count != before || connection.slots.contains(where: { $0.response != nil }) {
-                deliver(sink.takeLocal())
-                if !connection.isClosed { flush(connection) }
-                return
-            }
-        }
         updateInterest(connection)
         updateDeadline(connection)
+    }
+
+    private func abandonPartialRequest(_ connection: HTTPConnection) {
+        connection.readingRequests = false
+        if let last = connection.slots.last, !last.dispatched {
+            release(last)
+            connection.slots.removeLast()
+        }
+        metrics.abandonedRequests += 1
+        metricsDirty = true
+    }
+
+    /// `processRequests`, then files the answers handlers gave on the loop thread; another
+    /// connection answered that way gets its turn next round rather than a nested one.
+    private func parse(_ connection: HTTPConnection, budget: Int) -> (progressed: Bool, messages: Int) {
+        let result = processRequests(connection, limit: budget)
+        // A chunked body is charged as it grows (its length was not declared).
+        if connection.readingRequests, connection.parser.progress == .body {
+            _ = charge(connection, upTo: connection.parser.bodyByteCount)
+        }
+        for other in record(sink.takeLocal()) where other !== connection && !other.isClosed {
+            scheduleTurn(other)
+        }
+        return result
+    }
+
+    /// Moves answered slots, in order, into the connection's output. Returns whether a
+    /// response that closes the connection was serialized.
+    private func serializeAnswered(_ connection: HTTPConnection) -> Bool {
+        while let slot = connection.slots.first {
+            guard let response = slot.response else {
+                if slot.owesContinue {
+                    connection.output.append(HTTPResponseSerializer.continueBytes)
+                    connection.slots[0].owesContinue = false
+                    // The client starts sending only now.
+                    connection.bodyStartedAt = now
+                }
+                return false
+            }
+            let keepAlive = slot.keepAlive && !slot.isFinal && !draining && !HTTPResponseSerializer.wantsClose(response)
+            var head: [UInt8] = []
+            head.reserveCapacity(256 + min(response.body.count, 16 * 1024))
+            let separateBody = serializer.serialize(response, requestID: slot.requestID, version: slot.version,
+                                                    keepAlive: keepAlive, isHeadRequest: slot.isHeadRequest, into: &head)
+            connection.output.append(head)
+            if separateBody { connection.output.append(response.body) }
+            release(connection.slots.removeFirst())
+            metrics.responsesSent += 1
+            metricsDirty = true
+            if !keepAlive {
+                connection.readingRequests = false
+                // Anything after a closing response will never be answered.
+                dropSlots(connection)
+                return true
+            }
+        }
+        return false
+    }
+
+    /// Gives `connection` another turn at the next loop round (once, however often asked).
+    private func scheduleTurn(_ connection: HTTPConnection) {
+        guard !connection.hasPendingTurn else { return }
+        connection.hasPendingTurn = true
+        pendingTurns.append(connection)
+        updateInterest(connection)
+    }
+
+    /// Runs the turns deferred in the last round, in order; turns deferred now wait for the
+    /// next round, so every connection with work gets one turn per round.
+    private func runPendingTurns() {
+        guard !pendingTurns.isEmpty else { return }
+        let turns = pendingTurns
+        pendingTurns.removeAll(keepingCapacity: true)
+        for connection in turns {
+            connection.hasPendingTurn = false
+            guard !connection.isClosed, connection.phase == .open else { continue }
+            if connection.needsReadTurn {
+                connection.needsReadTurn = false
+                readAvailable(connection)
+            } else {
+                flush(connection, parseFirst: true)
+            }
+        }
     }
 
     /// Writes queued output; returns false if the connection was closed on error.
@@ -434,15 +664,7 @@ final class EventLoop {
         while !connection.output.isEmpty {
             let result: IOResult<Int>
             do {
-                if connection.output.count == 1 {
-                    result = try connection.output[0].withUnsafeBytes { bytes in
-                        try connection.socket.write(from: UnsafeRawBufferPointer(rebasing: bytes[connection.outputOffset...]))
-                    }
-                } else {
-                    var slices = [connection.output[0][connection.outputOffset...]]
-                    for chunk in connection.output.dropFirst().prefix(15) { slices.append(chunk[...]) }
-                    result = try connection.socket.writev(slices)
-                }
+                result = try connection.send(gathering: &writeScratch)
             } catch {
                 close(connection)
                 return false
@@ -471,8 +693,9 @@ final class EventLoop {
             return
         }
         connection.phase = .lingering
-        connection.slots.removeAll()
+        dropSlots(connection)
         publishMetricsIfDirty()
+        connection.tls?.shutdown()
         try? connection.socket.shutdown(.write)
         connection.lingerUntil = now + lingerTimeout
         updateInterest(connection)
@@ -484,8 +707,15 @@ final class EventLoop {
         switch connection.phase {
         case .lingering:
             wanted = .readable
+        case .open where connection.handshaking:
+            wanted = connection.tlsWants.isEmpty ? .readable : connection.tlsWants
         case .open:
-            if !connection.peerClosed && wantsRequestBytes(connection) { wanted.insert(.readable) }
+            wanted = connection.tlsWants
+            // While a turn is pending the buffered requests are not parsed yet: reading more
+            // would only grow the parser's buffer.
+            if !connection.peerClosed && !connection.hasPendingTurn && wantsRequestBytes(connection) {
+                wanted.insert(.readable)
+            }
             if connection.hasOutput { wanted.insert(.writable) }
         }
         guard wanted != connection.interest else { return }
@@ -502,6 +732,11 @@ final class EventLoop {
     /// Picks the one deadline that matters now for `connection`.
     private func updateDeadline(_ connection: HTTPConnection) {
         guard !connection.isClosed else { return }
+        if connection.phase == .open && connection.isIdle && !connection.isRejected {
+            idle.append(connection)
+        } else {
+            idle.remove(connection)
+        }
         var deadline: Int64? = nil
         var reason = ""
         if connection.phase == .lingering {
@@ -518,13 +753,18 @@ final class EventLoop {
             case .body:
                 // A client waiting for our (delayed) 100 Continue is not slow.
                 if !(connection.slots.last?.owesContinue ?? false) {
-                    deadline = connection.lastReadAt + bodyTimeout
+                    // A pause between bytes, or the whole body slower than the minimum rate.
+                    let rate = Int64(max(1, configuration.minBodyBytesPerSecond))
+                    let allowance = Int64(connection.parser.bodyByteCount) * 1_000_000_000 / rate
+                    deadline = min(connection.lastReadAt + bodyTimeout, connection.bodyStartedAt + bodyTimeout + allowance)
                     reason = "body"
                 }
             case .idle:
                 if connection.slots.isEmpty {
                     if connection.servedAny {
-                        deadline = connection.idleSince + keepAliveTimeout
+                        // Near the connection limit idle clients get less time to come back.
+                        let crowded = activeConnections * 4 >= configuration.maxConnections * 3
+                        deadline = connection.idleSince + (crowded ? min(keepAliveTimeout, pressureKeepAliveTimeout) : keepAliveTimeout)
                         reason = "idle"
                     } else {
                         deadline = connection.acceptedAt + headerTimeout
@@ -619,9 +859,15 @@ final class EventLoop {
         if connection.isRejected { rejectingConnections -= 1 } else { activeConnections -= 1 }
         metricsDirty = true
         publishMetricsIfDirty()
+        connection.tls = nil              // SSL_free; the socket is ours to close
         try? connection.socket.close()   // also removes it from epoll
         connection.output.removeAll()
-        connection.slots.removeAll()
+        dropSlots(connection)
+        idle.remove(connection)
+        if let host = connection.peerHost {
+            let left = connectionsPerAddress[host, default: 1] - 1
+            connectionsPerAddress[host] = left > 0 ? left : nil
+        }
     }
 
     private func closeEverything() {

@@ -1,4 +1,5 @@
 import POSIX
+import TLS
 
 /// One request on a connection, from its head until its response is written. Slots are
 /// answered strictly in order (pipelining).
@@ -16,6 +17,8 @@ struct ResponseSlot {
     var response: HTTPResponse?
     /// A server-made error response: close the connection after it.
     var isFinal: Bool
+    /// Body bytes this request holds against `maxBufferedBodyBytes` until it is answered.
+    var charge = 0
 }
 
 /// Per-connection state, owned by the event loop thread.
@@ -38,8 +41,25 @@ final class HTTPConnection {
     var peerClosed = false
     /// Refused because of the connection limit (answered 503).
     let isRejected: Bool
+    /// The client's address, when per-address limits are on (nil otherwise).
+    var peerHost: String?
+    /// The TLS session on an HTTPS listener (nil for plain HTTP).
+    var tls: TLSSession?
+    /// The TLS handshake has not finished: no HTTP bytes yet.
+    var handshaking = false
+    /// Readiness TLS needs before its last call can go on (a read that must write first…).
+    var tlsWants: EpollEvents = []
+    /// A deferred turn should read: TLS holds bytes epoll cannot see.
+    var needsReadTurn = false
     /// Closed and removed from the loop (checked instead of a dictionary lookup).
     var isClosed = false
+    /// Waiting in the loop's list of deferred turns (it used up its requests for a turn).
+    var hasPendingTurn = false
+
+    /// Links of `IdleConnections` (the previous link is weak: the list owns forward links).
+    var isListedIdle = false
+    weak var idlePrevious: HTTPConnection?
+    var idleNext: HTTPConnection?
 
     var slots: [ResponseSlot] = []
     var nextSequence: UInt64 = 0
@@ -58,6 +78,8 @@ final class HTTPConnection {
     var lastWriteProgressAt: Int64
     var idleSince: Int64
     var lingerUntil: Int64 = 0
+    /// When the body of the request being read started (head complete, or 100 Continue sent).
+    var bodyStartedAt: Int64 = 0
     /// Whether any request has completed on this connection.
     var servedAny = false
 

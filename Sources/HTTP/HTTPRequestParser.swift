@@ -84,6 +84,9 @@ public struct HTTPRequestParser: Sendable {
     /// Bytes received but not yet consumed.
     public var bufferedByteCount: Int { buffer.count - readIndex }
 
+    /// Body bytes of the request being read (de-chunked) held so far.
+    public var bodyByteCount: Int { body.count }
+
     /// Adds received bytes.
     public mutating func append(_ bytes: [UInt8]) {
         bytes.withUnsafeBufferPointer { append($0) }

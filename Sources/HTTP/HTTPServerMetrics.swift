@@ -4,8 +4,23 @@ public struct HTTPServerMetrics: Sendable, Hashable {
     public var connectionsOpen = 0
     /// Connections accepted in total.
     public var connectionsAccepted: UInt64 = 0
-    /// Connections refused because `maxConnections` were open.
+    /// Connections refused because `maxConnections` were open and none was idle.
     public var connectionsRejected: UInt64 = 0
+    /// Connections refused because their address had `maxConnectionsPerAddress` open.
+    public var connectionsRejectedPerAddress: UInt64 = 0
+    /// Idle connections closed to make room for a new one at `maxConnections`.
+    public var connectionsEvicted: UInt64 = 0
+    /// Request body bytes held now (see `maxBufferedBodyBytes`).
+    public var bufferedBodyBytes = 0
+    /// Requests refused 503 because their body would exceed `maxBufferedBodyBytes`.
+    public var bodiesRefused: UInt64 = 0
+    /// TLS handshakes completed, of them resumed from a ticket, and failed (plain HTTP to
+    /// the TLS port, old protocol versions, missing client certificates…).
+    public var tlsHandshakes: UInt64 = 0
+    public var tlsResumedSessions: UInt64 = 0
+    public var tlsHandshakeFailures: UInt64 = 0
+    /// Requests dropped unfinished because the client closed its sending side mid-request.
+    public var abandonedRequests: UInt64 = 0
     /// Complete requests handed to the handler.
     public var requestsReceived: UInt64 = 0
     /// Responses written completely (including error responses of the server itself).

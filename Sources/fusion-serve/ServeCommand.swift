@@ -45,6 +45,26 @@ struct ServeCommand: ParsableCommand {
     var largeImagePixels: String?
     @Option(name: .customLong("max-connections"),
             help: "Open connections at most (FUSION_MAX_CONNECTIONS; default 1024).") var maxConnections: String?
+    @Option(name: .customLong("max-connections-per-ip"),
+            help: "Open connections per client address at most, 0 for no limit (FUSION_MAX_CONNECTIONS_PER_IP; default 0: behind a proxy all clients share its address).")
+    var maxConnectionsPerIp: String?
+    @Option(name: .customLong("max-buffered-bytes"),
+            help: "Request body bytes held at once over all connections; a body beyond it gets 503 (FUSION_MAX_BUFFERED_BYTES; default 1/8 of RAM or the cgroup limit, at least 4x --max-body-bytes).")
+    var maxBufferedBytes: String?
+    @Option(name: .customLong("min-body-rate"),
+            help: "Slowest body upload in bytes/s: a body must arrive within the client timeout plus 1 s per this many bytes (FUSION_MIN_BODY_RATE; default 16384).")
+    var minBodyRate: String?
+    @Option(name: .customLong("tls-cert"),
+            help: "Serve HTTPS: PEM certificate, chain allowed (FUSION_TLS_CERT; needs --tls-key; SIGHUP reloads it).")
+    var tlsCert: String?
+    @Option(name: .customLong("tls-key"), help: "PEM private key of --tls-cert (FUSION_TLS_KEY).") var tlsKey: String?
+    @Option(name: .customLong("tls-client-ca"),
+            help: "Require client certificates signed by this PEM CA (mutual TLS; FUSION_TLS_CLIENT_CA).") var tlsClientCa: String?
+    @Option(name: .customLong("auth-token-file"),
+            help: "Bearer tokens, one per line, # comments: every route but /livez, /healthz and /metrics needs one (FUSION_AUTH_TOKEN_FILE; SIGHUP reloads it).")
+    var authTokenFile: String?
+    @Flag(name: .customLong("auth-metrics"), help: "/metrics needs a bearer token too (FUSION_AUTH_METRICS=true).")
+    var authMetrics = false
     @Option(name: .customLong("client-timeout-ms"),
             help: "Time a client may take to send its headers, then its body (FUSION_CLIENT_TIMEOUT_MS; default 10000).")
     var clientTimeoutMs: String?
@@ -62,6 +82,10 @@ struct ServeCommand: ParsableCommand {
             ("--worker-timeout-s", workerTimeoutS), ("--worker-stall-ms", workerStallMs),
             ("--max-body-bytes", maxBodyBytes),
             ("--max-image-pixels", maxImagePixels), ("--large-image-pixels", largeImagePixels), ("--max-connections", maxConnections), ("--client-timeout-ms", clientTimeoutMs),
+            ("--max-connections-per-ip", maxConnectionsPerIp), ("--max-buffered-bytes", maxBufferedBytes),
+            ("--min-body-rate", minBodyRate),
+            ("--tls-cert", tlsCert), ("--tls-key", tlsKey), ("--tls-client-ca", tlsClientCa),
+            ("--auth-token-file", authTokenFile), ("--auth-metrics", authMetrics ? "true" : nil),
             ("--log-format", logFormat), ("--log-level", logLevel),
         ]
         for case let (flag, value?) in given { flags[flag] = value }
@@ -83,6 +107,10 @@ struct ServeCommand: ParsableCommand {
             return handler
         }
         let logger = Logger(label: "fusion-serve")
+        // Workers inherit this environment: say which fault-injection hooks they will honour.
+        for warning in WorkerTestHooks.startupWarnings(environment: ProcessInfo.processInfo.environment) {
+            logger.warning("\(warning)")
+        }
         do {
             let notifier = try SystemdNotifier(unsetEnvironment: true)
             var hooks = LifecycleHooks()

@@ -910,6 +910,10 @@ def main():
     tests = [(name, fn) for name, fn in globals().items() if name.startswith("test_") and callable(fn)]
     if selected:
         tests = [(n, f) for n, f in tests if any(s in n for s in selected)]
+        if not tests:
+            # A filter that selects nothing would otherwise "pass" with 0 tests run.
+            print(f"deploy tests: no test name contains any of {selected}", file=sys.stderr)
+            return 2
     expect(BIN.is_file(), f"no server binary at {BIN}")
     print(f"deploy tests: binary {BIN}, model {MODEL}")
     passed = failed = 0

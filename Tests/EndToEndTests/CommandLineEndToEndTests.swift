@@ -1,8 +1,10 @@
 import Foundation
 import Testing
 
-/// Runs `fusion-serve ARGS` with `input` on stdin; returns (stdout, stderr, status).
-func runCommand(_ arguments: [String], input: String = "") throws -> (out: String, err: String, status: Int32) {
+/// Runs `fusion-serve ARGS` with `input` on stdin; returns (stdout, stderr, status). A command
+/// still running after `timeout` seconds is killed (status: SIGKILL's), so a hang fails the test.
+func runCommand(_ arguments: [String], input: String = "",
+                timeout: TimeInterval = 600) throws -> (out: String, err: String, status: Int32) {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: Paths.binary)
     process.arguments = arguments
@@ -11,6 +13,9 @@ func runCommand(_ arguments: [String], input: String = "") throws -> (out: Strin
     process.standardOutput = out
     process.standardError = err
     try process.run()
+    ChildCleanup.track(process.processIdentifier)
+    let watchdog = killAfter(timeout, process)
+    defer { watchdog.cancel(); ChildCleanup.untrack(process.processIdentifier) }
     stdin.fileHandleForWriting.write(Data(input.utf8))
     try stdin.fileHandleForWriting.close()
     // Read both pipes concurrently so a chatty child cannot fill one and block.

@@ -63,7 +63,7 @@ extension EndToEnd {
         @Test func aFullQueueAnswers503WithRetryAfter() throws {
             // One worker, 10× slower, room for 2 waiting requests: 16 at once overflow.
             let server = try ServerProcess(["--max-queue", "2", "--max-batch", "2"],
-                                           environment: ["FUSION_TEST_WORKER_DELAY_FACTOR": "10"], workers: 1)
+                                           environment: ["FUSION_ENABLE_TEST_HOOKS": "1", "FUSION_TEST_WORKER_DELAY_FACTOR": "10"], workers: 1)
             let port = server.port
             let body = HTTPClient.inferJSON(image: good, text: "busy")
             let responses = concurrently(16) { _ in

@@ -60,10 +60,15 @@ extension EndToEnd {
             // worker gets a second batch only when it is full) left it idle in about one run in five.
             let marker = FileManager.default.temporaryDirectory.appendingPathComponent("e2e-kill-\(UUID().uuidString)").path
             defer { try? FileManager.default.removeItem(atPath: marker) }
-            let server = try ServerProcess(environment: ["FUSION_TEST_WORKER_DELAY_FACTOR": "3,3",
+            let server = try ServerProcess(environment: ["FUSION_ENABLE_TEST_HOOKS": "1", "FUSION_TEST_WORKER_DELAY_FACTOR": "3,3",
                                                          "FUSION_TEST_WORKER_HANG_ONCE": marker], workers: 2)
             let load = Load(port: server.port, clients: 8)
-            while load.count < 20 { usleep(20_000) }
+            // Deadlines, so a server that stops answering fails the test instead of hanging CI.
+            guard waitUntil(timeout: 60, { load.count >= 20 }) else {
+                _ = load.finish()
+                Issue.record("no 20 answers within 60 s: \(server.log.suffix(2000))")
+                return
+            }
             #expect(try server.metric(#"fusion_worker_in_flight{worker="0"}"#) ?? 0 > 0, "worker 0 holds a batch")
             let victim = try #require(server.workerPID(index: 0))
             #expect(kill(victim, SIGKILL) == 0)
@@ -79,8 +84,9 @@ extension EndToEnd {
                 usleep(100_000)
             }
             let before = load.count
-            while load.count < before + 20 { usleep(20_000) }
+            let resumed = waitUntil(timeout: 60) { load.count >= before + 20 }
             let outcomes = load.finish()
+            #expect(resumed, "20 more answers within 60 s of the restart")
             #expect(restarted, "worker 0 is back: \(server.log.suffix(2000))")
             let failures = outcomes.filter { !$0.isOK }
             #expect(failures.isEmpty, "\(failures.count) of \(outcomes.count) failed: \(Set(failures.map { "\($0)" }))")
@@ -94,10 +100,15 @@ extension EndToEnd {
             let marker = FileManager.default.temporaryDirectory.appendingPathComponent("e2e-hang-\(UUID().uuidString)").path
             defer { try? FileManager.default.removeItem(atPath: marker) }
             let server = try ServerProcess(["--worker-timeout-s", "1"],
-                                           environment: ["FUSION_TEST_WORKER_HANG_ONCE": marker], workers: 2)
+                                           environment: ["FUSION_ENABLE_TEST_HOOKS": "1", "FUSION_TEST_WORKER_HANG_ONCE": marker], workers: 2)
             let hung = try #require(server.workerPID(index: 0))
             // Both workers idle and unmeasured: least-loaded breaks the tie towards worker 0,
-            // which never answers its first batch.
+            // which never answers its first batch. /healthz is 200 once one worker is ready, so
+            // wait for both (on a busy machine worker 0 may still be loading).
+            #expect(waitUntil(timeout: 30) {
+                (try? server.metric(#"fusion_worker_ready{worker="0"}"#)) == 1
+                    && (try? server.metric(#"fusion_worker_ready{worker="1"}"#)) == 1
+            }, "both workers ready: \(server.log.suffix(2000))")
             let started = Date()
             let response = try HTTPClient.request(port: server.port, method: "POST", path: "/infer",
                                                   body: HTTPClient.inferJSON(image: good, text: "hang"),
@@ -110,6 +121,7 @@ extension EndToEnd {
             #expect(try server.metric(#"fusion_worker_timeouts_total{worker="1"}"#) == 0)
             #expect(try server.metric("fusion_retried_requests_total") == 1)
             #expect(server.log.contains("worker timeout"), "the log says why it was killed")
+            #expect(server.log.contains("test hook active: FUSION_TEST_WORKER_HANG_ONCE=\(marker)"), "warned at start")
             // Worker 0 comes back as a new process, and the hung one is gone (killed and reaped).
             let deadline = Date().addingTimeInterval(20)
             var back = false
@@ -134,6 +146,23 @@ extension EndToEnd {
             #expect(try server.metric(#"fusion_worker_timeouts_total{worker="0"}"#) == 1, "no second hang")
         }
 
+        /// A hook variable left in the environment without FUSION_ENABLE_TEST_HOOKS=1 (say, in a
+        /// production EnvironmentFile) changes nothing, and the server says so at start.
+        @Test func hookVariablesWithoutTheSwitchAreIgnoredAndReported() throws {
+            let marker = FileManager.default.temporaryDirectory.appendingPathComponent("e2e-off-\(UUID().uuidString)").path
+            defer { try? FileManager.default.removeItem(atPath: marker) }
+            let server = try ServerProcess(environment: ["FUSION_ENABLE_TEST_HOOKS": "0",
+                                                         "FUSION_TEST_WORKER_HANG_ONCE": marker], workers: 1)
+            // With the hook acting, the only worker would never answer this.
+            let response = try HTTPClient.request(port: server.port, method: "POST", path: "/infer",
+                                                  body: HTTPClient.inferJSON(image: good, text: "no hang"),
+                                                  contentType: "application/json")
+            #expect(response.status == 200, "\(response.text) \(server.log.suffix(2000))")
+            #expect(!FileManager.default.fileExists(atPath: marker), "no file created at the hook's path")
+            #expect(server.log.contains("test hook ignored: FUSION_TEST_WORKER_HANG_ONCE is set but FUSION_ENABLE_TEST_HOOKS is not 1"),
+                    "\(server.log.suffix(2000))")
+        }
+
         @Test func aWorkerHungWhileLoadingIsKilledAndStartedAgain() throws {
             // Worker 0's first process never finishes loading the model: without the start-up
             // watchdog the server would say "starting" forever.
@@ -141,7 +170,7 @@ extension EndToEnd {
             defer { try? FileManager.default.removeItem(atPath: marker) }
             let started = Date()
             let server = try ServerProcess(["--worker-timeout-s", "1"],
-                                           environment: ["FUSION_TEST_WORKER_HANG_LOAD_ONCE": marker],
+                                           environment: ["FUSION_ENABLE_TEST_HOOKS": "1", "FUSION_TEST_WORKER_HANG_LOAD_ONCE": marker],
                                            workers: 1, waitReady: false)
             var stuck: Int32?
             while stuck == nil, Date().timeIntervalSince(started) < 10 {
@@ -223,7 +252,7 @@ extension EndToEnd {
 
         @Test func sigtermUnderLoadAnswersEveryAcceptedRequestAndExitsZero() throws {
             // Slowed workers keep requests queued and in flight when the signal arrives.
-            let server = try ServerProcess(environment: ["FUSION_TEST_WORKER_DELAY_FACTOR": "4,4"], workers: 2)
+            let server = try ServerProcess(environment: ["FUSION_ENABLE_TEST_HOOKS": "1", "FUSION_TEST_WORKER_DELAY_FACTOR": "4,4"], workers: 2)
             let port = server.port
             let clients = try (0..<24).map { _ in try HTTPClient(port: port) }
             let keepAlive = try HTTPClient(port: port)
@@ -249,7 +278,7 @@ extension EndToEnd {
             let marker = FileManager.default.temporaryDirectory.appendingPathComponent("e2e-drain-\(UUID().uuidString)").path
             defer { try? FileManager.default.removeItem(atPath: marker) }
             let server = try ServerProcess(["--drain-timeout-s", "1"],
-                                           environment: ["FUSION_TEST_WORKER_HANG_ONCE": marker], workers: 1)
+                                           environment: ["FUSION_ENABLE_TEST_HOOKS": "1", "FUSION_TEST_WORKER_HANG_ONCE": marker], workers: 1)
             let worker = try #require(server.workerPID(index: 0))
             let clients = try (0..<2).map { _ in try HTTPClient(port: server.port) }
             for (i, client) in clients.enumerated() {

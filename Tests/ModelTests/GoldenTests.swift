@@ -61,3 +61,27 @@ struct GoldenTests {
         try run(directory: directory, golden: "minilm-fusion")
     }
 }
+
+extension GoldenTests {
+    /// Each golden says what made it: `goldens/model/meta.json` names the generator and the
+    /// library versions of every golden file in the folder, and no file goes unlisted.
+    @Test func everyGoldenRecordsItsGeneratorAndVersions() throws {
+        struct Meta: Decodable {
+            struct Entry: Decodable { var golden: String; var torch: String; var python: String }
+            var generator: String
+            var models: [String: Entry]
+        }
+        let folder = Fixtures.repoRoot.appendingPathComponent("Tests/Fixtures/goldens/model")
+        let meta = try JSONDecoder().decode(Meta.self, from: Data(contentsOf: folder.appendingPathComponent("meta.json")))
+        #expect(FileManager.default.fileExists(atPath: Fixtures.repoRoot.appendingPathComponent(meta.generator).path),
+                "generator \(meta.generator)")
+        let goldens = try FileManager.default.contentsOfDirectory(atPath: folder.path)
+            .filter { $0.hasSuffix(".json") && $0 != "meta.json" }.sorted()
+        #expect(goldens.count >= 4)
+        #expect(meta.models.values.map(\.golden).sorted() == goldens)
+        for (name, entry) in meta.models {
+            #expect(entry.golden == "\(name).json")
+            #expect(!entry.torch.isEmpty && !entry.python.isEmpty, "\(name)")
+        }
+    }
+}

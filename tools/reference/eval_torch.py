@@ -13,7 +13,8 @@ the same numbers the Swift runtime is checked against.
 
 Prints accuracy, the confusion matrix (rows = true label), and, when the folder has the
 `scenes.jsonl` written by dataset.py, accuracy by what a negative changed and by image kind.
-`--outputs` writes every pair's logits, scores, label and gate (a JSON list, input order).
+`--outputs` writes every pair's logits, scores, label and gate (a JSON list, input order),
+and next to it OUT.meta.json with the command and the library versions.
 """
 from __future__ import annotations
 
@@ -32,6 +33,26 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 from fusion_reference import load_model_dir, pad_batch  # noqa: E402
 from train import load_tokenizer  # noqa: E402
+
+
+def write_outputs_meta(a: argparse.Namespace) -> None:
+    """Next to `--outputs X.json`, X.meta.json: the command and library versions that made it."""
+    import platform
+
+    import PIL
+    import torchvision
+    import transformers
+    root = os.path.dirname(os.path.dirname(HERE))
+    rel = lambda p: os.path.relpath(os.path.abspath(p), root)  # noqa: E731
+    meta = {"generator": "tools/reference/eval_torch.py",
+            "command": f"python3 tools/reference/eval_torch.py --model {rel(a.model)} {rel(a.data)} "
+                       f"--outputs {rel(a.outputs)} --batch {a.batch} --threads {a.threads}",
+            "torch": torch.__version__, "torchvision": torchvision.__version__, "pillow": PIL.__version__,
+            "transformers": transformers.__version__, "python": platform.python_version()}
+    path = os.path.splitext(a.outputs)[0] + ".meta.json"
+    with open(path, "w") as f:
+        json.dump(meta, f, indent=1)
+        f.write("\n")
 
 
 def main() -> None:
@@ -117,6 +138,7 @@ def main() -> None:
         with open(a.outputs, "w") as f:
             json.dump(outputs, f, indent=1)
             f.write("\n")
+        write_outputs_meta(a)
     if a.summary:
         with open(a.summary, "w") as f:
             json.dump({"accuracy": acc, "correct": right, "total": n, "labels": labels,

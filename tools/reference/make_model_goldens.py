@@ -5,7 +5,8 @@
     python3 tools/reference/make_model_goldens.py --only tiny-f16
 
 Writes Tests/Fixtures/models/<name>/ (config.json, *.safetensors, vocab.txt) and
-Tests/Fixtures/goldens/model/<name>.json. Seeded: a rerun reproduces the same bytes.
+Tests/Fixtures/goldens/model/<name>.json, and records the generator and library versions of
+each in Tests/Fixtures/goldens/model/meta.json. Seeded: a rerun reproduces the same bytes.
 `minilm-fusion` needs the real MiniLM from tools/fetch-minilm.sh (.cache/minilm/); only its
 config.json and the non-text `model.safetensors` are written, the Swift test links the rest.
 
@@ -236,6 +237,31 @@ def write_golden(name: str, cases: list[dict]) -> str:
     return path
 
 
+def write_meta(names: list[str]) -> None:
+    """Record in goldens/model/meta.json which generator and library versions made `names`
+    (entries of models not rebuilt this run are kept)."""
+    import platform
+
+    import safetensors
+    import transformers
+    path = os.path.join(GOLDENS, "meta.json")
+    meta = {"generator": "tools/reference/make_model_goldens.py", "models": {}}
+    if os.path.exists(path):
+        with open(path) as f:
+            meta["models"] = json.load(f).get("models", {})
+    for name in names:
+        meta["models"][name] = {
+            "golden": f"{name}.json", "torch": torch.__version__, "numpy": np.__version__,
+            "safetensors": safetensors.__version__, "transformers": transformers.__version__,
+            "python": platform.python_version(), "torch_threads": torch.get_num_threads(),
+            "spec_tolerance": SPEC_TOLERANCE, "batch_tolerance": BATCH_TOLERANCE,
+        }
+    meta["models"] = dict(sorted(meta["models"].items()))
+    with open(path, "w") as f:
+        json.dump(meta, f, indent=1)
+        f.write("\n")
+
+
 def report(name: str, cases: list[dict], spec_diff: float, batch_diff: float) -> None:
     gates = [round(c["gate"][0], 3) for c in cases]
     labels = [c["label"] for c in cases]
@@ -367,8 +393,10 @@ def main() -> None:
                     help="build just this model (repeatable); default: all")
     args = ap.parse_args()
     torch.set_num_threads(1)  # one thread: same summation order on every machine
-    for name in args.only or list(BUILDERS):
+    names = args.only or list(BUILDERS)
+    for name in names:
         BUILDERS[name]()
+    write_meta(names)
 
 
 if __name__ == "__main__":

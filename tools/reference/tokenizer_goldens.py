@@ -12,8 +12,10 @@ Two jobs, both deterministic (seeded) so that re-running gives the same files:
            were built with (older than the Swift runtime's), see docs/tokenizer.md.
   exhaustive  Write .cache/tokenizer/exhaustive.jsonl (16 MB, not committed): every scalar
            U+0000…U+10FFFF in runs of 24, plus 20,000 seeded random mixes of combining marks
-           and letters, with tokenizers' words for both casings. When the file exists,
-           `swift test` also checks it (TextSplitterTests.exhaustiveCodePointWords…).
+           and letters, with tokenizers' words for both casings. `make test-tokenizer-exhaustive`
+           runs this (in .cache/tokenizer-venv) and then the check
+           (TextSplitterTests.exhaustiveCodePointWordsMatchTokenizers); `make test` does not,
+           and reports that test as skipped unless the file exists.
   goldens  Write Tests/Fixtures/goldens/tokenizer/*.jsonl: strings with the exact ids that
            `BertTokenizerFast` (transformers, backed by `tokenizers`) gives with the committed
            bert-base-uncased vocab, for do_lower_case true and false, and a per-code-point file

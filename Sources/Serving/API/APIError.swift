@@ -61,6 +61,13 @@ public struct APIError: Error, Equatable, CustomStringConvertible {
         APIError(.methodNotAllowed, "method_not_allowed", "\(method) is not allowed on \(path); use \(allow).",
                  headers: [("Allow", allow)])
     }
+    static func unauthorized(presented: Bool) -> APIError {
+        // RFC 6750 §3: no credentials → a bare challenge; wrong ones → invalid_token.
+        let challenge = presented ? #"Bearer realm="fusion-serve", error="invalid_token""# : #"Bearer realm="fusion-serve""#
+        return APIError(HTTPStatus(code: 401), "unauthorized",
+                        presented ? "The bearer token is not valid." : "This route needs an Authorization: Bearer token.",
+                        headers: [("WWW-Authenticate", challenge)])
+    }
     static func unsupportedMediaType(_ type: String?) -> APIError {
         APIError(.unsupportedMediaType, "unsupported_media_type",
                  "Content-Type \(type.map { "\"\($0)\"" } ?? "(none)") is not supported; send application/json or multipart/form-data.")

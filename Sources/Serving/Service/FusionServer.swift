@@ -3,6 +3,7 @@ import HTTP
 import Logging
 import Model
 import POSIX
+import TLS
 import Synchronization
 
 #if canImport(Glibc)
@@ -36,6 +37,39 @@ public final class FusionServer {
         self.configuration = configuration
         self.logger = logger
         self.hooks = hooks
+    }
+
+    /// SIGHUP: loads the certificate, key and token file again. A part that fails keeps its
+    /// old version and the log says why; new handshakes use a new pair, established
+    /// connections go on with theirs.
+    static func reload(tls: TLSContextHolder?, tokens: BearerTokenStore?, logger: Logger) {
+        if let tls {
+            do {
+                let context = try tls.reload()
+                logger.notice("TLS certificate reloaded", metadata: ["cert": "\(context.certificatePath)"])
+                warnIfExpiring(context, logger: logger)
+            } catch {
+                logger.error("TLS reload failed; the previous certificate stays in use", metadata: ["error": "\(error)"])
+            }
+        }
+        if let tokens {
+            do {
+                try tokens.reload()
+                logger.notice("bearer tokens reloaded", metadata: ["file": "\(tokens.path)", "tokens": "\(tokens.count)"])
+            } catch {
+                logger.error("token file reload failed; the previous tokens stay in force", metadata: ["error": "\(error)"])
+            }
+        }
+    }
+
+    /// Logs a warning for a certificate that has expired or expires within 14 days.
+    static func warnIfExpiring(_ context: TLSContext, logger: Logger) {
+        guard let notAfter = context.notAfterUnixSeconds else { return }
+        let remaining = Double(notAfter) - Date().timeIntervalSince1970
+        guard remaining < 14 * 86_400 else { return }
+        let date = Date(timeIntervalSince1970: Double(notAfter))
+        logger.warning(remaining < 0 ? "TLS certificate has expired" : "TLS certificate expires soon",
+                       metadata: ["cert": "\(context.certificatePath)", "not_after": "\(date)"])
     }
 
     /// Runs until drained after SIGTERM/SIGINT. Throws (before serving) on a bad model or setting.
@@ -80,11 +114,31 @@ public final class FusionServer {
         }
         httpConfiguration.limits.maxBodyBytes = configuration.maxBodyBytes
         httpConfiguration.maxConnections = configuration.maxConnections
+        httpConfiguration.maxConnectionsPerAddress = configuration.maxConnectionsPerIP
+        httpConfiguration.maxBufferedBodyBytes = configuration.resolvedMaxBufferedBytes(availableMemory: SystemMemory.availableBytes())
+        httpConfiguration.minBodyBytesPerSecond = configuration.minBodyRate
         // A grace beyond the drain deadline: at the deadline what is left is answered 503
         // (below), and those answers must still find their connections open.
         httpConfiguration.drainTimeout = .seconds(configuration.drainTimeoutSeconds) + Self.answerGrace
         httpConfiguration.headerTimeout = .milliseconds(configuration.clientTimeoutMilliseconds)
         httpConfiguration.bodyTimeout = .milliseconds(configuration.clientTimeoutMilliseconds)
+        var tokens: BearerTokenStore?
+        if let certificate = configuration.tlsCertificate, let key = configuration.tlsKey {
+            do {
+                let context = try TLSContext(certificatePath: certificate, keyPath: key, clientCAPath: configuration.tlsClientCA)
+                Self.warnIfExpiring(context, logger: logger)
+                httpConfiguration.tls = TLSContextHolder(context)
+            } catch {
+                throw ConfigurationError(flag: "--tls-cert/--tls-key", message: error.message)
+            }
+        }
+        if let file = configuration.authTokenFile {
+            do {
+                tokens = try BearerTokenStore(path: file)
+            } catch {
+                throw ConfigurationError(flag: "--auth-token-file", message: error.description)
+            }
+        }
         let server = try HTTPServer(configuration: httpConfiguration)
 
         let preprocessPool = BoundedThreadPool(name: "preprocess", threads: max(1, allowed.count),
@@ -104,14 +158,34 @@ public final class FusionServer {
                                                              largePixels: configuration.largeImagePixels)),
             preprocessing: preprocessing, pool: preprocessPool, largeImages: largeImageLane,
             dispatcher: dispatcher, metrics: metrics,
-            logger: logger, workers: { pool.status }, httpConnections: { server.metrics.connectionsOpen })
+            logger: logger, workers: { pool.status }, httpConnections: { server.metrics.connectionsOpen },
+            tokens: tokens, authMetrics: configuration.authMetrics)
+        let budgetLimit = Double(httpConfiguration.maxBufferedBodyBytes)
+        metrics.registry.addCollector { [metrics, server] in
+            let http = server.metrics
+            metrics.http.connectionsRejected.set(["limit"], to: Double(http.connectionsRejected))
+            metrics.http.connectionsRejected.set(["per_ip"], to: Double(http.connectionsRejectedPerAddress))
+            metrics.http.connectionsEvicted.set(to: Double(http.connectionsEvicted))
+            metrics.http.bufferedBodyBytes.set(to: Double(http.bufferedBodyBytes))
+            metrics.http.bufferedBodyBytesLimit.set(to: budgetLimit)
+            metrics.http.bodiesRefused.set(to: Double(http.bodiesRefused))
+            metrics.http.abandonedRequests.set(to: Double(http.abandonedRequests))
+            for (reason, count) in http.timeouts { metrics.http.timeouts.set([reason], to: Double(count)) }
+            for (code, count) in http.parseErrors { metrics.http.parseErrors.set([code], to: Double(count)) }
+        }
 
         let hooks = self.hooks
         let logger = self.logger
         let drainStartedAt = Atomic<UInt64>(0)
         let budget = UInt64(configuration.drainTimeoutSeconds) * 1_000_000_000
         let drainDeadline = DrainDeadline()
-        try server.handleSignals([SIGTERM, SIGINT]) { signal in
+        let tlsHolder = httpConfiguration.tls
+        let tokenStore = tokens
+        try server.handleSignals([SIGTERM, SIGINT, SIGHUP]) { signal in
+            if signal == SIGHUP {
+                Self.reload(tls: tlsHolder, tokens: tokenStore, logger: logger)
+                return
+            }
             guard !service.isDraining else { return }
             drainStartedAt.store(Monotonic.now(), ordering: .releasing)
             logger.notice("draining", metadata: ["signal": "\(signal)"])
@@ -133,6 +207,10 @@ public final class FusionServer {
             "address": "\(address)", "model": "\(modelConfig.name)", "model_dir": "\(modelDirectory)",
             "workers": "\(cpuSets.count)", "cpu_sets": "\(cpuSets.map(\.description).joined(separator: ";"))",
             "router": "\(configuration.router)", "max_batch": "\(configuration.maxBatch)",
+            "max_connections": "\(configuration.maxConnections)",
+            "max_buffered_bytes": "\(httpConfiguration.maxBufferedBodyBytes)",
+            "scheme": "\(httpConfiguration.tls == nil ? "http" : "https")",
+            "auth": "\(tokens.map { "\($0.count) bearer token(s)" } ?? "none")",
         ])
         let watcher = LifecycleWatcher(dispatcher: dispatcher, pool: pool, service: service, hooks: hooks, logger: logger,
                                        loopTurn: { server.lastLoopTurnNanoseconds })

@@ -49,13 +49,18 @@ public final class InferenceService: Sendable {
     private let httpConnections: @Sendable () -> Int
     private let logger: Logger
     private let drainingFlag = Atomic<Bool>(false)
+    private let tokens: BearerTokenStore?
+    private let authMetrics: Bool
 
     /// Wires the routes to their collaborators.
     public init(model: ModelConfig, settings: ServiceSettings, preprocessing: Preprocessing, pool: BoundedThreadPool,
                 largeImages: BoundedThreadPool? = nil,
                 dispatcher: Dispatcher, metrics: ServiceMetrics, logger: Logger,
                 workers: @escaping @Sendable () -> [WorkerStatus],
-                httpConnections: @escaping @Sendable () -> Int = { 0 }) {
+                httpConnections: @escaping @Sendable () -> Int = { 0 },
+                tokens: BearerTokenStore? = nil, authMetrics: Bool = false) {
+        self.tokens = tokens
+        self.authMetrics = authMetrics
         self.largeImages = largeImages
         self.model = model
         self.settings = settings
@@ -92,6 +97,15 @@ public final class InferenceService: Sendable {
         default:
             finish(request, route: "other", started: started, send: send, .failure(.notFound(path)))
             return
+        }
+        // Health probes stay open (load balancers and kubelets carry no token); /metrics
+        // too unless --auth-metrics; every other route needs a bearer token.
+        if let tokens, path != "/livez", path != "/healthz", path != "/metrics" || authMetrics {
+            let header = request.headers["Authorization"]
+            guard tokens.authorizes(header) else {
+                finish(request, route: route, started: started, send: send, .failure(.unauthorized(presented: header != nil)))
+                return
+            }
         }
         let methods = allowed.split(separator: ",").map { $0.trimmingCharacters(in: " ") }
         guard methods.contains(request.method) else {

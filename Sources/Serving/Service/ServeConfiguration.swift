@@ -45,6 +45,21 @@ public struct ServeConfiguration: Sendable, Equatable {
     /// Images declaring more pixels decode one at a time, at low priority, in their own lane.
     public var largeImagePixels = ImageAdmission.defaultLargePixels
     public var maxConnections = 1024
+    /// Open connections per client address at most; nil: no per-address limit (behind a
+    /// proxy every client has the proxy's address, so it is off by default).
+    public var maxConnectionsPerIP: Int?
+    /// Request body bytes held at once across all connections; nil: `defaultMaxBufferedBytes`.
+    public var maxBufferedBytes: Int?
+    /// The slowest accepted body upload, bytes per second (see `HTTPServer.Configuration`).
+    public var minBodyRate = 16 * 1024
+    /// HTTPS: PEM certificate (chain) and key; both or neither.
+    public var tlsCertificate: String?
+    public var tlsKey: String?
+    /// Mutual TLS: client certificates are required and must chain to this CA.
+    public var tlsClientCA: String?
+    /// Bearer tokens for every route but `/livez`, `/healthz` (and `/metrics` unless `authMetrics`).
+    public var authTokenFile: String?
+    public var authMetrics = false
     /// How long a client may take to send its headers, and then its body (slow clients are cut off).
     public var clientTimeoutMilliseconds = 10_000
     public var logFormat = LogFormat.plain
@@ -69,6 +84,11 @@ public struct ServeConfiguration: Sendable, Equatable {
             throw ConfigurationError(flag: flag, message: "must be between \(range.lowerBound) and \(range.upperBound), got \(value)")
         }
         return value
+    }
+
+    static func path(_ text: String, flag: String) throws(ConfigurationError) -> String {
+        guard !text.isEmpty, !text.contains("\0") else { throw ConfigurationError(flag: flag, message: "expected a file path") }
+        return text
     }
 
     static let settings: [Setting] = [
@@ -134,6 +154,35 @@ public struct ServeConfiguration: Sendable, Equatable {
         Setting(flag: "--max-connections", variable: "FUSION_MAX_CONNECTIONS") { config, text throws(ConfigurationError) in
             config.maxConnections = try integer(text, flag: "--max-connections", in: 1...1_000_000)
         },
+        Setting(flag: "--max-connections-per-ip", variable: "FUSION_MAX_CONNECTIONS_PER_IP") { config, text throws(ConfigurationError) in
+            let value = try integer(text, flag: "--max-connections-per-ip", in: 0...1_000_000)
+            config.maxConnectionsPerIP = value == 0 ? nil : value
+        },
+        Setting(flag: "--max-buffered-bytes", variable: "FUSION_MAX_BUFFERED_BYTES") { config, text throws(ConfigurationError) in
+            config.maxBufferedBytes = try integer(text, flag: "--max-buffered-bytes", in: 1024...(1 << 50))
+        },
+        Setting(flag: "--min-body-rate", variable: "FUSION_MIN_BODY_RATE") { config, text throws(ConfigurationError) in
+            config.minBodyRate = try integer(text, flag: "--min-body-rate", in: 1...(1 << 30))
+        },
+        Setting(flag: "--tls-cert", variable: "FUSION_TLS_CERT") { config, text throws(ConfigurationError) in
+            config.tlsCertificate = try path(text, flag: "--tls-cert")
+        },
+        Setting(flag: "--tls-key", variable: "FUSION_TLS_KEY") { config, text throws(ConfigurationError) in
+            config.tlsKey = try path(text, flag: "--tls-key")
+        },
+        Setting(flag: "--tls-client-ca", variable: "FUSION_TLS_CLIENT_CA") { config, text throws(ConfigurationError) in
+            config.tlsClientCA = try path(text, flag: "--tls-client-ca")
+        },
+        Setting(flag: "--auth-token-file", variable: "FUSION_AUTH_TOKEN_FILE") { config, text throws(ConfigurationError) in
+            config.authTokenFile = try path(text, flag: "--auth-token-file")
+        },
+        Setting(flag: "--auth-metrics", variable: "FUSION_AUTH_METRICS") { config, text throws(ConfigurationError) in
+            switch text.lowercased() {
+            case "1", "true", "yes", "on": config.authMetrics = true
+            case "0", "false", "no", "off": config.authMetrics = false
+            default: throw ConfigurationError(flag: "--auth-metrics", message: "expected true or false, got \"\(text)\"")
+            }
+        },
         Setting(flag: "--client-timeout-ms", variable: "FUSION_CLIENT_TIMEOUT_MS") { config, text throws(ConfigurationError) in
             config.clientTimeoutMilliseconds = try integer(text, flag: "--client-timeout-ms", in: 100...600_000)
         },
@@ -173,7 +222,30 @@ public struct ServeConfiguration: Sendable, Equatable {
                 }
             }
         }
+        if (config.tlsCertificate == nil) != (config.tlsKey == nil) {
+            throw ConfigurationError(flag: config.tlsCertificate == nil ? "--tls-cert" : "--tls-key",
+                                     message: "HTTPS needs both --tls-cert and --tls-key")
+        }
+        if config.tlsClientCA != nil && config.tlsCertificate == nil {
+            throw ConfigurationError(flag: "--tls-client-ca", message: "client certificates need HTTPS (--tls-cert and --tls-key)")
+        }
+        if config.authMetrics && config.authTokenFile == nil {
+            throw ConfigurationError(flag: "--auth-metrics", message: "needs --auth-token-file")
+        }
+        if let budget = config.maxBufferedBytes, budget < config.maxBodyBytes {
+            throw ConfigurationError(flag: "--max-buffered-bytes",
+                                     message: "must be at least --max-body-bytes (\(config.maxBodyBytes)), got \(budget): no body of the largest size could ever be read")
+        }
         return config
+    }
+
+    /// The body-bytes budget in force: `maxBufferedBytes`, or an eighth of the memory this
+    /// process may use (RAM or cgroup limit), at least four bodies of the largest size.
+    public func resolvedMaxBufferedBytes(availableMemory: Int?) -> Int {
+        if let maxBufferedBytes { return maxBufferedBytes }
+        let floor = 4 * maxBodyBytes
+        guard let availableMemory else { return max(floor, 1 << 30) }
+        return max(floor, availableMemory / 8)
     }
 
     /// The worker count and CPU sets, checked against the CPUs this process may use.

@@ -24,6 +24,7 @@ public final class ServiceMetrics: Sendable {
     public let imagesThrottled: CounterMetric
     public let largeImageLaneDepth: GaugeMetric
     public let connectionsOpen: GaugeMetric
+    public let http: HTTPLayerMetrics
     public let draining: GaugeMetric
 
     private static let latencyBuckets = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30]
@@ -71,6 +72,34 @@ public final class ServiceMetrics: Sendable {
                                     "Images over --large-image-pixels sent to the one-thread large-image lane.")
         largeImageLaneDepth = r.gauge("fusion_large_image_lane_depth", "Large images waiting or decoding in the lane.")
         connectionsOpen = r.gauge("fusion_http_connections_open", "Open HTTP connections.")
+        http = HTTPLayerMetrics(registry: r)
         draining = r.gauge("fusion_draining", "1 while the server drains after SIGTERM/SIGINT.")
+    }
+}
+
+/// The HTTP server's own counters (limits, refusals, timeouts), copied from
+/// `HTTPServer.metrics` at each scrape.
+public struct HTTPLayerMetrics: Sendable {
+    public let connectionsRejected: CounterMetric
+    public let connectionsEvicted: CounterMetric
+    public let bufferedBodyBytes: GaugeMetric
+    public let bufferedBodyBytesLimit: GaugeMetric
+    public let bodiesRefused: CounterMetric
+    public let abandonedRequests: CounterMetric
+    public let timeouts: CounterMetric
+    public let parseErrors: CounterMetric
+
+    init(registry r: MetricsRegistry) {
+        connectionsRejected = r.counter("fusion_http_connections_rejected_total",
+                                        "Connections refused with 503: every slot busy (limit) or the address at --max-connections-per-ip (per_ip).",
+                                        labels: ["reason"])
+        connectionsEvicted = r.counter("fusion_http_connections_evicted_total",
+                                       "Idle connections closed to admit a new one at --max-connections.")
+        bufferedBodyBytes = r.gauge("fusion_http_buffered_body_bytes", "Request body bytes held now (declared lengths of bodies being read, and bodies not answered yet).")
+        bufferedBodyBytesLimit = r.gauge("fusion_http_buffered_body_bytes_limit", "The body-bytes budget (--max-buffered-bytes).")
+        bodiesRefused = r.counter("fusion_http_bodies_refused_total", "Requests refused with 503 server_busy because their body would exceed --max-buffered-bytes.")
+        abandonedRequests = r.counter("fusion_http_requests_abandoned_total", "Requests dropped unfinished because the client closed its sending side mid-request.")
+        timeouts = r.counter("fusion_http_timeouts_total", "Connections cut off, by reason: header, body, write, idle, drain.", labels: ["reason"])
+        parseErrors = r.counter("fusion_http_parse_errors_total", "Requests refused by the HTTP parser, by error code (request_timeout for 408s).", labels: ["code"])
     }
 }

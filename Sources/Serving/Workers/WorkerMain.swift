@@ -25,8 +25,9 @@ public enum WorkerMain {
     public static let channelDescriptor: Int32 = 3
 
     /// Test-only slowdown for worker `index` from `FUSION_TEST_WORKER_DELAY_FACTOR`
-    /// (e.g. `"3,1"`: worker 0 three times slower); 1 when unset.
+    /// (e.g. `"3,1"`: worker 0 three times slower); 1 when unset or test hooks are off.
     public static func delayFactor(index: Int, environment: [String: String]) throws -> Double {
+        guard WorkerTestHooks.areEnabled(environment: environment) else { return 1 }
         guard let text = environment["FUSION_TEST_WORKER_DELAY_FACTOR"], !text.isEmpty else { return 1 }
         let factors = text.split(separator: ",").map { Double($0.trimmingCharacters(in: " ")) }
         guard factors.allSatisfy({ ($0 ?? 0) >= 1 }) else { throw WorkerStartError.badDelayFactor(text) }
@@ -37,8 +38,10 @@ public enum WorkerMain {
     /// batch) or `FUSION_TEST_WORKER_HANG_LOAD_ONCE=PATH` (worker 0 never finishes loading the
     /// model), if this is the first worker 0 to claim PATH (created exclusively). A restarted
     /// worker 0 finds the file and runs normally, so a test sees exactly one hang per PATH.
+    /// Never when test hooks are off (no file is created then).
     public static func claimsHang(index: Int, environment: [String: String],
                                   variable: String = "FUSION_TEST_WORKER_HANG_ONCE") -> Bool {
+        guard WorkerTestHooks.areEnabled(environment: environment) else { return false }
         guard index == 0, let path = environment[variable], !path.isEmpty else { return false }
         let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
         guard fd >= 0 else { return false }

@@ -1,5 +1,9 @@
 import Foundation
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// Runs `body(i)` for `count` indices on `count` real threads at once (not a pool capped at
 /// the core count, so 64 requests are really in flight together); returns results in order.
 func concurrently<T: Sendable>(_ count: Int, _ body: @escaping @Sendable (Int) -> T) -> [T] {
@@ -32,4 +36,26 @@ enum Outcome: Sendable, Equatable {
     case transportError(String)
 
     var isOK: Bool { self == .status(200, code: "(none)") }
+}
+
+/// Polls `condition` every `interval` seconds until it holds or `timeout` seconds have passed;
+/// returns whether it held. Every polling loop in these tests has such a deadline, so a
+/// regression fails the test instead of hanging the run.
+func waitUntil(timeout: TimeInterval, interval: TimeInterval = 0.02, _ condition: () throws -> Bool) rethrows -> Bool {
+    let deadline = Date().addingTimeInterval(timeout)
+    while true {
+        if try condition() { return true }
+        if Date() >= deadline { return false }
+        Thread.sleep(forTimeInterval: interval)
+    }
+}
+
+/// Kills `process` with SIGKILL if it still runs `seconds` from now; cancel the returned item
+/// once it has exited. The deadline of a test that waits for a child process to end.
+func killAfter(_ seconds: TimeInterval, _ process: Process) -> DispatchWorkItem {
+    let item = DispatchWorkItem {
+        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+    }
+    DispatchQueue.global().asyncAfter(deadline: .now() + seconds, execute: item)
+    return item
 }

@@ -121,6 +121,12 @@ final class HTTPClient {
     }
 
     /// Whether the server has closed the connection (reads until EOF or timeout).
+    /// Whether anything from the server (bytes or end of file) is waiting, without blocking.
+    var hasSomethingToRead: Bool {
+        var entry = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+        return !buffer.isEmpty || poll(&entry, 1, 0) > 0
+    }
+
     func isClosedByServer() -> Bool {
         (try? fill()) == false
     }

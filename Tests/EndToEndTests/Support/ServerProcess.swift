@@ -67,6 +67,7 @@ final class ServerProcess: @unchecked Sendable {
             }
         }
         try process.run()
+        ChildCleanup.track(process.processIdentifier)
         reader.start()
         let deadline = Date().addingTimeInterval(30)
         while port == 0 {
@@ -144,6 +145,7 @@ final class ServerProcess: @unchecked Sendable {
 
     /// Stops the server (SIGTERM, then SIGKILL) if it still runs.
     func stop() {
+        defer { if !process.isRunning { ChildCleanup.untrack(process.processIdentifier) } }
         guard process.isRunning else { return }
         signal(SIGTERM)
         if waitForExit(timeout: 10) == nil { signal(SIGKILL); _ = waitForExit(timeout: 5) }
@@ -171,6 +173,9 @@ func runCurl(_ arguments: [String]) throws -> (out: String, err: String, status:
     process.standardOutput = out
     process.standardError = err
     try process.run()
+    ChildCleanup.track(process.processIdentifier)
+    let watchdog = killAfter(120, process)
+    defer { watchdog.cancel(); ChildCleanup.untrack(process.processIdentifier) }
     let outData = out.fileHandleForReading.readDataToEndOfFile()
     let errData = err.fileHandleForReading.readDataToEndOfFile()
     process.waitUntilExit()
