@@ -22,7 +22,7 @@ struct ServeCommand: ParsableCommand {
             help: "CPU set per worker, e.g. \"0-3;4-7\" (FUSION_CPU_SETS; default one allowed CPU each).") var cpuSets: String?
     @Option(name: .customLong("max-batch"), help: "Largest batch (FUSION_MAX_BATCH; default 8).") var maxBatch: String?
     @Option(name: .customLong("max-delay-ms"),
-            help: "Longest wait for a batch to fill when a worker is free (FUSION_MAX_DELAY_MS; default 2).") var maxDelayMs: String?
+            help: "Longest extra wait, once a worker is free, for a batch of requests that queued while every worker was busy to fill; a request that finds a worker idle never waits (FUSION_MAX_DELAY_MS; default 0).") var maxDelayMs: String?
     @Option(name: .customLong("max-queue"), help: "Queued requests before 503 (FUSION_MAX_QUEUE; default 256).") var maxQueue: String?
     @Option(help: "least-loaded, round-robin or pull (FUSION_ROUTER; default least-loaded).") var router: String?
     @Option(name: .customLong("request-timeout-ms"),
@@ -32,8 +32,17 @@ struct ServeCommand: ParsableCommand {
     @Option(name: .customLong("worker-timeout-s"),
             help: "A worker that takes longer than this for one batch, or to become ready after its start, is killed and restarted; its batch is retried elsewhere (FUSION_WORKER_TIMEOUT_S; default 60).")
     var workerTimeoutS: String?
+    @Option(name: .customLong("worker-stall-ms"),
+            help: "A worker holding a batch longer than this and 10x its recent p99 batch time counts as stalled: /healthz answers 503 while no worker is healthy (FUSION_WORKER_STALL_MS; default 5000).")
+    var workerStallMs: String?
     @Option(name: .customLong("max-body-bytes"),
             help: "Largest request body (FUSION_MAX_BODY_BYTES; default 20971520).") var maxBodyBytes: String?
+    @Option(name: .customLong("max-image-pixels"),
+            help: "Images declaring more pixels are refused with 422 before decoding (FUSION_MAX_IMAGE_PIXELS; default 16777216, 4096x4096).")
+    var maxImagePixels: String?
+    @Option(name: .customLong("large-image-pixels"),
+            help: "Images declaring more pixels decode one at a time in a low-priority lane, so they cannot starve small requests (FUSION_LARGE_IMAGE_PIXELS; default 4194304, 2048x2048).")
+    var largeImagePixels: String?
     @Option(name: .customLong("max-connections"),
             help: "Open connections at most (FUSION_MAX_CONNECTIONS; default 1024).") var maxConnections: String?
     @Option(name: .customLong("max-connections-per-ip"),
@@ -70,8 +79,9 @@ struct ServeCommand: ParsableCommand {
             ("--host", host), ("--port", port), ("--model", model), ("--workers", workers), ("--cpu-sets", cpuSets),
             ("--max-batch", maxBatch), ("--max-delay-ms", maxDelayMs), ("--max-queue", maxQueue), ("--router", router),
             ("--request-timeout-ms", requestTimeoutMs), ("--drain-timeout-s", drainTimeoutS),
-            ("--worker-timeout-s", workerTimeoutS),
-            ("--max-body-bytes", maxBodyBytes), ("--max-connections", maxConnections), ("--client-timeout-ms", clientTimeoutMs),
+            ("--worker-timeout-s", workerTimeoutS), ("--worker-stall-ms", workerStallMs),
+            ("--max-body-bytes", maxBodyBytes),
+            ("--max-image-pixels", maxImagePixels), ("--large-image-pixels", largeImagePixels), ("--max-connections", maxConnections), ("--client-timeout-ms", clientTimeoutMs),
             ("--max-connections-per-ip", maxConnectionsPerIp), ("--max-buffered-bytes", maxBufferedBytes),
             ("--min-body-rate", minBodyRate),
             ("--tls-cert", tlsCert), ("--tls-key", tlsKey), ("--tls-client-ca", tlsClientCa),

@@ -44,8 +44,9 @@ extension EndToEnd {
 
         @Test func sixtyFourConcurrentRequestsBatchAndMatchTheSameRequestAlone() throws {
             // The tiny model runs faster than two threads can decode images, so with the default
-            // 2 ms a busy machine could hand every request to a free worker alone; 50 ms lets
-            // concurrent requests meet in a batch however the CPUs are shared.
+            // 0 ms a busy machine could hand every request to a free worker alone; 50 ms lets
+            // requests that queue behind a running batch meet in the next one however the CPUs
+            // are shared.
             let server = try ServerProcess(["--max-delay-ms", "50"])
             let port = server.port
             let bodies = (0..<64).map { i in
@@ -79,6 +80,28 @@ extension EndToEnd {
             #expect(batched > 0, "some requests shared a batch")
             let batches = try server.metric("fusion_batch_size_count") ?? 0
             #expect(batches < 128, "64 alone + fewer than 64 batches for the concurrent ones")
+        }
+
+        @Test func aLoneRequestIsNotHeldForTheBatchDelay() throws {
+            // 500 ms of --max-delay-ms would show in every answer if a lone request waited for
+            // companions (before issue 14 each one waited exactly that long); with the worker
+            // idle it must go at once. Medians and a bound far below 500 ms keep this honest on
+            // a loaded machine.
+            let server = try ServerProcess(["--max-delay-ms", "500"], workers: 1)
+            var queueMs: [Double] = []
+            for i in 0..<11 {
+                let response = try HTTPClient.request(port: server.port, method: "POST", path: "/infer",
+                                                      body: HTTPClient.inferJSON(image: Paths.bytes(images[i % images.count]),
+                                                                                 text: "alone \(i)"),
+                                                      contentType: "application/json")
+                #expect(response.status == 200, "\(response.text)")
+                #expect(response.json["batch_size"] as? Int == 1)
+                let timing = response.json["timing_ms"] as? [String: Any]
+                queueMs.append((timing?["queue"] as? NSNumber)?.doubleValue ?? .infinity)
+            }
+            let median = queueMs.sorted()[queueMs.count / 2]
+            #expect(median < 50, "median queue time \(median) ms with a worker idle: \(queueMs)")
+            #expect(queueMs.allSatisfy { $0 < 250 }, "no lone request waited for the 500 ms delay: \(queueMs)")
         }
 
         @Test func jsonLogsOneObjectPerRequest() throws {

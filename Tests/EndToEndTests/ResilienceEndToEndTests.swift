@@ -194,6 +194,62 @@ extension EndToEnd {
             #expect(response.status == 200, "\(response.text)")
         }
 
+        @Test func aStoppedOnlyWorkerMakesHealthz503UntilItContinues() throws {
+            // Issue 13 item 6: with its only worker SIGSTOPped, /healthz said "ready" for the
+            // whole stop. The stall floor is lowered to 1 s so the test is quick; the worker
+            // timeout (60 s) is far off, so the worker stays ready and holds the batch.
+            let server = try ServerProcess(environment: ["FUSION_WORKER_STALL_MS": "1000"], workers: 1)
+            for i in 0..<5 {   // a few batch times for the worker's p99
+                let warm = try HTTPClient.request(port: server.port, method: "POST", path: "/infer",
+                                                  body: HTTPClient.inferJSON(image: good, text: "warm \(i)"),
+                                                  contentType: "application/json")
+                #expect(warm.status == 200)
+            }
+            let worker = try #require(server.workerPID(index: 0))
+            #expect(kill(worker, SIGSTOP) == 0)
+            var continued = false
+            defer { if !continued { kill(worker, SIGCONT) } }
+            let client = try HTTPClient(port: server.port)
+            try client.send(HTTPClient.requestBytes(method: "POST", path: "/infer",
+                                                    body: HTTPClient.inferJSON(image: good, text: "held by a stopped worker"),
+                                                    contentType: "application/json"))
+            let sent = Date()
+            var health = try HTTPClient.request(port: server.port, method: "GET", path: "/healthz")
+            #expect(health.status == 200, "not stalled yet: \(health.text)")
+            while health.status == 200, Date().timeIntervalSince(sent) < 15 {
+                usleep(100_000)
+                health = try HTTPClient.request(port: server.port, method: "GET", path: "/healthz")
+            }
+            let stalledAfter = Date().timeIntervalSince(sent)
+            #expect(health.status == 503, "the only worker is stopped: \(health.text) \(server.log.suffix(1500))")
+            #expect(health.json["status"] as? String == "stalled")
+            #expect(stalledAfter >= 0.9, "stalled only past the 1 s floor: \(stalledAfter) s")
+            #expect(try server.metric(#"fusion_worker_stalled{worker="0"}"#) == 1)
+            // The watchdog counts and logs the stall on its next tick (every 100 ms).
+            var stalls = try server.metric(#"fusion_worker_stalls_total{worker="0"}"#)
+            for _ in 0..<20 where stalls != 1 {
+                usleep(100_000)
+                stalls = try server.metric(#"fusion_worker_stalls_total{worker="0"}"#)
+            }
+            #expect(stalls == 1)
+            #expect(try server.metric("fusion_workers_healthy") == 0)
+            #expect(server.log.contains("worker stalled"))
+
+            #expect(kill(worker, SIGCONT) == 0)
+            continued = true
+            let answer = try #require(try client.readResponse())
+            #expect(answer.status == 200, "the held request completes once the worker runs: \(answer.text)")
+            let resumed = Date()
+            health = try HTTPClient.request(port: server.port, method: "GET", path: "/healthz")
+            while health.status != 200, Date().timeIntervalSince(resumed) < 5 {
+                usleep(50_000)
+                health = try HTTPClient.request(port: server.port, method: "GET", path: "/healthz")
+            }
+            #expect(health.status == 200, "healthy again as soon as it answers: \(health.text)")
+            #expect(try server.metric(#"fusion_worker_stalled{worker="0"}"#) == 0)
+            #expect(try server.metric(#"fusion_worker_restarts_total{worker="0"}"#) == 0, "a stall is not a death")
+        }
+
         @Test func sigtermUnderLoadAnswersEveryAcceptedRequestAndExitsZero() throws {
             // Slowed workers keep requests queued and in flight when the signal arrives.
             let server = try ServerProcess(environment: ["FUSION_ENABLE_TEST_HOOKS": "1", "FUSION_TEST_WORKER_DELAY_FACTOR": "4,4"], workers: 2)

@@ -26,6 +26,9 @@ import Testing
     @Test func failuresMapToStatusesAndCodes() {
         #expect(APIError.from(InferenceFailure.deadlineExceeded).status.code == 504)
         #expect(APIError.from(InferenceFailure.workerFailed("x")).code == "worker_failed")
+        let twoDeaths = APIError.from(InferenceFailure.workerFailed("x")).response
+        #expect(twoDeaths.status.code == 503, "retryable, not a 500")
+        #expect(twoDeaths.headers["Retry-After"] == "1")
         #expect(APIError.from(InferenceFailure.inferenceFailed("x")).code == "inference_failed")
         #expect(APIError.from(ImageError.unsupportedFormat("gif")).status.code == 415)
         #expect(APIError.from(ImageError.unsupportedFormat("gif")).code == "unsupported_image_format")

@@ -41,6 +41,17 @@ private let ms: UInt64 = 1_000_000
         #expect(queue.decision(now: 5) == .dispatchNow)
     }
 
+    @Test func aRequestThatFindsAWorkerIdleGoesAtOnce() {
+        var queue = BatchQueue<Int>(capacity: 8, maxBatch: 8, maxDelay: 100 * ms)
+        _ = queue.enqueue(1, now: 5 * ms, deadline: .max, workerIdle: true)
+        #expect(queue.decision(now: 5 * ms) == .dispatchNow)
+        _ = queue.takeBatch()
+        // Only a request arriving to an empty queue counts as lone.
+        _ = queue.enqueue(2, now: 6 * ms, deadline: .max, workerIdle: false)
+        _ = queue.enqueue(3, now: 6 * ms, deadline: .max, workerIdle: true)
+        #expect(queue.decision(now: 6 * ms) == .waitUntil(106 * ms))
+    }
+
     @Test func expiredRequestsAreRemovedInOrder() {
         var queue = BatchQueue<Int>(capacity: 8, maxBatch: 8, maxDelay: 2 * ms)
         _ = queue.enqueue(1, now: 0, deadline: 5 * ms)

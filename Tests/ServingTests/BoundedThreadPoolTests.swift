@@ -23,6 +23,25 @@ import Testing
         pool.stop()
         #expect(!pool.submit { state.add() })
     }
+
+    @Test func nicenessLowersOnlyThePoolsThreads() throws {
+        let pool = BoundedThreadPool(name: "nice", threads: 1, queueCapacity: 1, niceness: 10)
+        defer { pool.stop() }
+        let seen = Counter()
+        let done = Gate()
+        #expect(pool.submit {
+            // Field 19 of /proc/thread-self/stat is the thread's nice value.
+            let stat = (try? String(contentsOfFile: "/proc/thread-self/stat", encoding: .utf8)) ?? ""
+            let fields = stat.split(separator: ")").last?.split(separator: " ") ?? []
+            if fields.count > 16, let nice = Int(fields[16]) { for _ in 0..<nice { seen.add() } }
+            done.open()
+        })
+        done.waitOpen()
+        #expect(seen.value == 10, "the pool's thread runs at nice 10")
+        let mine = (try? String(contentsOfFile: "/proc/thread-self/stat", encoding: .utf8)) ?? ""
+        let fields = mine.split(separator: ")").last?.split(separator: " ") ?? []
+        #expect(fields.count > 16 && fields[16] == "0", "the caller's thread is untouched")
+    }
 }
 
 private final class Counter: @unchecked Sendable {

@@ -28,16 +28,44 @@ private func makeCore(workers: Int = 1, maxBatch: Int = 8, delay: UInt64 = 2 * m
         #expect(whileDraining == .refused(.draining))
     }
 
-    @Test func aFreeWorkerWaitsAtMostTheDelayForMoreRequests() {
-        var core = makeCore()
+    @Test func aLoneRequestGoesAtOnceWhateverTheDelay() {
+        // No idle wait: the clock does not move between the submission and the step.
+        var core = makeCore(delay: 500 * ms)
+        _ = core.submit(1, now: 7 * ms, deadline: .max)
+        let step = core.step(now: 7 * ms)
+        #expect(step.sends.map { $0.requests.map(\.job) } == [[1]])
+        #expect(step.sends.first?.sentAt == 7 * ms)
+    }
+
+    @Test func requestsBehindALoneOneJoinItsBatch() {
+        var core = makeCore(delay: 500 * ms)
         _ = core.submit(1, now: 0, deadline: .max)
-        let first = core.step(now: 1 * ms)
-        #expect(first.sends.isEmpty)
-        #expect(first.wakeAt == 2 * ms)
-        _ = core.submit(2, now: 1 * ms, deadline: .max)
-        let second = core.step(now: 2 * ms)
-        #expect(second.sends.map { $0.requests.map(\.job) } == [[1, 2]])
-        #expect(second.sends.first?.worker == 0)
+        _ = core.submit(2, now: 0, deadline: .max)
+        #expect(core.step(now: 0).sends.map { $0.requests.map(\.job) } == [[1, 2]])
+    }
+
+    @Test func requestsThatQueuedWhileEveryWorkerWasBusyWaitAtMostTheDelay() {
+        var core = makeCore(workers: 1, maxBatch: 8, delay: 2 * ms, perWorker: 1)
+        _ = core.submit(0, now: 0, deadline: .max)
+        let running = core.step(now: 0).sends[0]
+        _ = core.submit(1, now: 1 * ms, deadline: .max)
+        _ = core.complete(batchID: running.id, worker: 0, inferenceNanos: 1 * ms)
+        let freed = core.step(now: 1 * ms + ms / 2)
+        #expect(freed.sends.isEmpty, "it arrived while the worker was busy: it may wait for companions")
+        #expect(freed.wakeAt == 3 * ms)
+        _ = core.submit(2, now: 2 * ms, deadline: .max)
+        let due = core.step(now: 3 * ms)
+        #expect(due.sends.map { $0.requests.map(\.job) } == [[1, 2]])
+    }
+
+    @Test func withZeroDelayABusyWorkersBacklogGoesAsSoonAsItIsFree() {
+        var core = makeCore(workers: 1, maxBatch: 8, delay: 0, perWorker: 1)
+        _ = core.submit(0, now: 0, deadline: .max)
+        let running = core.step(now: 0).sends[0]
+        _ = core.submit(1, now: 1 * ms, deadline: .max)
+        #expect(core.step(now: 1 * ms).sends.isEmpty)
+        _ = core.complete(batchID: running.id, worker: 0, inferenceNanos: 1 * ms)
+        #expect(core.step(now: 2 * ms).sends.map { $0.requests.map(\.job) } == [[1]])
     }
 
     @Test func requestsAccumulateWhileEveryWorkerIsBusyAndBatchesFill() {

@@ -56,7 +56,8 @@ private struct Harness {
     let dispatcher: Dispatcher
     let transport: InProcessTransport
 
-    init(ready: Bool = true, timeoutNanos: UInt64 = 10_000_000_000) throws {
+    init(ready: Bool = true, timeoutNanos: UInt64 = 10_000_000_000, images: ImageAdmission = ImageAdmission(),
+         largeImages: BoundedThreadPool? = nil) throws {
         let config = try ModelConfig.load(path: Fixtures.tinyModel + "/config.json")
         let preprocessing = try Preprocessing(config: config, vocabFile: Fixtures.tinyModel + "/vocab.txt")
         transport = InProcessTransport(executor: try FusionModelExecutor(directory: Fixtures.tinyModel))
@@ -66,11 +67,11 @@ private struct Harness {
         dispatcher.start(transport: transport)
         if ready { dispatcher.workerReady(0) }
         let settings = ServiceSettings(requestTimeoutNanos: timeoutNanos, maxBatch: 8, maxDelayMilliseconds: 2, maxQueue: 16,
-                                       maxBodyBytes: 1 << 20, router: .leastLoaded, workerCount: 1)
+                                       maxBodyBytes: 1 << 20, router: .leastLoaded, workerCount: 1, images: images)
         var logger = Logger(label: "test")
         logger.logLevel = .critical
         service = InferenceService(model: config, settings: settings, preprocessing: preprocessing,
-                                   pool: BoundedThreadPool(name: "pre", threads: 2, queueCapacity: 16),
+                                   pool: BoundedThreadPool(name: "pre", threads: 2, queueCapacity: 16), largeImages: largeImages,
                                    dispatcher: dispatcher, metrics: ServiceMetrics(maxBatch: 8), logger: logger,
                                    workers: { [] })
     }
@@ -140,6 +141,38 @@ private func imageJSON(_ bytes: [UInt8], text: String = "a cat", extra: String =
             return nil
         }
         #expect(served == direct.logits, "the JSON text reads back as the exact same Float")
+    }
+
+    @Test func imagesOverTheGuardAreRefusedFromTheirHeaderAndCounted() throws {
+        let h = try Harness(images: ImageAdmission(maxPixels: 1_000_000))
+        let huge = Fixtures.image("large/png_rgb_4000x4000.png")
+        let refused = h.infer(imageJSON(huge))
+        #expect(errorCode(refused) == "422 image_too_large")
+        #expect(h.service.metrics.imagesRejected.value(["too_large"]) == 1)
+        #expect(h.infer(imageJSON(good)).status.code == 200, "small images are unaffected")
+    }
+
+    @Test func largeImagesDecodeInTheirLaneAndAFullLaneAnswers503() throws {
+        let lane = BoundedThreadPool(name: "lane", threads: 1, queueCapacity: 1)
+        defer { lane.stop() }
+        let h = try Harness(images: ImageAdmission(maxPixels: 20_000_000, largePixels: 100_000), largeImages: lane)
+        let huge = imageJSON(Fixtures.image("large/png_rgb_4000x4000.png"))
+        // Occupy the lane's thread and its one queue slot.
+        let gate = NSCondition()
+        nonisolated(unsafe) var open = false
+        #expect(lane.submit { gate.lock(); while !open { gate.wait() }; gate.unlock() })
+        while lane.waiting > 0 { usleep(1000) }
+        #expect(lane.submit {})
+        let busy = h.infer(huge)
+        #expect(errorCode(busy) == "503 large_images_busy")
+        #expect(busy.headers["Retry-After"] == "1")
+        #expect(h.service.metrics.imagesRejected.value(["large_lane_full"]) == 1)
+        // Small images do not wait for the lane.
+        #expect(h.infer(imageJSON(good)).status.code == 200)
+        gate.lock(); open = true; gate.broadcast(); gate.unlock()
+        let served = h.infer(huge)
+        #expect(served.status.code == 200)
+        #expect(h.service.metrics.imagesThrottled.value() == 1)
     }
 
     @Test func routesAndMethods() throws {

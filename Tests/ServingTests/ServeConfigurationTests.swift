@@ -6,10 +6,19 @@ import Testing
     @Test func defaultsMatchTheBrief() throws {
         let config = try ServeConfiguration.resolve(flags: [:], environment: [:])
         #expect(config.host == "127.0.0.1" && config.port == 8080 && config.modelDirectory == "models/default")
-        #expect(config.maxBatch == 8 && config.maxDelayMilliseconds == 2 && config.maxQueue == 256)
+        #expect(config.maxBatch == 8 && config.maxDelayMilliseconds == 0 && config.maxQueue == 256)
         #expect(config.router == .leastLoaded && config.drainTimeoutSeconds == 30 && config.maxBodyBytes == 20 * 1024 * 1024)
         #expect(config.logFormat == .plain && config.workers == nil && config.cpuSets == nil)
-        #expect(config.workerTimeoutSeconds == 60)
+        #expect(config.workerTimeoutSeconds == 60 && config.workerStallMilliseconds == 5_000)
+        #expect(config.maxImagePixels == 4096 * 4096 && config.largeImagePixels == 2048 * 2048)
+    }
+
+    @Test func imageLimitsAndStallFloorComeFromTheirFlagsOrVariables() throws {
+        let config = try ServeConfiguration.resolve(
+            flags: ["--max-image-pixels": "1000000"],
+            environment: ["FUSION_LARGE_IMAGE_PIXELS": "250000", "FUSION_WORKER_STALL_MS": "800"])
+        #expect(config.maxImagePixels == 1_000_000 && config.largeImagePixels == 250_000)
+        #expect(config.workerStallMilliseconds == 800)
     }
 
     @Test func workerTimeoutComesFromItsFlagOrVariable() throws {
@@ -33,7 +42,8 @@ import Testing
         ("--cpu-sets", "0-;1"), ("--workers", "0"), ("--log-format", "xml"), ("--max-body-bytes", "10"),
         ("--request-timeout-ms", "0"), ("--drain-timeout-s", "-3"), ("--max-delay-ms", "abc"), ("--host", ""),
         ("--log-level", "loud"), ("--client-timeout-ms", "5"), ("--worker-timeout-s", "0"),
-        ("--worker-timeout-s", "1.5"), ("--worker-timeout-s", "100000"),
+        ("--worker-timeout-s", "1.5"), ("--worker-timeout-s", "100000"), ("--max-image-pixels", "0"),
+        ("--large-image-pixels", "x"), ("--worker-stall-ms", "10"),
     ])
     func invalidValuesNameTheirFlag(_ flag: String, _ value: String) {
         do {

@@ -89,6 +89,11 @@ public struct APIError: Error, Equatable, CustomStringConvertible {
                             headers: [("Retry-After", "1")])
         }
     }
+    static func largeImagesBusy(pixels: Int) -> APIError {
+        APIError(.serviceUnavailable, "large_images_busy",
+                 "Too many images over \(pixels) pixels are waiting to be decoded; retry shortly, or send a smaller image.",
+                 headers: [("Retry-After", "1")])
+    }
     static let deadlineExceeded = APIError(.gatewayTimeout, "deadline_exceeded",
                                            "The request's deadline passed before it could run.")
 
@@ -97,7 +102,11 @@ public struct APIError: Error, Equatable, CustomStringConvertible {
         switch failure {
         case .deadlineExceeded: return deadlineExceeded
         case .workerFailed(let why):
-            return APIError(.internalServerError, "worker_failed", "The model worker failed while running the request, twice: \(why).")
+            // Two deaths in a row say more about the worker (OOM-killed, crashed by another
+            // request in its batch) than about this request: it is retryable, here or elsewhere.
+            return APIError(.serviceUnavailable, "worker_failed",
+                            "The model worker failed while running the request, twice: \(why); retry it.",
+                            headers: [("Retry-After", "1")])
         case .inferenceFailed(let why):
             return APIError(.internalServerError, "inference_failed", "The model failed on the request: \(why).")
         case .shuttingDown:

@@ -5,13 +5,17 @@ struct QueuedRequest<Job> {
     let enqueuedAt: UInt64
     /// After this instant it must not start running any more; it is answered 504 instead.
     let deadline: UInt64
+    /// It arrived to an empty queue while a worker was idle: nothing is running that it could
+    /// usefully wait behind, so it goes at once whatever `maxDelay` says (no idle wait).
+    var arrivedToIdleWorker = false
 }
 
 /// What the queue wants the dispatcher to do, given that some worker could take a batch.
 enum BatchDecision: Equatable {
     /// Nothing is queued.
     case empty
-    /// Cut a batch now: it is full, or its oldest request has waited `maxDelay`.
+    /// Cut a batch now: it is full, its oldest request found a worker idle, or its oldest
+    /// request has waited `maxDelay`.
     case dispatchNow
     /// Wait for more requests until this instant, then cut whatever is there.
     case waitUntil(UInt64)
@@ -20,9 +24,12 @@ enum BatchDecision: Equatable {
 /// The bounded dynamic-batching queue, without threads or clocks: every method takes `now`,
 /// so tests drive it with a deterministic clock.
 ///
-/// Policy (like Triton's `max_queue_delay`): a batch is cut when it is full, or when the oldest
-/// queued request has waited `maxDelay` while a worker was free. While no worker is free the
-/// dispatcher does not ask, so requests accumulate and batches fill.
+/// Policy: a batch is cut when it is full, when its oldest request arrived while a worker was
+/// idle (a lone request is never held back: waiting could only add latency, as nothing is
+/// running that it could be batched behind), or when the oldest queued request has waited
+/// `maxDelay`. While no worker is free the dispatcher does not ask, so requests accumulate and
+/// batches fill; `maxDelay` (default 0) lets those that arrived while every worker was busy
+/// wait a little longer for companions once a worker frees up.
 struct BatchQueue<Job> {
     let maxBatch: Int
     let maxDelay: UInt64
@@ -39,15 +46,17 @@ struct BatchQueue<Job> {
     var capacity: Int { items.capacity }
     var isEmpty: Bool { items.isEmpty }
 
-    /// Adds a request at the tail; false when the queue is full.
-    mutating func enqueue(_ job: Job, now: UInt64, deadline: UInt64) -> Bool {
-        items.append(QueuedRequest(job: job, enqueuedAt: now, deadline: deadline))
+    /// Adds a request at the tail; false when the queue is full. `workerIdle` says whether
+    /// some worker could start it right now; it counts only when the queue is empty.
+    mutating func enqueue(_ job: Job, now: UInt64, deadline: UInt64, workerIdle: Bool = false) -> Bool {
+        items.append(QueuedRequest(job: job, enqueuedAt: now, deadline: deadline,
+                                   arrivedToIdleWorker: workerIdle && items.isEmpty))
     }
 
     /// Whether to cut a batch now, assuming a worker can take it.
     func decision(now: UInt64) -> BatchDecision {
         guard let oldest = items.first else { return .empty }
-        if items.count >= maxBatch { return .dispatchNow }
+        if items.count >= maxBatch || oldest.arrivedToIdleWorker { return .dispatchNow }
         let due = oldest.enqueuedAt &+ maxDelay
         return now >= due ? .dispatchNow : .waitUntil(due)
     }

@@ -64,7 +64,8 @@ struct DispatchCore<Job> {
 
     mutating func submit(_ job: Job, now: UInt64, deadline: UInt64) -> SubmitOutcome {
         guard admission == .open else { return .refused(admission) }
-        return queue.enqueue(job, now: now, deadline: deadline) ? .accepted : .queueFull
+        let workerIdle = retries.isEmpty && router.hasIdleWorker
+        return queue.enqueue(job, now: now, deadline: deadline, workerIdle: workerIdle) ? .accepted : .queueFull
     }
 
     /// Decides what to do at `now`.

@@ -20,9 +20,10 @@ public struct DispatcherSnapshot: Sendable, Equatable {
 /// The dynamic batcher and router, run on its own thread.
 ///
 /// Requests wait in a bounded queue; whenever some worker can take a batch, the dispatcher cuts
-/// one (full, or after the oldest request waited `maxDelay`), asks the router for a worker and
-/// hands the batch to the transport. All decisions live in `DispatchCore`; this class only adds
-/// the lock, the thread and the real clock.
+/// one (at once for a request that found a worker idle; else when full, or when the oldest
+/// request has waited `maxDelay`), asks the router for a worker and hands the batch to the
+/// transport. All decisions live in `DispatchCore`; this class only adds the lock, the thread
+/// and the real clock.
 public final class Dispatcher: @unchecked Sendable {
     /// Dispatcher settings (validated by the caller).
     public struct Configuration: Sendable {

@@ -67,6 +67,9 @@ struct Router {
     /// `choose`'s answer).
     var hasCapacity: Bool { workers.indices.contains(where: canTake) }
 
+    /// Whether some ready worker holds no batch at all (a request arriving now need not wait).
+    var hasIdleWorker: Bool { workers.contains { $0.isReady && $0.outstandingBatches == 0 } }
+
     /// The estimate of time per request used for a worker that has not been measured yet:
     /// the mean of the measured ones, so a fresh worker is neither shunned nor flooded.
     private var defaultNanosPerRequest: Double {

@@ -1,5 +1,9 @@
 import Foundation
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// A fixed set of threads taking work from a bounded queue; `submit` refuses instead of
 /// growing. The HTTP event loop hands preprocessing here so it never decodes an image itself.
 public final class BoundedThreadPool: @unchecked Sendable {
@@ -10,11 +14,18 @@ public final class BoundedThreadPool: @unchecked Sendable {
     public let threadCount: Int
 
     /// Starts `threads` threads named `name-i`; at most `queueCapacity` tasks may wait.
-    public init(name: String, threads: Int, queueCapacity: Int) {
+    /// `niceness` > 0 lowers the threads' CPU priority (Linux nice values are per thread), so
+    /// their work yields the CPU to everything else in the process.
+    public init(name: String, threads: Int, queueCapacity: Int, niceness: Int32 = 0) {
         threadCount = max(1, threads)
         queue = RingBuffer(capacity: max(1, queueCapacity))
         for i in 0..<threadCount {
-            let thread = Thread { [self] in work() }
+            let thread = Thread { [self] in
+                // `who` 0 is the calling thread on Linux. Raising one's own nice value needs no
+                // privilege; if it fails anyway the thread just runs at normal priority.
+                if niceness > 0 { _ = setpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0, niceness) }
+                work()
+            }
             thread.name = "\(name)-\(i)"
             thread.start()
         }
@@ -27,6 +38,13 @@ public final class BoundedThreadPool: @unchecked Sendable {
         guard !stopped, queue.append(task) else { return false }
         condition.signal()
         return true
+    }
+
+    /// Tasks waiting (not yet running).
+    public var waiting: Int {
+        condition.lock()
+        defer { condition.unlock() }
+        return queue.count
     }
 
     /// Tasks waiting plus tasks running.

@@ -85,7 +85,8 @@ public final class FusionServer {
         let executable = try ProcessControl.executablePath()
         let modelDirectory = try configuration.resolvedModelDirectory(executable: executable)
         let modelConfig = try ModelConfig.load(path: modelDirectory + "/config.json")
-        let preprocessing = try Preprocessing(config: modelConfig, vocabFile: modelDirectory + "/vocab.txt")
+        let preprocessing = try Preprocessing(config: modelConfig, vocabFile: modelDirectory + "/vocab.txt",
+                                              maxPixels: configuration.maxImagePixels)
         let allowed = try currentAffinity()
         let cpuSets = try configuration.workerPlan(allowed: allowed)
 
@@ -102,6 +103,7 @@ public final class FusionServer {
             expectedModel: FusionModelExecutor.identity(of: modelConfig))
         poolConfiguration.environment = [:]
         poolConfiguration.workerTimeoutNanos = UInt64(configuration.workerTimeoutSeconds) * 1_000_000_000
+        poolConfiguration.stallFloorNanos = UInt64(configuration.workerStallMilliseconds) * 1_000_000
         let pool = WorkerPool(configuration: poolConfiguration, dispatcher: dispatcher, logger: logger,
                               onBatchAnswered: { _, nanos in metrics.inferenceSeconds.observe(Double(nanos) / 1e9) })
 
@@ -142,14 +144,21 @@ public final class FusionServer {
 
         let preprocessPool = BoundedThreadPool(name: "preprocess", threads: max(1, allowed.count),
                                                queueCapacity: configuration.maxQueue)
+        // One thread at nice 10 for large images: at most one such decode at a time, and the
+        // scheduler favours small requests' preprocessing and the workers over it.
+        let largeImageLane = BoundedThreadPool(name: "large-images", threads: 1,
+                                               queueCapacity: Self.largeImageQueue, niceness: 10)
         let service = InferenceService(
             model: modelConfig,
             settings: ServiceSettings(requestTimeoutNanos: UInt64(configuration.requestTimeoutMilliseconds) * 1_000_000,
                                       maxBatch: configuration.maxBatch,
                                       maxDelayMilliseconds: configuration.maxDelayMilliseconds,
                                       maxQueue: configuration.maxQueue, maxBodyBytes: configuration.maxBodyBytes,
-                                      router: configuration.router, workerCount: cpuSets.count),
-            preprocessing: preprocessing, pool: preprocessPool, dispatcher: dispatcher, metrics: metrics,
+                                      router: configuration.router, workerCount: cpuSets.count,
+                                      images: ImageAdmission(maxPixels: configuration.maxImagePixels,
+                                                             largePixels: configuration.largeImagePixels)),
+            preprocessing: preprocessing, pool: preprocessPool, largeImages: largeImageLane,
+            dispatcher: dispatcher, metrics: metrics,
             logger: logger, workers: { pool.status }, httpConnections: { server.metrics.connectionsOpen },
             tokens: tokens, authMetrics: configuration.authMetrics)
         let budgetLimit = Double(httpConfiguration.maxBufferedBodyBytes)
@@ -226,11 +235,17 @@ public final class FusionServer {
         watcher.stop()
         dispatcher.stop()
         preprocessPool.stop()
+        largeImageLane.stop()
         let spent = Monotonic.now() - drainStarted
         // Idle workers exit at once on `shutdown`; the floor only matters for a stuck one.
         pool.shutdown(graceNanos: max(2_000_000_000, budget > spent ? budget - spent : 0))
         logger.notice("fusion-serve stopped")
     }
+
+    /// Large images that may wait for the lane; more are answered 503 `large_images_busy`.
+    /// At ~0.5 s per 16 MP image that is a few seconds of backlog, well inside the 30 s
+    /// request deadline, and no more than 8 bodies held for it.
+    static let largeImageQueue = 8
 
     /// How long past the drain deadline connections stay open for the 503s sent at it.
     static let answerGrace: Duration = .seconds(1)

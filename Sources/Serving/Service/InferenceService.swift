@@ -1,4 +1,5 @@
 import HTTP
+import Images
 import Logging
 import Model
 import Synchronization
@@ -12,10 +13,13 @@ public struct ServiceSettings: Sendable {
     public var maxBodyBytes: Int
     public var router: RoutingPolicy
     public var workerCount: Int
+    /// Which images are refused, and which decode in the large-image lane.
+    public var images: ImageAdmission
 
     /// Creates settings.
     public init(requestTimeoutNanos: UInt64, maxBatch: Int, maxDelayMilliseconds: Int, maxQueue: Int,
-                maxBodyBytes: Int, router: RoutingPolicy, workerCount: Int) {
+                maxBodyBytes: Int, router: RoutingPolicy, workerCount: Int, images: ImageAdmission = ImageAdmission()) {
+        self.images = images
         self.requestTimeoutNanos = requestTimeoutNanos
         self.maxBatch = maxBatch
         self.maxDelayMilliseconds = maxDelayMilliseconds
@@ -37,6 +41,9 @@ public final class InferenceService: Sendable {
     public let metrics: ServiceMetrics
     private let preprocessing: Preprocessing
     private let pool: BoundedThreadPool
+    /// One low-priority thread for images over `settings.images.largePixels`; nil: every image
+    /// decodes on `pool`.
+    private let largeImages: BoundedThreadPool?
     private let dispatcher: Dispatcher
     private let workers: @Sendable () -> [WorkerStatus]
     private let httpConnections: @Sendable () -> Int
@@ -47,12 +54,14 @@ public final class InferenceService: Sendable {
 
     /// Wires the routes to their collaborators.
     public init(model: ModelConfig, settings: ServiceSettings, preprocessing: Preprocessing, pool: BoundedThreadPool,
+                largeImages: BoundedThreadPool? = nil,
                 dispatcher: Dispatcher, metrics: ServiceMetrics, logger: Logger,
                 workers: @escaping @Sendable () -> [WorkerStatus],
                 httpConnections: @escaping @Sendable () -> Int = { 0 },
                 tokens: BearerTokenStore? = nil, authMetrics: Bool = false) {
         self.tokens = tokens
         self.authMetrics = authMetrics
+        self.largeImages = largeImages
         self.model = model
         self.settings = settings
         self.preprocessing = preprocessing
@@ -145,11 +154,48 @@ public final class InferenceService: Sendable {
                                      send: @escaping @Sendable (HTTPResponse) -> Void) {
         let preprocessStart = Monotonic.now()
         let parsed: InferRequest
-        let payload: InferencePayload
         do {
             parsed = try InferRequest.parse(body: request.body, contentType: request.headers["Content-Type"])
+        } catch {
+            finish(request, route: "/infer", started: started, send: send, .failure(error))
+            return
+        }
+        // Decide from the header alone, before decoding: a huge image must neither run on the
+        // shared threads (every other client would queue behind it) nor be decoded at all.
+        switch settings.images.route(for: parsed.image) {
+        case .shared:
+            decodeAndSubmit(parsed, request, started: started, preprocessStart: preprocessStart, send: send)
+        case .tooLarge(let width, let height):
+            metrics.imagesRejected.increment(["too_large"])
+            finish(request, route: "/infer", started: started, send: send,
+                   .failure(.from(ImageError.tooLarge(width: width, height: height, limit: settings.images.maxPixels))))
+        case .largeLane:
+            guard let lane = largeImages else {
+                decodeAndSubmit(parsed, request, started: started, preprocessStart: preprocessStart, send: send)
+                return
+            }
+            let accepted = lane.submit { [self] in
+                decodeAndSubmit(parsed, request, started: started, preprocessStart: preprocessStart, send: send)
+            }
+            if accepted {
+                metrics.imagesThrottled.increment()
+            } else {
+                metrics.imagesRejected.increment(["large_lane_full"])
+                finish(request, route: "/infer", started: started, send: send,
+                       .failure(.largeImagesBusy(pixels: settings.images.largePixels)))
+            }
+        }
+    }
+
+    /// Decodes, tokenizes and hands the request to the dispatcher (on a preprocessing thread
+    /// or in the large-image lane).
+    private func decodeAndSubmit(_ parsed: InferRequest, _ request: HTTPRequest, started: UInt64, preprocessStart: UInt64,
+                                 send: @escaping @Sendable (HTTPResponse) -> Void) {
+        let payload: InferencePayload
+        do {
             payload = try preprocessing.payload(for: parsed)
         } catch {
+            if error.code == "image_too_large" { metrics.imagesRejected.increment(["too_large"]) }
             finish(request, route: "/infer", started: started, send: send, .failure(error))
             return
         }
@@ -230,11 +276,17 @@ public final class InferenceService: Sendable {
 
     private func health() -> HTTPResponse {
         let snapshot = dispatcher.snapshot
+        let stalled = stalledWorkers()
+        let healthy = max(0, snapshot.readyWorkers - stalled)
         let status: String
         if isDraining || snapshot.admission == .draining {
             status = "draining"
-        } else if snapshot.readyWorkers > 0 && snapshot.admission == .open {
+        } else if healthy > 0 && snapshot.admission == .open {
             status = "ready"
+        } else if snapshot.readyWorkers > 0 && snapshot.admission == .open {
+            // Every ready worker sits on a batch far longer than its batches take (SIGSTOPped,
+            // livelocked): requests would only queue until they time out.
+            status = "stalled"
         } else if snapshot.admission == .starting {
             status = "starting"
         } else {
@@ -242,10 +294,16 @@ public final class InferenceService: Sendable {
         }
         let body = JSONWriter.object([
             ("status", JSONWriter.string(status)),
-            ("workers", JSONWriter.object([("ready", "\(snapshot.readyWorkers)"), ("total", "\(snapshot.totalWorkers)")])),
+            ("workers", JSONWriter.object([("ready", "\(snapshot.readyWorkers)"), ("stalled", "\(stalled)"),
+                                           ("total", "\(snapshot.totalWorkers)")])),
             ("queue", JSONWriter.object([("depth", "\(snapshot.queueDepth)"), ("capacity", "\(snapshot.queueCapacity)")])),
         ])
         return .json(status == "ready" ? .ok : .serviceUnavailable, body)
+    }
+
+    /// Ready workers that hold a batch far longer than their recent batches took.
+    private func stalledWorkers() -> Int {
+        workers().filter { $0.state == .ready && $0.stalled }.count
     }
 
     private func modelDescription() -> String {
@@ -265,7 +323,9 @@ public final class InferenceService: Sendable {
                                           ("max_delay_ms", "\(settings.maxDelayMilliseconds)"),
                                           ("max_queue", "\(settings.maxQueue)"),
                                           ("max_body_bytes", "\(settings.maxBodyBytes)"),
-                                          ("request_timeout_ms", "\(settings.requestTimeoutNanos / 1_000_000)")])),
+                                          ("request_timeout_ms", "\(settings.requestTimeoutNanos / 1_000_000)"),
+                                          ("max_image_pixels", "\(settings.images.maxPixels)"),
+                                          ("large_image_pixels", "\(settings.images.largePixels)")])),
             ("workers", "\(settings.workerCount)"),
             ("router", JSONWriter.string(settings.router.rawValue)),
         ])
@@ -276,7 +336,9 @@ public final class InferenceService: Sendable {
         metrics.registry.addCollector { [weak self, dispatcher, workers, metrics, httpConnections] in
             let snapshot = dispatcher.snapshot
             metrics.queueDepth.set(to: Double(snapshot.queueDepth))
+            metrics.largeImageLaneDepth.set(to: Double(self?.largeImages?.load ?? 0))
             metrics.workersReady.set(to: Double(snapshot.readyWorkers))
+            var stalled = 0
             for (index, inFlight) in snapshot.inFlightPerWorker.enumerated() {
                 metrics.workerInFlight.set(["\(index)"], to: Double(inFlight))
             }
@@ -287,7 +349,11 @@ public final class InferenceService: Sendable {
                 metrics.workerBatches.set(label, to: Double(worker.batches))
                 metrics.workerRestarts.set(label, to: Double(worker.restarts))
                 metrics.workerTimeouts.set(label, to: Double(worker.timeouts))
+                metrics.workerStalled.set(label, to: worker.stalled ? 1 : 0)
+                metrics.workerStalls.set(label, to: Double(worker.stalls))
+                if worker.state == .ready && worker.stalled { stalled += 1 }
             }
+            metrics.workersHealthy.set(to: Double(max(0, snapshot.readyWorkers - stalled)))
             metrics.connectionsOpen.set(to: Double(httpConnections()))
             metrics.draining.set(to: self?.isDraining == true ? 1 : 0)
         }

@@ -25,7 +25,10 @@ public struct ServeConfiguration: Sendable, Equatable {
     /// One set per worker; nil: one allowed CPU per worker.
     public var cpuSets: [CPUSet]?
     public var maxBatch = 8
-    public var maxDelayMilliseconds = 2
+    /// How long requests that arrived while every worker was busy may wait, once a worker is
+    /// free, for their batch to fill. 0: they go as soon as a worker is free. A request that
+    /// finds a worker idle never waits.
+    public var maxDelayMilliseconds = 0
     public var maxQueue = 256
     public var router = RoutingPolicy.leastLoaded
     public var requestTimeoutMilliseconds = 30_000
@@ -33,7 +36,14 @@ public struct ServeConfiguration: Sendable, Equatable {
     /// A worker that has not answered a batch this long after it could start it is taken for
     /// hung: killed (SIGKILL), restarted, and the batch retried once on another worker.
     public var workerTimeoutSeconds = 60
+    /// The least time a worker must hold a batch to count as stalled (beyond that, 10× its
+    /// recent p99 batch time): `/healthz` then stops counting it as healthy.
+    public var workerStallMilliseconds = 5_000
     public var maxBodyBytes = 20 * 1024 * 1024
+    /// Images declaring more pixels are refused (422) before decoding.
+    public var maxImagePixels = ImageAdmission.defaultMaxPixels
+    /// Images declaring more pixels decode one at a time, at low priority, in their own lane.
+    public var largeImagePixels = ImageAdmission.defaultLargePixels
     public var maxConnections = 1024
     /// Open connections per client address at most; nil: no per-address limit (behind a
     /// proxy every client has the proxy's address, so it is off by default).
@@ -129,8 +139,17 @@ public struct ServeConfiguration: Sendable, Equatable {
         Setting(flag: "--worker-timeout-s", variable: "FUSION_WORKER_TIMEOUT_S") { config, text throws(ConfigurationError) in
             config.workerTimeoutSeconds = try integer(text, flag: "--worker-timeout-s", in: 1...86_400)
         },
+        Setting(flag: "--worker-stall-ms", variable: "FUSION_WORKER_STALL_MS") { config, text throws(ConfigurationError) in
+            config.workerStallMilliseconds = try integer(text, flag: "--worker-stall-ms", in: 100...3_600_000)
+        },
         Setting(flag: "--max-body-bytes", variable: "FUSION_MAX_BODY_BYTES") { config, text throws(ConfigurationError) in
             config.maxBodyBytes = try integer(text, flag: "--max-body-bytes", in: 1024...(1 << 30))
+        },
+        Setting(flag: "--max-image-pixels", variable: "FUSION_MAX_IMAGE_PIXELS") { config, text throws(ConfigurationError) in
+            config.maxImagePixels = try integer(text, flag: "--max-image-pixels", in: 1...100_000_000)
+        },
+        Setting(flag: "--large-image-pixels", variable: "FUSION_LARGE_IMAGE_PIXELS") { config, text throws(ConfigurationError) in
+            config.largeImagePixels = try integer(text, flag: "--large-image-pixels", in: 1...100_000_000)
         },
         Setting(flag: "--max-connections", variable: "FUSION_MAX_CONNECTIONS") { config, text throws(ConfigurationError) in
             config.maxConnections = try integer(text, flag: "--max-connections", in: 1...1_000_000)

@@ -16,7 +16,13 @@ public final class ServiceMetrics: Sendable {
     public let workerBatches: CounterMetric
     public let workerRestarts: CounterMetric
     public let workerTimeouts: CounterMetric
+    public let workerStalled: GaugeMetric
+    public let workerStalls: CounterMetric
+    public let workersHealthy: GaugeMetric
     public let retriedRequests: CounterMetric
+    public let imagesRejected: CounterMetric
+    public let imagesThrottled: CounterMetric
+    public let largeImageLaneDepth: GaugeMetric
     public let connectionsOpen: GaugeMetric
     public let http: HTTPLayerMetrics
     public let draining: GaugeMetric
@@ -52,8 +58,19 @@ public final class ServiceMetrics: Sendable {
         workerTimeouts = r.counter("fusion_worker_timeouts_total",
                                    "Times the worker was killed because it did not answer a batch, or did not become ready, within --worker-timeout-s.",
                                    labels: ["worker"])
+        workerStalled = r.gauge("fusion_worker_stalled",
+                                "1 while the worker holds a batch longer than max(--worker-stall-ms, 10x its recent p99 batch time).",
+                                labels: ["worker"])
+        workerStalls = r.counter("fusion_worker_stalls_total", "Times the worker became stalled.", labels: ["worker"])
+        workersHealthy = r.gauge("fusion_workers_healthy", "Workers ready and not stalled; /healthz answers 503 at 0.")
         retriedRequests = r.counter("fusion_retried_requests_total",
                                     "Requests re-sent to another worker because the worker holding them died.")
+        imagesRejected = r.counter("fusion_images_rejected_total",
+                                   "Images refused before decoding: too_large (over --max-image-pixels, 422) or large_lane_full (503).",
+                                   labels: ["reason"])
+        imagesThrottled = r.counter("fusion_images_throttled_total",
+                                    "Images over --large-image-pixels sent to the one-thread large-image lane.")
+        largeImageLaneDepth = r.gauge("fusion_large_image_lane_depth", "Large images waiting or decoding in the lane.")
         connectionsOpen = r.gauge("fusion_http_connections_open", "Open HTTP connections.")
         http = HTTPLayerMetrics(registry: r)
         draining = r.gauge("fusion_draining", "1 while the server drains after SIGTERM/SIGINT.")

@@ -24,6 +24,11 @@ public struct WorkerStatus: Sendable, Equatable {
     /// Sum of the worker's own measurement of its batches' inference time.
     public var busyNanos: UInt64
     public var batches: Int
+    /// It has held a batch far longer than its recent batches took (`StallDetector`): ready,
+    /// but not answering. `/healthz` does not count it as healthy.
+    public var stalled: Bool = false
+    /// Times it became stalled.
+    public var stalls: Int = 0
 }
 
 /// Starts, feeds and supervises the worker processes (`fusion-serve worker`), one per replica.
@@ -53,6 +58,8 @@ public final class WorkerPool: BatchTransport, @unchecked Sendable {
         /// previous answer, or the batch's send, whichever is later), or has not said ready
         /// this long after it was spawned, is taken for hung and killed; nil: never.
         public var workerTimeoutNanos: UInt64? = 60_000_000_000
+        /// The least time a worker must sit on a batch to count as stalled (`StallDetector`).
+        public var stallFloorNanos: UInt64 = StallDetector.defaultFloorNanos
 
         /// Creates a configuration.
         public init(executable: String, modelDirectory: String, cpuSets: [CPUSet], maxBatch: Int,
@@ -89,7 +96,10 @@ public final class WorkerPool: BatchTransport, @unchecked Sendable {
         self.configuration = configuration
         self.dispatcher = dispatcher
         self.logger = logger
-        slots = configuration.cpuSets.enumerated().map { WorkerSlot(index: $0.offset, cpus: $0.element) }
+        slots = configuration.cpuSets.enumerated().map {
+            WorkerSlot(index: $0.offset, cpus: $0.element,
+                       stalls: StallDetector(floorNanos: configuration.stallFloorNanos))
+        }
     }
 
     /// Spawns every worker (each in its supervising thread).
@@ -111,11 +121,9 @@ public final class WorkerPool: BatchTransport, @unchecked Sendable {
             writer.name = "worker-\(slot.index)-writer"
             writer.start()
         }
-        if let timeout = configuration.workerTimeoutNanos {
-            let watchdog = Thread { [self] in watchForHungWorkers(timeout: timeout) }
-            watchdog.name = "worker-watchdog"
-            watchdog.start()
-        }
+        let watchdog = Thread { [self] in watchForHungWorkers(timeout: configuration.workerTimeoutNanos) }
+        watchdog.name = "worker-watchdog"
+        watchdog.start()
     }
 
     /// The state of every worker.
@@ -178,12 +186,23 @@ public final class WorkerPool: BatchTransport, @unchecked Sendable {
     /// socket, so the reader alone would wait forever. Killing it turns the hang into a death,
     /// which the supervisor already handles: a held batch is retried once elsewhere and the
     /// worker restarts (a start that keeps hanging counts towards giving the worker up).
-    private func watchForHungWorkers(timeout: UInt64) {
+    ///
+    /// Long before that, a worker sitting on a batch far longer than its recent batches took
+    /// is marked stalled (logged once per stall, counted in `/metrics`), so `/healthz` stops
+    /// calling a server whose only worker is stuck ready.
+    private func watchForHungWorkers(timeout: UInt64?) {
         // Ten checks per timeout (at most every 100 ms): a hang is caught within 110 % of it.
-        let tick = min(100_000_000, max(1_000_000, timeout / 10))
+        let tick = min(100_000_000, max(1_000_000, (timeout ?? .max) / 10))
         while !isStopping {
             let now = Monotonic.now()
             for slot in slots {
+                if let stall = slot.checkStall(now: now) {
+                    logger.warning("worker stalled: holding a batch far longer than its recent batches took", metadata: [
+                        "worker": "\(slot.index)", "batch": "\(stall.batchID)",
+                        "held_ms": "\(stall.heldNanos / 1_000_000)", "threshold_ms": "\(stall.thresholdNanos / 1_000_000)",
+                    ])
+                }
+                guard let timeout else { continue }
                 if let overdue = slot.overdueBatch(now: now, timeout: timeout) {
                     logger.error("worker did not answer a batch in time: killing it", metadata: [
                         "worker": "\(slot.index)", "batch": "\(overdue.batchID)", "pid": "\(overdue.pid)",
@@ -369,6 +388,11 @@ final class WorkerSlot: @unchecked Sendable {
     /// Batches handed to the current process and not answered yet: id and when it was queued
     /// for writing, oldest first (at most the dispatcher's two per worker, plus a retry).
     private var unanswered: [(id: UInt64, sentAt: UInt64)] = []
+    /// Recent batch times and the stall rule.
+    private var stallDetector: StallDetector
+    /// Whether the last `checkStall` found it stalled (to count each stall once).
+    private var stallReported = false
+    private var stallCount = 0
     /// When the current process last answered a batch (or was attached).
     private var lastAnswerAt: UInt64 = 0
     /// Why the watchdog killed the current process, until the supervisor reads it.
@@ -377,16 +401,42 @@ final class WorkerSlot: @unchecked Sendable {
     /// message and a retry racing a restart.
     private let outboxCapacity = 8
 
-    init(index: Int, cpus: CPUSet) {
+    init(index: Int, cpus: CPUSet, stalls: StallDetector = StallDetector()) {
         self.index = index
         self.cpus = cpus
+        self.stallDetector = stalls
     }
 
     var status: WorkerStatus {
         condition.lock()
         defer { condition.unlock() }
         return WorkerStatus(index: index, state: state, pid: child?.pid, cpus: cpus.description,
-                            restarts: restarts, timeouts: timeouts, busyNanos: busyNanos, batches: batches)
+                            restarts: restarts, timeouts: timeouts, busyNanos: busyNanos, batches: batches,
+                            stalled: heldBatch(now: Monotonic.now()).map { stallDetector.isStalled(heldNanos: $0.held) } ?? false,
+                            stalls: stallCount)
+    }
+
+    /// The oldest unanswered batch of a ready worker and how long the worker has been on it:
+    /// since it was sent or since the batch before it was answered, whichever is later.
+    /// Call with the lock held.
+    private func heldBatch(now: UInt64) -> (id: UInt64, held: UInt64)? {
+        guard state == .ready, let oldest = unanswered.first else { return nil }
+        let started = max(oldest.sentAt, lastAnswerAt)
+        return (oldest.id, now > started ? now - started : 0)
+    }
+
+    /// Counts and returns a stall when the worker has just become stalled (once per stall).
+    func checkStall(now: UInt64) -> (batchID: UInt64, heldNanos: UInt64, thresholdNanos: UInt64)? {
+        condition.lock()
+        defer { condition.unlock() }
+        guard let held = heldBatch(now: now), stallDetector.isStalled(heldNanos: held.held) else {
+            stallReported = false
+            return nil
+        }
+        guard !stallReported else { return nil }
+        stallReported = true
+        stallCount += 1
+        return (held.id, held.held, stallDetector.thresholdNanos)
     }
 
     func setState(_ newState: WorkerStatus.State) {
@@ -403,10 +453,13 @@ final class WorkerSlot: @unchecked Sendable {
 
     func recordBatch(id: UInt64, nanos: UInt64) {
         condition.lock()
+        let now = Monotonic.now()
+        if let held = heldBatch(now: now), held.id == id { stallDetector.record(batchNanos: held.held) }
         busyNanos &+= nanos
         batches += 1
         unanswered.removeAll { $0.id == id }
-        lastAnswerAt = Monotonic.now()
+        lastAnswerAt = now
+        stallReported = false
         condition.unlock()
     }
 
