@@ -46,7 +46,7 @@ struct ServeCommand: ParsableCommand {
     @Option(name: .customLong("max-connections"),
             help: "Open connections at most (FUSION_MAX_CONNECTIONS; default 1024).") var maxConnections: String?
     @Option(name: .customLong("max-connections-per-ip"),
-            help: "Open connections per client address at most, 0 for no limit (FUSION_MAX_CONNECTIONS_PER_IP; default 0: behind a proxy all clients share its address).")
+            help: "Open connections per client address at most; 0 is no limit, the default because behind a proxy all clients share its address (FUSION_MAX_CONNECTIONS_PER_IP; default 0).")
     var maxConnectionsPerIp: String?
     @Option(name: .customLong("max-buffered-bytes"),
             help: "Request body bytes held at once over all connections; a body beyond it gets 503 (FUSION_MAX_BUFFERED_BYTES; default 1/8 of RAM or the cgroup limit, at least 4x --max-body-bytes).")
