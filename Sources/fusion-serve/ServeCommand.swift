@@ -38,10 +38,10 @@ struct ServeCommand: ParsableCommand {
     @Option(name: .customLong("max-body-bytes"),
             help: "Largest request body (FUSION_MAX_BODY_BYTES; default 20971520).") var maxBodyBytes: String?
     @Option(name: .customLong("max-image-pixels"),
-            help: "Images declaring more pixels are refused with 422 before decoding (FUSION_MAX_IMAGE_PIXELS; default 16777216, 4096x4096).")
+            help: "Images declaring more pixels (4096x4096 by default) are refused with 422 before decoding (FUSION_MAX_IMAGE_PIXELS; default 16777216).")
     var maxImagePixels: String?
     @Option(name: .customLong("large-image-pixels"),
-            help: "Images declaring more pixels decode one at a time in a low-priority lane, so they cannot starve small requests (FUSION_LARGE_IMAGE_PIXELS; default 4194304, 2048x2048).")
+            help: "Images declaring more pixels decode one at a time in a low-priority lane, so they cannot starve small requests; 2048x2048 by default (FUSION_LARGE_IMAGE_PIXELS; default 4194304).")
     var largeImagePixels: String?
     @Option(name: .customLong("max-connections"),
             help: "Open connections at most (FUSION_MAX_CONNECTIONS; default 1024).") var maxConnections: String?
