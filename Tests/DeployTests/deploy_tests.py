@@ -17,6 +17,7 @@ import re
 import shutil
 import signal
 import socket
+import ssl
 import struct
 import subprocess
 import sys
@@ -138,9 +139,13 @@ def tiny_png(width=40, height=30):
 INFER_BODY = json.dumps({"image": base64.b64encode(tiny_png()).decode(), "text": "a red circle on the left"}).encode()
 
 
-def request(port, method, path, body=None, headers=None, timeout=30, connection=None):
-    """Returns (status, headers dict, body bytes). Uses `connection` if given (keep-alive)."""
+def request(port, method, path, body=None, headers=None, timeout=30, connection=None, cafile=None):
+    """Returns (status, headers dict, body bytes). Uses `connection` if given (keep-alive);
+    with `cafile`, HTTPS to "localhost" verified against that CA."""
     own = connection is None
+    if connection is None and cafile is not None:
+        context = ssl.create_default_context(cafile=str(cafile))
+        connection = http.client.HTTPSConnection("localhost", port, timeout=timeout, context=context)
     conn = connection or http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
     try:
         all_headers = {"Content-Type": "application/json"} if body is not None else {}
@@ -282,9 +287,9 @@ class Load:
                f"{what}: {len(self.errors)} of {self.total} requests failed ({dict(self.statuses)}): {sample}")
 
 
-def metric_samples(port):
+def metric_samples(port, cafile=None):
     """Prometheus text from /metrics as (name, labels dict, value) tuples."""
-    status, _, body = request(port, "GET", "/metrics", timeout=5)
+    status, _, body = request(port, "GET", "/metrics", timeout=5, cafile=cafile)
     expect(status == 200, f"/metrics on {port} returned {status}")
     samples = []
     for line in body.decode().splitlines():
@@ -300,11 +305,11 @@ def metric_samples(port):
     return samples
 
 
-def served_ok(port):
+def served_ok(port, cafile=None):
     """Successful /infer requests this instance has answered, from its /metrics
     (`fusion_requests_total{route="/infer",status="200"}`; absent until the first one)."""
     total = 0.0
-    for name, labels, value in metric_samples(port):
+    for name, labels, value in metric_samples(port, cafile):
         if name != "fusion_requests_total":
             continue
         if labels.get("status", labels.get("code")) != "200":
@@ -901,6 +906,131 @@ def test_scale_out_behind_haproxy(tmp, procs):
         expect(time.monotonic() < deadline, f"HAProxy's health check never took node3 out:\n{log_tail(lb)}")
         time.sleep(0.2)
     expect(lb.poll() is None, "haproxy died")
+
+
+# --- HTTPS end to end: TLS terminated at the balancer, re-encrypted to the nodes ---------------
+
+TLS_NODES = ["10.0.0.11:8443", "10.0.0.12:8443", "10.0.0.13:8443"]
+
+
+def make_certificates(tmp):
+    certs = Path(tmp) / "certs"
+    subprocess.run(["bash", str(ROOT / "Tests/Fixtures/tls/make-certs.sh"), str(certs)], check=True, timeout=60)
+    os.chmod(tmp, 0o755)
+    for item in [certs, *certs.iterdir()]:
+        os.chmod(item, 0o755 if item.is_dir() else 0o644)
+    return certs
+
+
+def tls_scale_out(tmp, procs, write_balancer):
+    certs = make_certificates(tmp)
+    ca = certs / "cert.pem"   # self-signed: the nodes' certificate is its own CA
+    node_ports = [free_port() for _ in TLS_NODES]
+    tls_args = ["--tls-cert", str(certs / "cert.pem"), "--tls-key", str(certs / "key.pem")]
+    nodes = [start_server(procs, tmp, f"tls-node{i + 1}", port, extra=tls_args) for i, port in enumerate(node_ports)]
+    for node, port in zip(nodes, node_ports):
+        deadline = time.monotonic() + READY_TIMEOUT_S
+        while True:
+            try:
+                if request(port, "GET", "/healthz", timeout=2, cafile=ca)[0] == 200:
+                    break
+            except (OSError, http.client.HTTPException):
+                pass
+            expect(time.monotonic() < deadline and node.poll() is None, f"TLS node not ready:\n{log_tail(node)}")
+            time.sleep(0.1)
+        # The node speaks HTTPS only: plain HTTP gets no answer.
+        try:
+            plain = request(port, "GET", "/healthz", timeout=2)[0]
+        except (OSError, http.client.HTTPException):
+            plain = None
+        expect(plain is None, f"plain HTTP to a TLS node answered {plain}")
+    lb_port = free_port()
+    lb = write_balancer(procs, tmp, lb_port, node_ports, certs)
+    deadline = time.monotonic() + 20
+    while True:
+        try:
+            if request(lb_port, "GET", "/healthz", timeout=2, cafile=ca)[0] == 200:
+                break
+        except (OSError, http.client.HTTPException):
+            pass
+        expect(time.monotonic() < deadline and lb.poll() is None, f"TLS balancer not answering:\n{log_tail(lb)}")
+        time.sleep(0.1)
+    before = [served_ok(p, ca) for p in node_ports]
+    context = ssl.create_default_context(cafile=str(ca))
+    connection = http.client.HTTPSConnection("localhost", lb_port, timeout=30, context=context)
+    for index in range(90):
+        status, _, body = request(lb_port, "POST", "/infer", body=INFER_BODY, connection=connection)
+        expect(status == 200, f"request {index} through the TLS balancer: {status} {body[:200]!r}")
+    connection.close()
+    counts = [served_ok(p, ca) - b for p, b in zip(node_ports, before)]
+    expect(sum(counts) >= 90 and min(counts) >= 5, f"TLS nodes served {counts}")
+    handshakes = [sum(v for n, l, v in metric_samples(p, ca) if n == "fusion_http_tls_handshakes_total") for p in node_ports]
+    expect(all(h >= 1 for h in handshakes), f"nodes saw no TLS handshake from the balancer: {handshakes}")
+    print(f"    90/90 /infer over HTTPS through the balancer, re-encrypted; per node {counts}")
+    expect(lb.poll() is None, "balancer died")
+
+
+def start_nginx_tls(procs, tmp, lb_port, node_ports, certs):
+    conf_dir = Path(tmp) / "nginx"
+    conf_dir.mkdir()
+    os.chmod(conf_dir, 0o755)
+    site = substituted((DEPLOY / "nginx/fusion-serve-tls.conf").read_text(),
+                       [(node, f"127.0.0.1:{p}") for node, p in zip(TLS_NODES, node_ports)]
+                       + [("listen 443 ssl;", f"listen 127.0.0.1:{lb_port} ssl;"),
+                          ("/etc/nginx/tls/fusion-serve.pem", str(certs / "cert.pem")),
+                          ("/etc/nginx/tls/fusion-serve.key", str(certs / "key.pem")),
+                          ("/etc/nginx/tls/nodes-ca.pem", str(certs / "cert.pem"))])
+    (conf_dir / "fusion-serve-tls.conf").write_text(site)
+    (conf_dir / "nginx.conf").write_text(f"""
+worker_processes 1;
+pid {conf_dir}/nginx.pid;
+error_log {conf_dir}/error.log warn;
+events {{ worker_connections 1024; }}
+http {{
+    access_log {conf_dir}/access.log;
+    client_body_temp_path {conf_dir}/body;
+    proxy_temp_path {conf_dir}/proxy;
+    fastcgi_temp_path {conf_dir}/fastcgi;
+    uwsgi_temp_path {conf_dir}/uwsgi;
+    scgi_temp_path {conf_dir}/scgi;
+    include {conf_dir}/fusion-serve-tls.conf;
+}}
+""")
+    check = subprocess.run(["nginx", "-t", "-p", str(conf_dir), "-c", str(conf_dir / "nginx.conf")],
+                           capture_output=True, text=True)
+    expect(check.returncode == 0, f"nginx -t: {check.stderr}")
+    process = procs.start(["nginx", "-p", str(conf_dir), "-c", str(conf_dir / "nginx.conf"), "-g", "daemon off;"],
+                          conf_dir / "stdout.log")
+    process.error_log = conf_dir / "error.log"
+    return process
+
+
+def start_haproxy_tls(procs, tmp, lb_port, node_ports, certs):
+    conf_dir = Path(tmp) / "haproxy"
+    conf_dir.mkdir()
+    bundle = conf_dir / "fusion-serve.pem"
+    bundle.write_text((certs / "cert.pem").read_text() + (certs / "key.pem").read_text())
+    text = substituted((DEPLOY / "haproxy/fusion-serve-tls.cfg").read_text(),
+                       [(node, f"127.0.0.1:{p}") for node, p in zip(TLS_NODES, node_ports)]
+                       + [("bind :443 ssl", f"bind 127.0.0.1:{lb_port} ssl"),
+                          ("/etc/haproxy/tls/fusion-serve.pem", str(bundle)),
+                          ("/etc/haproxy/tls/nodes-ca.pem", str(certs / "cert.pem")),
+                          ("log /dev/log local0", "log stderr format raw local0")])
+    text = "\n".join(line for line in text.splitlines()
+                     if not re.match(r"\s*(chroot|user|group|stats socket)\b", line))
+    config = conf_dir / "haproxy.cfg"
+    config.write_text(text + "\n")
+    check = subprocess.run(["haproxy", "-c", "-f", str(config)], capture_output=True, text=True)
+    expect(check.returncode == 0, f"haproxy -c: {check.stdout}{check.stderr}")
+    return procs.start(["haproxy", "-db", "-f", str(config)], conf_dir / "haproxy.log")
+
+
+def test_https_end_to_end_behind_nginx(tmp, procs):
+    tls_scale_out(tmp, procs, start_nginx_tls)
+
+
+def test_https_end_to_end_behind_haproxy(tmp, procs):
+    tls_scale_out(tmp, procs, start_haproxy_tls)
 
 
 # --- runner ----------------------------------------------------------------------------------
