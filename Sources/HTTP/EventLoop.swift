@@ -316,8 +316,9 @@ final class EventLoop {
                 if lingering { continue }
                 connection.lastReadAt = now
                 if wasIdle { connection.headStartedAt = connection.servedAny ? now : connection.acceptedAt }
-                // A TLS read returns one record at most: keep reading until it would block.
-                if count < scratch.count && connection.tls == nil { reads = .max }
+                // A short read drained the socket; a TLS read returns one record at most, so
+                // it drained the socket only if OpenSSL holds nothing more either.
+                if count < scratch.count && !(connection.tls?.hasPending ?? false) { reads = .max }
             }
         }
         if let tls = connection.tls, connection.phase == .open, !connection.peerClosed, tls.hasPending {
