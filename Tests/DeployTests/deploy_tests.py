@@ -799,6 +799,12 @@ def start_nginx(procs, tmp, lb_port, node_ports):
                        [(node, f"127.0.0.1:{p}") for node, p in zip(NODES, node_ports)]
                        + [("listen 80;", f"listen 127.0.0.1:{lb_port};")])
     (conf_dir / "fusion-serve.conf").write_text(site)
+    return run_nginx(procs, conf_dir, "fusion-serve.conf")
+
+
+def run_nginx(procs, conf_dir, site_file):
+    """Wraps `site_file` (in `conf_dir`) in a minimal nginx.conf with every path in `conf_dir`,
+    checks it with `nginx -t` and starts nginx in the foreground."""
     (conf_dir / "nginx.conf").write_text(f"""
 worker_processes 1;
 pid {conf_dir}/nginx.pid;
@@ -811,7 +817,7 @@ http {{
     fastcgi_temp_path {conf_dir}/fastcgi;
     uwsgi_temp_path {conf_dir}/uwsgi;
     scgi_temp_path {conf_dir}/scgi;
-    include {conf_dir}/fusion-serve.conf;
+    include {conf_dir}/{site_file};
 }}
 """)
     check = subprocess.run(["nginx", "-t", "-p", str(conf_dir), "-c", str(conf_dir / "nginx.conf")],
@@ -830,7 +836,12 @@ def start_haproxy(procs, tmp, lb_port, node_ports):
                        [(node, f"127.0.0.1:{p}") for node, p in zip(NODES, node_ports)]
                        + [("bind :80", f"bind 127.0.0.1:{lb_port}"),
                           ("log /dev/log local0", "log stderr format raw local0")])
-    # Host-only lines: a chroot, a privileged user and the admin socket in /run.
+    return run_haproxy(procs, conf_dir, text)
+
+
+def run_haproxy(procs, conf_dir, text):
+    """Drops host-only lines (a chroot, a privileged user, the admin socket in /run) from
+    `text`, checks it with `haproxy -c` and starts HAProxy in the foreground."""
     text = "\n".join(line for line in text.splitlines()
                      if not re.match(r"\s*(chroot|user|group|stats socket)\b", line))
     config = conf_dir / "haproxy.cfg"
@@ -981,28 +992,7 @@ def start_nginx_tls(procs, tmp, lb_port, node_ports, certs):
                           ("/etc/nginx/tls/fusion-serve.key", str(certs / "key.pem")),
                           ("/etc/nginx/tls/nodes-ca.pem", str(certs / "cert.pem"))])
     (conf_dir / "fusion-serve-tls.conf").write_text(site)
-    (conf_dir / "nginx.conf").write_text(f"""
-worker_processes 1;
-pid {conf_dir}/nginx.pid;
-error_log {conf_dir}/error.log warn;
-events {{ worker_connections 1024; }}
-http {{
-    access_log {conf_dir}/access.log;
-    client_body_temp_path {conf_dir}/body;
-    proxy_temp_path {conf_dir}/proxy;
-    fastcgi_temp_path {conf_dir}/fastcgi;
-    uwsgi_temp_path {conf_dir}/uwsgi;
-    scgi_temp_path {conf_dir}/scgi;
-    include {conf_dir}/fusion-serve-tls.conf;
-}}
-""")
-    check = subprocess.run(["nginx", "-t", "-p", str(conf_dir), "-c", str(conf_dir / "nginx.conf")],
-                           capture_output=True, text=True)
-    expect(check.returncode == 0, f"nginx -t: {check.stderr}")
-    process = procs.start(["nginx", "-p", str(conf_dir), "-c", str(conf_dir / "nginx.conf"), "-g", "daemon off;"],
-                          conf_dir / "stdout.log")
-    process.error_log = conf_dir / "error.log"
-    return process
+    return run_nginx(procs, conf_dir, "fusion-serve-tls.conf")
 
 
 def start_haproxy_tls(procs, tmp, lb_port, node_ports, certs):
@@ -1016,13 +1006,7 @@ def start_haproxy_tls(procs, tmp, lb_port, node_ports, certs):
                           ("/etc/haproxy/tls/fusion-serve.pem", str(bundle)),
                           ("/etc/haproxy/tls/nodes-ca.pem", str(certs / "cert.pem")),
                           ("log /dev/log local0", "log stderr format raw local0")])
-    text = "\n".join(line for line in text.splitlines()
-                     if not re.match(r"\s*(chroot|user|group|stats socket)\b", line))
-    config = conf_dir / "haproxy.cfg"
-    config.write_text(text + "\n")
-    check = subprocess.run(["haproxy", "-c", "-f", str(config)], capture_output=True, text=True)
-    expect(check.returncode == 0, f"haproxy -c: {check.stdout}{check.stderr}")
-    return procs.start(["haproxy", "-db", "-f", str(config)], conf_dir / "haproxy.log")
+    return run_haproxy(procs, conf_dir, text)
 
 
 def test_https_end_to_end_behind_nginx(tmp, procs):
