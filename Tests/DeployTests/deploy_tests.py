@@ -933,6 +933,18 @@ def make_certificates(tmp):
     return certs
 
 
+def wait_https_healthy(port, ca, process, timeout, what):
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if request(port, "GET", "/healthz", timeout=2, cafile=ca)[0] == 200:
+                return
+        except (OSError, http.client.HTTPException):
+            pass
+        expect(time.monotonic() < deadline and process.poll() is None, f"{what}:\n{log_tail(process)}")
+        time.sleep(0.1)
+
+
 def tls_scale_out(tmp, procs, write_balancer):
     certs = make_certificates(tmp)
     ca = certs / "cert.pem"   # self-signed: the nodes' certificate is its own CA
@@ -940,15 +952,7 @@ def tls_scale_out(tmp, procs, write_balancer):
     tls_args = ["--tls-cert", str(certs / "cert.pem"), "--tls-key", str(certs / "key.pem")]
     nodes = [start_server(procs, tmp, f"tls-node{i + 1}", port, extra=tls_args) for i, port in enumerate(node_ports)]
     for node, port in zip(nodes, node_ports):
-        deadline = time.monotonic() + READY_TIMEOUT_S
-        while True:
-            try:
-                if request(port, "GET", "/healthz", timeout=2, cafile=ca)[0] == 200:
-                    break
-            except (OSError, http.client.HTTPException):
-                pass
-            expect(time.monotonic() < deadline and node.poll() is None, f"TLS node not ready:\n{log_tail(node)}")
-            time.sleep(0.1)
+        wait_https_healthy(port, ca, node, READY_TIMEOUT_S, "TLS node not ready")
         # The node speaks HTTPS only: plain HTTP gets no answer.
         try:
             plain = request(port, "GET", "/healthz", timeout=2)[0]
@@ -957,15 +961,7 @@ def tls_scale_out(tmp, procs, write_balancer):
         expect(plain is None, f"plain HTTP to a TLS node answered {plain}")
     lb_port = free_port()
     lb = write_balancer(procs, tmp, lb_port, node_ports, certs)
-    deadline = time.monotonic() + 20
-    while True:
-        try:
-            if request(lb_port, "GET", "/healthz", timeout=2, cafile=ca)[0] == 200:
-                break
-        except (OSError, http.client.HTTPException):
-            pass
-        expect(time.monotonic() < deadline and lb.poll() is None, f"TLS balancer not answering:\n{log_tail(lb)}")
-        time.sleep(0.1)
+    wait_https_healthy(lb_port, ca, lb, 20, "TLS balancer not answering")
     before = [served_ok(p, ca) for p in node_ports]
     context = ssl.create_default_context(cafile=str(ca))
     connection = http.client.HTTPSConnection("localhost", lb_port, timeout=30, context=context)
