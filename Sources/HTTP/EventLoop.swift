@@ -306,6 +306,7 @@ final class EventLoop {
                 reads = .max
             case .done(0):
                 connection.peerClosed = true
+                cancelPending(connection)
                 // Bytes read just before the end may hold whole requests: those are answered.
                 if lingering || connection.slots.isEmpty && !connection.hasOutput && connection.parser.progress == .idle {
                     close(connection)
@@ -401,6 +402,7 @@ final class EventLoop {
                 guard let index = connection.slots.indices.last else { return (true, messages) }
                 connection.slots[index].dispatched = true
                 connection.slots[index].owesContinue = false
+                connection.slots[index].cancellation = request.cancellation
                 let slot = connection.slots[index]
                 request.requestID = slot.requestID
                 connection.servedAny = true
@@ -447,10 +449,25 @@ final class EventLoop {
         metricsDirty = true
     }
 
-    /// Drops every slot of `connection`, returning their charges.
+    /// Drops every slot of `connection`, returning their charges. Requests still being
+    /// worked on are told their client is gone, so work not started yet is skipped.
     private func dropSlots(_ connection: HTTPConnection) {
+        cancelPending(connection)
         for slot in connection.slots { release(slot) }
         connection.slots.removeAll()
+    }
+
+    /// Tells the handler that requests without an answer yet have lost their client. Also
+    /// on the client's end of stream, as nginx does (499): a client that closes after sending
+    /// is almost always gone, and computing for it only delays the others. Answers that are
+    /// ready anyway are still written.
+    private func cancelPending(_ connection: HTTPConnection) {
+        for slot in connection.slots where slot.response == nil {
+            guard let cancellation = slot.cancellation, !cancellation.isCancelled else { continue }
+            cancellation.cancel()
+            metrics.requestsCancelled += 1
+            metricsDirty = true
+        }
     }
 
     /// Whether to parse (and read) more: a request already begun is always finished; a new

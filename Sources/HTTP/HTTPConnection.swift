@@ -19,6 +19,8 @@ struct ResponseSlot {
     var isFinal: Bool
     /// Body bytes this request holds against `maxBufferedBodyBytes` until it is answered.
     var charge = 0
+    /// Shared with the dispatched request: set when its answer can no longer be delivered.
+    var cancellation: CancellationFlag?
 }
 
 /// Per-connection state, owned by the event loop thread.

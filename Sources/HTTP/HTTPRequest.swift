@@ -79,6 +79,12 @@ public struct HTTPRequest: Sendable {
     public var requestID: String
     /// Whether the connection stays open after the response.
     public var keepAlive: Bool
+    /// Set by the server when the client can no longer receive the answer (it closed the
+    /// connection): work not started yet can be dropped.
+    public var cancellation = CancellationFlag()
+
+    /// Whether the client is gone (see `cancellation`).
+    public var isCancelled: Bool { cancellation.isCancelled }
 
     /// Creates a request.
     public init(method: String, target: String, version: HTTPVersion = .http1_1, headers: HTTPHeaders = [:],

@@ -19,6 +19,9 @@ public struct HTTPServerMetrics: Sendable, Hashable {
     public var tlsHandshakes: UInt64 = 0
     public var tlsResumedSessions: UInt64 = 0
     public var tlsHandshakeFailures: UInt64 = 0
+    /// Dispatched requests whose connection closed before their answer (their
+    /// `HTTPRequest.isCancelled` turned true).
+    public var requestsCancelled: UInt64 = 0
     /// Requests dropped unfinished because the client closed its sending side mid-request.
     public var abandonedRequests: UInt64 = 0
     /// Complete requests handed to the handler.

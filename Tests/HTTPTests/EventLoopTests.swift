@@ -402,3 +402,35 @@ final class Counter: @unchecked Sendable {
     var value: Int { lock.withLock { count } }
     func increment() { lock.withLock { count += 1 } }
 }
+
+/// Issue 17 item 2 (the HTTP half): a request whose connection closes is marked cancelled, so
+/// the service can skip work for it.
+@Suite(.serialized)
+struct EventLoopCancellationTests {
+    final class Held: @unchecked Sendable {
+        // Guarded by `lock`.
+        private let lock = NSLock()
+        private var requests: [HTTPRequest] = []
+        private var responders: [HTTPResponder] = []
+        func add(_ request: HTTPRequest, _ responder: HTTPResponder) {
+            lock.withLock { requests.append(request); responders.append(responder) }
+        }
+        var all: [HTTPRequest] { lock.withLock { requests } }
+    }
+
+    @Test func closingTheConnectionCancelsItsPendingRequests() throws {
+        let held = Held()
+        let server = try TestServer { request, responder in held.add(request, responder) }
+        defer { server.stop() }
+        let leaving = try RawClient(port: server.port)
+        try leaving.send(getRequest("/a") + getRequest("/b"))
+        let staying = try RawClient(port: server.port)
+        try staying.send(getRequest("/c"))
+        try waitUntil { held.all.count == 3 }
+        #expect(held.all.allSatisfy { !$0.isCancelled })
+        try leaving.socket.close()
+        try waitUntil { held.all.filter(\.isCancelled).count == 2 }
+        #expect(held.all.first { $0.path == "/c" }?.isCancelled == false)
+        #expect(server.server.metrics.requestsCancelled == 2)
+    }
+}

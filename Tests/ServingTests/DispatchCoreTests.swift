@@ -28,6 +28,23 @@ private func makeCore(workers: Int = 1, maxBatch: Int = 8, delay: UInt64 = 2 * m
         #expect(whileDraining == .refused(.draining))
     }
 
+    @Test func requestsWhoseClientLeftAreDroppedBeforeTheirBatchForms() {
+        // Worker busy with one batch: 2, 3, 4 wait for the next; the clients of 2 and 4 leave.
+        var core = makeCore(delay: 0, perWorker: 1)
+        _ = core.submit(1, now: 0, deadline: .max)
+        #expect(core.step(now: 0).sends.map { $0.requests.map(\.job) } == [[1]])
+        for job in 2...4 { _ = core.submit(job, now: 1 * ms, deadline: .max) }
+        let gone: Set<Int> = [2, 4]
+        let waiting = core.step(now: 2 * ms, isCancelled: { gone.contains($0) })
+        #expect(waiting.cancelled.map(\.job) == [2, 4])
+        #expect(waiting.sends.isEmpty)
+        #expect(core.queue.count == 1)
+        _ = core.complete(batchID: 1, worker: 0, inferenceNanos: 1)
+        let next = core.step(now: 3 * ms, isCancelled: { gone.contains($0) })
+        #expect(next.sends.map { $0.requests.map(\.job) } == [[3]])
+        #expect(next.cancelled.isEmpty)
+    }
+
     @Test func aLoneRequestGoesAtOnceWhateverTheDelay() {
         // No idle wait: the clock does not move between the submission and the step.
         var core = makeCore(delay: 500 * ms)

@@ -61,6 +61,9 @@ public struct APIError: Error, Equatable, CustomStringConvertible {
         APIError(.methodNotAllowed, "method_not_allowed", "\(method) is not allowed on \(path); use \(allow).",
                  headers: [("Allow", allow)])
     }
+    /// nginx's 499: logged and counted, never seen by the client, who is gone.
+    static let clientClosedRequest = APIError(HTTPStatus(code: 499, reasonPhrase: "Client Closed Request"), "client_closed_request",
+                                              "The client closed the connection before the request ran.")
     static func unauthorized(presented: Bool) -> APIError {
         // RFC 6750 §3: no credentials → a bare challenge; wrong ones → invalid_token.
         let challenge = presented ? #"Bearer realm="fusion-serve", error="invalid_token""# : #"Bearer realm="fusion-serve""#
@@ -112,6 +115,8 @@ public struct APIError: Error, Equatable, CustomStringConvertible {
         case .shuttingDown:
             return APIError(.serviceUnavailable, "draining", "The server stopped before the request could run.",
                             headers: [("Retry-After", "1")])
+        case .cancelled:
+            return clientClosedRequest
         }
     }
 

@@ -67,6 +67,12 @@ struct BatchQueue<Job> {
         return items.removeAll(where: { $0.deadline <= now })
     }
 
+    /// Removes every request `abandoned` says no one waits for any more.
+    mutating func removeAbandoned(_ abandoned: (Job) -> Bool) -> [QueuedRequest<Job>] {
+        guard items.elements.contains(where: { abandoned($0.job) }) else { return [] }
+        return items.removeAll(where: { abandoned($0.job) })
+    }
+
     /// Takes up to `maxBatch` requests from the head, oldest first.
     mutating func takeBatch() -> [QueuedRequest<Job>] {
         var batch: [QueuedRequest<Job>] = []

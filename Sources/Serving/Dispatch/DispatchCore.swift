@@ -32,6 +32,8 @@ struct DispatchedBatch<Job> {
 struct DispatchStep<Job> {
     var sends: [DispatchedBatch<Job>] = []
     var expired: [QueuedRequest<Job>] = []
+    /// Requests whose client went away before their batch was formed (not computed).
+    var cancelled: [QueuedRequest<Job>] = []
     var wakeAt: UInt64?
 }
 
@@ -68,9 +70,10 @@ struct DispatchCore<Job> {
         return queue.enqueue(job, now: now, deadline: deadline, workerIdle: workerIdle) ? .accepted : .queueFull
     }
 
-    /// Decides what to do at `now`.
-    mutating func step(now: UInt64) -> DispatchStep<Job> {
+    /// Decides what to do at `now`; `isCancelled` tells requests whose client is gone.
+    mutating func step(now: UInt64, isCancelled: (Job) -> Bool = { _ in false }) -> DispatchStep<Job> {
         var out = DispatchStep<Job>()
+        out.cancelled = queue.removeAbandoned(isCancelled)
         out.expired = queue.removeExpired(now: now)
 
         // Batches re-sent after a worker death go first: their requests are the oldest.

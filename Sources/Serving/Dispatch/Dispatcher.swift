@@ -189,8 +189,8 @@ public final class Dispatcher: @unchecked Sendable {
         condition.lock()
         while !stopping {
             let now = Monotonic.now()
-            let step = core.step(now: now)
-            if step.sends.isEmpty && step.expired.isEmpty {
+            let step = core.step(now: now, isCancelled: { $0.isCancelled })
+            if step.sends.isEmpty && step.expired.isEmpty && step.cancelled.isEmpty {
                 if let wake = step.wakeAt {
                     let seconds = wake > now ? Double(wake - now) / 1e9 : 0
                     _ = condition.wait(until: Date(timeIntervalSinceNow: seconds))
@@ -203,6 +203,7 @@ public final class Dispatcher: @unchecked Sendable {
             if core.isIdle { condition.broadcast() }
             condition.unlock()
             for request in step.expired { request.job.finish(.failure(.deadlineExceeded)) }
+            for request in step.cancelled { request.job.finish(.failure(.cancelled)) }
             for batch in step.sends {
                 onBatchSent(batch.requests.count, batch.worker)
                 transport?.send(batchID: batch.id, payloads: batch.requests.map(\.job.payload), to: batch.worker)

@@ -57,6 +57,8 @@ public enum InferenceFailure: Error, Sendable, Equatable, CustomStringConvertibl
     case inferenceFailed(String)
     /// The service stopped (drain time over) before it ran.
     case shuttingDown
+    /// The client went away before its batch was formed; nothing was computed.
+    case cancelled
 
     public var description: String {
         switch self {
@@ -64,6 +66,7 @@ public enum InferenceFailure: Error, Sendable, Equatable, CustomStringConvertibl
         case .workerFailed(let why): return "the worker running the request failed twice: \(why)"
         case .inferenceFailed(let why): return "the model failed on the request's batch: \(why)"
         case .shuttingDown: return "the server stopped before the request could run"
+        case .cancelled: return "the client closed the connection before the request ran"
         }
     }
 }
@@ -75,15 +78,23 @@ public final class InferenceJob: Sendable {
     /// Monotonic nanoseconds after which it must not start.
     public let deadline: UInt64
     private let completion: @Sendable (Result<(InferenceResult, BatchInfo), InferenceFailure>) -> Void
+    private let cancelled: @Sendable () -> Bool
 
     /// Creates a job; `completion` is called exactly once, on a dispatcher or worker thread.
+    /// `isCancelled` says the client is gone: a job still queued then leaves the queue
+    /// uncomputed and completes with `.cancelled`.
     public init(requestID: String, payload: InferencePayload, deadline: UInt64,
+                isCancelled: @escaping @Sendable () -> Bool = { false },
                 completion: @escaping @Sendable (Result<(InferenceResult, BatchInfo), InferenceFailure>) -> Void) {
         self.requestID = requestID
         self.payload = payload
         self.deadline = deadline
+        self.cancelled = isCancelled
         self.completion = completion
     }
+
+    /// Whether the client went away (checked when batches are formed).
+    public var isCancelled: Bool { cancelled() }
 
     func finish(_ result: Result<(InferenceResult, BatchInfo), InferenceFailure>) {
         completion(result)

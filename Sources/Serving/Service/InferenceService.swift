@@ -152,6 +152,10 @@ public final class InferenceService: Sendable {
 
     private func preprocessAndSubmit(_ request: HTTPRequest, started: UInt64,
                                      send: @escaping @Sendable (HTTPResponse) -> Void) {
+        if request.isCancelled {
+            cancelled(request, stage: "preprocess", started: started, send: send)
+            return
+        }
         let preprocessStart = Monotonic.now()
         let parsed: InferRequest
         do {
@@ -213,8 +217,14 @@ public final class InferenceService: Sendable {
             finish(request, route: "/infer", started: started, send: send, .failure(.deadlineExceeded))
             return
         }
+        if request.isCancelled {
+            cancelled(request, stage: "preprocess", started: started, send: send)
+            return
+        }
         let id = parsed.id ?? request.requestID
-        let job = InferenceJob(requestID: id, payload: payload, deadline: deadline) { [self] outcome in
+        let cancellation = request.cancellation
+        let job = InferenceJob(requestID: id, payload: payload, deadline: deadline,
+                               isCancelled: { cancellation.isCancelled }) { [self] outcome in
             switch outcome {
             case .success(let (result, info)):
                 metrics.queueSeconds.observe(Double(info.queueNanos) / 1e9)
@@ -224,6 +234,8 @@ public final class InferenceService: Sendable {
                                          preprocessNanos: preprocessNanos, totalNanos: total)
                 finish(request, route: "/infer", started: started, send: send, .success(.json(.ok, body.json)),
                        batch: info)
+            case .failure(.cancelled):
+                cancelled(request, stage: "queue", started: started, send: send)
             case .failure(let failure):
                 finish(request, route: "/infer", started: started, send: send, .failure(.from(failure)))
             }
@@ -239,6 +251,14 @@ public final class InferenceService: Sendable {
     }
 
     // MARK: Answering
+
+    /// A request whose client went away, dropped at `stage` (preprocess: before decoding or
+    /// before the queue; queue: before its batch formed) without being computed.
+    private func cancelled(_ request: HTTPRequest, stage: String, started: UInt64,
+                           send: @Sendable (HTTPResponse) -> Void) {
+        metrics.requestsCancelled.increment([stage])
+        finish(request, route: "/infer", started: started, send: send, .failure(.clientClosedRequest))
+    }
 
     private func finish(_ request: HTTPRequest, route: String, started: UInt64,
                         send: @Sendable (HTTPResponse) -> Void, _ outcome: Result<HTTPResponse, APIError>,

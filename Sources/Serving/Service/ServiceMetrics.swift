@@ -24,6 +24,7 @@ public final class ServiceMetrics: Sendable {
     public let imagesThrottled: CounterMetric
     public let largeImageLaneDepth: GaugeMetric
     public let connectionsOpen: GaugeMetric
+    public let requestsCancelled: CounterMetric
     public let http: HTTPLayerMetrics
     public let draining: GaugeMetric
 
@@ -72,6 +73,9 @@ public final class ServiceMetrics: Sendable {
                                     "Images over --large-image-pixels sent to the one-thread large-image lane.")
         largeImageLaneDepth = r.gauge("fusion_large_image_lane_depth", "Large images waiting or decoding in the lane.")
         connectionsOpen = r.gauge("fusion_http_connections_open", "Open HTTP connections.")
+        requestsCancelled = r.counter("fusion_requests_cancelled_total",
+                                      "Requests dropped uncomputed because their client went away, by stage: preprocess (before decoding or queueing), queue (before their batch formed).",
+                                      labels: ["stage"])
         http = HTTPLayerMetrics(registry: r)
         draining = r.gauge("fusion_draining", "1 while the server drains after SIGTERM/SIGINT.")
     }
