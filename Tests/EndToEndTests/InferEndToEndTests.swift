@@ -43,11 +43,13 @@ extension EndToEnd {
         }
 
         @Test func sixtyFourConcurrentRequestsBatchAndMatchTheSameRequestAlone() throws {
-            // The tiny model runs faster than two threads can decode images, so with the default
-            // 0 ms a busy machine could hand every request to a free worker alone; 50 ms lets
-            // requests that queue behind a running batch meet in the next one however the CPUs
-            // are shared.
-            let server = try ServerProcess(["--max-delay-ms", "50"])
+            // The tiny model runs faster than two threads can decode images: on a busy machine
+            // every request found a free worker and went alone (seen in CI-like runs even with
+            // --max-delay-ms 50, which only holds a backlog). Workers slowed 40x by the test
+            // hook stay busy long enough for the 64 to queue behind them and share batches.
+            let server = try ServerProcess(["--max-delay-ms", "50"],
+                                           environment: ["FUSION_ENABLE_TEST_HOOKS": "1",
+                                                         "FUSION_TEST_WORKER_DELAY_FACTOR": "40,40"])
             let port = server.port
             let bodies = (0..<64).map { i in
                 HTTPClient.inferJSON(image: Paths.bytes(images[i % images.count]),
