@@ -4,6 +4,7 @@ import PackageDescription
 // Layering (lower layers never import higher ones):
 //   COpenBLAS, CImageCodecs, CSystemShims   — C libraries and macro/setjmp shims
 //   Tensors → Kernels → Model                — weights, compute, the fusion graph
+//   KernelsAVX2 → Kernels                    — the attention kernel again, for AVX2 + FMA CPUs
 //   Images, Tokenizer                        — the input pipeline
 //   POSIX → HTTP                             — syscalls, sockets, epoll, affinity; HTTP/1.1
 //   Systemd                                  — sd_notify, socket activation (no libsystemd)
@@ -16,6 +17,14 @@ let v5: [SwiftSetting] = [.swiftLanguageMode(.v5)]
 // seconds. `-O` drops `assert` inside these modules; their checks that matter use
 // `precondition` or throw, which `-O` keeps.
 let v5Optimised: [SwiftSetting] = v5 + [.unsafeFlags(["-O"], .when(configuration: .debug))]
+// A second copy of the fused attention kernel for CPUs with AVX2 + FMA, chosen at run time
+// (`AttentionKernel.best`): every other module stays baseline x86-64 so the binary runs anywhere.
+// Its sources are symbolic links to the Kernels files it shares (AttentionHead.swift, FastMath.swift).
+#if arch(x86_64)
+let avx2Settings: [SwiftSetting] = v5Optimised + [.define("KERNELS_AVX2"), .unsafeFlags(["-target-cpu", "haswell"])]
+#else
+let avx2Settings: [SwiftSetting] = v5Optimised  // never selected off x86-64
+#endif
 
 let package = Package(
     name: "fusion-serve",
@@ -36,10 +45,12 @@ let package = Package(
         .target(name: "CImageCodecs",
                 linkerSettings: [.linkedLibrary("jpeg"), .linkedLibrary("png16")]),
         .target(name: "CSystemShims"),
+        .target(name: "CCPUFeatures"),
 
         // MARK: Model runtime
         .target(name: "Tensors", swiftSettings: v5Optimised),
-        .target(name: "Kernels", dependencies: ["COpenBLAS"], swiftSettings: v5Optimised),
+        .target(name: "KernelsAVX2", swiftSettings: avx2Settings),
+        .target(name: "Kernels", dependencies: ["COpenBLAS", "CCPUFeatures", "KernelsAVX2"], swiftSettings: v5Optimised),
         .target(name: "Model", dependencies: ["Tensors", "Kernels"], swiftSettings: v5Optimised),
 
         // MARK: Input pipeline
