@@ -77,7 +77,7 @@ let package = Package(
 
         // MARK: Tests (one test target per module, files mirror sources)
         .testTarget(name: "TensorsTests", dependencies: ["Tensors"], swiftSettings: v5),
-        .testTarget(name: "KernelsTests", dependencies: ["Kernels"], swiftSettings: v5),
+        .testTarget(name: "KernelsTests", dependencies: ["Kernels", "KernelsAVX2"], swiftSettings: v5),
         .testTarget(name: "ModelTests", dependencies: ["Model", "Tensors"], swiftSettings: v5),
         .testTarget(name: "ImagesTests", dependencies: ["Images"], swiftSettings: v5),
         .testTarget(name: "TokenizerTests", dependencies: ["Tokenizer"], swiftSettings: v5),

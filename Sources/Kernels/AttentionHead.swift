@@ -41,8 +41,9 @@ private let rowBlock = 4
 /// Attention of one head: `output[r, :] = softmax(query[r] · keyᵀ · scale + mask) · value` for
 /// `r < rows`, over the first `keyCount` keys (`keyPadding[j] == true` hides key `j`).
 ///
-/// The keys are packed once, transposed (`[headDim, paddedKeys]`, paddedKeys = keyCount rounded
-/// up to 16), so a block of scores is `headDim` broadcast-multiply-adds per query row; the mask
+/// The keys are packed once, transposed and scaled (`[headDim, paddedKeys]`, paddedKeys = keyCount
+/// rounded up to 16), so a block of scores is `headDim` broadcast-multiply-adds per query row
+/// reading the query rows in place; the mask
 /// is an additive row (0 or -inf, -inf on the padding too). For each block of `rowBlock` query
 /// rows, the scores, their softmax (vectorised exp) and the weighted sum of the value rows (read
 /// in place, row stride `ld`) are computed in a scratch row of paddedKeys floats per query row,
@@ -53,17 +54,22 @@ package func attendHead(query: UnsafePointer<Float>, key: UnsafePointer<Float>, 
     guard rows > 0, keyCount > 0, headDim > 0 else { return }
     let padded = (keyCount + 15) & ~15
     let scale = 1 / Float(headDim).squareRoot()
-    let scratchCount = headDim * padded + padded + rowBlock * padded + rowBlock * headDim
+    let scratchCount = headDim * padded + padded + rowBlock * padded
     withUnsafeTemporaryAllocation(of: Float.self, capacity: scratchCount) { scratch in
         guard let keysT = scratch.baseAddress else { return }
         let maskRow = keysT + headDim * padded
         let scores = maskRow + padded
-        let scaledQuery = scores + rowBlock * padded
 
-        for d in 0..<headDim {
-            let column = keysT + d * padded
-            for j in 0..<keyCount { column[j] = key[j * ld + d] }
-            for j in keyCount..<padded { column[j] = 0 }
+        // The 1/√d scale goes into the packed keys (once per key, not per score).
+        keysT.update(repeating: 0, count: headDim * padded)
+        var keyRow = key
+        for j in 0..<keyCount {
+            var target = keysT + j
+            for d in 0..<headDim {
+                target.pointee = keyRow[d] * scale
+                target += padded
+            }
+            keyRow += ld
         }
         for j in 0..<keyCount { maskRow[j] = keyPadding?[j] == true ? -.infinity : 0 }
         for j in keyCount..<padded { maskRow[j] = -.infinity }
@@ -73,11 +79,10 @@ package func attendHead(query: UnsafePointer<Float>, key: UnsafePointer<Float>, 
             let count = min(rowBlock, rows - first)
             // Rows past `count` repeat the last real row so the block has no branches; their
             // results are not stored.
-            for r in 0..<rowBlock {
-                let source = query + (first + min(r, count - 1)) * ld
-                for d in 0..<headDim { scaledQuery[r * headDim + d] = source[d] * scale }
-            }
-            let maxima = scoreBlock(keysT: keysT, padded: padded, headDim: headDim, query: scaledQuery,
+            let maxima = scoreBlock(keysT: keysT, padded: padded, headDim: headDim,
+                                    queries: (query + first * ld, query + (first + min(1, count - 1)) * ld,
+                                              query + (first + min(2, count - 1)) * ld,
+                                              query + (first + min(3, count - 1)) * ld),
                                     mask: maskRow, scores: scores)
             var inverseSums = SIMD4<Float>(repeating: 0)
             for r in 0..<rowBlock {
@@ -101,13 +106,14 @@ private func store(_ value: LaneVector, _ pointer: UnsafeMutablePointer<Float>) 
     UnsafeMutableRawPointer(pointer).storeBytes(of: value, as: LaneVector.self)
 }
 
-/// `scores[r, j] = Σ_d query[r, d] · keysT[d, j] + mask[j]` for `rowBlock` rows, one lane vector
+/// `scores[r, j] = Σ_d queries.r[d] · keysT[d, j] + mask[j]` for `rowBlock` rows, one lane vector
 /// of keys at a time (`padded` is a multiple of 16, so of the lane count). Returns each row's
 /// maximum score (-inf when all its keys are hidden), tracked on the way.
 @inline(__always)
-private func scoreBlock(keysT: UnsafePointer<Float>, padded: Int, headDim: Int, query: UnsafePointer<Float>,
+private func scoreBlock(keysT: UnsafePointer<Float>, padded: Int, headDim: Int,
+                        queries: (UnsafePointer<Float>, UnsafePointer<Float>, UnsafePointer<Float>, UnsafePointer<Float>),
                         mask: UnsafePointer<Float>, scores: UnsafeMutablePointer<Float>) -> SIMD4<Float> {
-    let q0 = query, q1 = query + headDim, q2 = query + 2 * headDim, q3 = query + 3 * headDim
+    let (q0, q1, q2, q3) = queries
     var m0 = LaneVector(repeating: -.infinity), m1 = m0, m2 = m0, m3 = m0
     var j = 0
     while j < padded {
