@@ -2,7 +2,7 @@
 """fusion-serve vs ONNX Runtime vs PyTorch eager, one run, same threads and batches (issue 14).
 
     python3 tools/reference/bench_ort.py [--binary LABEL=PATH ...] [--cases default:1:1,default:1:8,seed:2:8]
-                                         [--runs 15] [--rounds 3] [--text-length 32] [--work DIR]
+                                         [--runs 15] [--rounds 3] [--text-length 32] [--work DIR] [--reuse-onnx]
 
 For every model the cases name (`default` = models/default, `seed` = the seed-size random-weight
 model `fusion-serve bench-model` times by default, written once with `bench-model --write-model`
@@ -129,6 +129,8 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=15, help="timed forward passes per engine, case and round")
     ap.add_argument("--rounds", type=int, default=3, help="interleaved rounds (the median round is reported)")
     ap.add_argument("--text-length", type=int, default=32)
+    ap.add_argument("--reuse-onnx", action="store_true",
+                    help="keep ONNX files already in --work that are newer than the model's files (the seed-size export takes minutes)")
     ap.add_argument("--work", default=os.path.join(ROOT, ".cache", "bench-ort"),
                     help="where the seed-size model and the ONNX files go")
     args = ap.parse_args()
@@ -160,15 +162,19 @@ def main() -> None:
         fp32 = os.path.join(args.work, f"{os.path.basename(os.path.normpath(directory))}.onnx")
         int8 = fp32.replace(".onnx", ".int8.onnx")
         t0 = time.perf_counter()
-        export(model, config, fp32, args.text_length)
-        quantize_dynamic(fp32, int8, weight_type=QuantType.QInt8)
+        newest_input = max(os.path.getmtime(os.path.join(directory, f)) for f in os.listdir(directory))
+        fresh = all(os.path.exists(f) and os.path.getmtime(f) > newest_input for f in (fp32, int8))
+        if not (args.reuse_onnx and fresh):
+            export(model, config, fp32, args.text_length)
+            quantize_dynamic(fp32, int8, weight_type=QuantType.QInt8)
         check = make_inputs(config, 3, args.text_length, 1)
         with torch.inference_mode():
             expected = model(*check)["logits"].numpy()
         feeds = {"pixel_values": check[0].numpy(), "input_ids": check[1].numpy(), "attention_mask": check[2].numpy()}
         got = ort_session(fp32, 1).run(["logits"], feeds)[0]
         got8 = ort_session(int8, 1).run(["logits"], feeds)[0]
-        print(f"{name}: {directory} exported to {fp32} + int8 in {time.perf_counter() - t0:.0f} s; "
+        done = "reused" if args.reuse_onnx and fresh else f"exported in {time.perf_counter() - t0:.0f} s:"
+        print(f"{name}: {directory} {done} {fp32} + int8; "
               f"max |logit ORT fp32 - PyTorch| {np.abs(got - expected).max():.2e}, int8 {np.abs(got8 - expected).max():.2e}")
         models[name] = (directory, model, config, fp32, int8)
 
