@@ -5,6 +5,7 @@ import PackageDescription
 //   COpenBLAS, CImageCodecs, CSystemShims,
 //   COpenSSL                                 — C libraries and macro/setjmp shims
 //   Tensors → Kernels → Model                — weights, compute, the fusion graph
+//   KernelsAVX2 → Kernels                    — the attention kernel again, for AVX2 + FMA CPUs
 //   Images, Tokenizer                        — the input pipeline
 //   POSIX, TLS → HTTP                        — syscalls, sockets, epoll, affinity; OpenSSL; HTTP/1.1
 //   Systemd                                  — sd_notify, socket activation (no libsystemd)
@@ -17,6 +18,14 @@ let v5: [SwiftSetting] = [.swiftLanguageMode(.v5)]
 // seconds. `-O` drops `assert` inside these modules; their checks that matter use
 // `precondition` or throw, which `-O` keeps.
 let v5Optimised: [SwiftSetting] = v5 + [.unsafeFlags(["-O"], .when(configuration: .debug))]
+// A second copy of the fused attention kernel for CPUs with AVX2 + FMA, chosen at run time
+// (`AttentionKernel.best`): every other module stays baseline x86-64 so the binary runs anywhere.
+// Its sources are symbolic links to the Kernels files it shares (AttentionHead.swift, FastMath.swift).
+#if arch(x86_64)
+let avx2Settings: [SwiftSetting] = v5Optimised + [.define("KERNELS_AVX2"), .unsafeFlags(["-target-cpu", "haswell"])]
+#else
+let avx2Settings: [SwiftSetting] = v5Optimised  // never selected off x86-64
+#endif
 
 let package = Package(
     name: "fusion-serve",
@@ -38,10 +47,12 @@ let package = Package(
                 linkerSettings: [.linkedLibrary("jpeg"), .linkedLibrary("png16")]),
         .target(name: "CSystemShims"),
         .target(name: "COpenSSL", linkerSettings: [.linkedLibrary("ssl"), .linkedLibrary("crypto")]),
+        .target(name: "CCPUFeatures"),
 
         // MARK: Model runtime
         .target(name: "Tensors", swiftSettings: v5Optimised),
-        .target(name: "Kernels", dependencies: ["COpenBLAS"], swiftSettings: v5Optimised),
+        .target(name: "KernelsAVX2", swiftSettings: avx2Settings),
+        .target(name: "Kernels", dependencies: ["COpenBLAS", "CCPUFeatures", "KernelsAVX2"], swiftSettings: v5Optimised),
         .target(name: "Model", dependencies: ["Tensors", "Kernels"], swiftSettings: v5Optimised),
 
         // MARK: Input pipeline
@@ -69,7 +80,7 @@ let package = Package(
 
         // MARK: Tests (one test target per module, files mirror sources)
         .testTarget(name: "TensorsTests", dependencies: ["Tensors"], swiftSettings: v5),
-        .testTarget(name: "KernelsTests", dependencies: ["Kernels"], swiftSettings: v5),
+        .testTarget(name: "KernelsTests", dependencies: ["Kernels", "KernelsAVX2"], swiftSettings: v5),
         .testTarget(name: "ModelTests", dependencies: ["Model", "Tensors"], swiftSettings: v5),
         .testTarget(name: "ImagesTests", dependencies: ["Images"], swiftSettings: v5),
         .testTarget(name: "TokenizerTests", dependencies: ["Tokenizer"], swiftSettings: v5),

@@ -11,13 +11,39 @@ package func layerNorm(rows: Int, cols: Int, input: UnsafePointer<Float>, output
     }
 }
 
+/// `residual[r] += bias`, then `output[r] = layerNorm(residual[r])`: the bias of a product
+/// accumulated onto the residual stream (sgemm with beta = 1) and the LayerNorm that follows
+/// it, in one pass while the row is in L1 instead of a bias pass and a normalisation pass.
+/// `output` may be `residual` (post-LN blocks); the updated residual is kept otherwise (pre-LN).
+package func addBiasLayerNorm(rows: Int, cols: Int, residual: UnsafeMutablePointer<Float>, bias: UnsafePointer<Float>,
+                              output: UnsafeMutablePointer<Float>,
+                              gamma: UnsafePointer<Float>, beta: UnsafePointer<Float>, eps: Float) {
+    guard cols > 0 else { return }
+    parallelChunks(rows, minimumChunk: rowsPerChunk(cols)) { range in
+        for r in range {
+            let x = residual + r * cols
+            var c = 0
+            while c + 8 <= cols {
+                x.storeVector(x.loadVector(at: c) + bias.loadVector(at: c), at: c)
+                c += 8
+            }
+            while c < cols { x[c] += bias[c]; c += 1 }
+            layerNormRow(cols: cols, x: x, y: output + r * cols, gamma: gamma, beta: beta, eps: eps)
+        }
+    }
+}
+
 private func layerNormSerial(rows: Range<Int>, cols: Int, input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>,
                              gamma: UnsafePointer<Float>, beta: UnsafePointer<Float>, eps: Float) {
+    for r in rows { layerNormRow(cols: cols, x: input + r * cols, y: output + r * cols, gamma: gamma, beta: beta, eps: eps) }
+}
+
+@inline(__always)
+private func layerNormRow(cols: Int, x: UnsafePointer<Float>, y: UnsafeMutablePointer<Float>,
+                          gamma: UnsafePointer<Float>, beta: UnsafePointer<Float>, eps: Float) {
     let vectorEnd = cols - cols % 8
     let inverseCount = 1 / Float(cols)
-    for r in rows {
-        let x = input + r * cols
-        let y = output + r * cols
+    do {
         var sumVector = SIMD8<Float>(repeating: 0)
         var c = 0
         while c < vectorEnd {

@@ -50,7 +50,7 @@ struct FusionHead {
         inProjection.apply(fused, rows: batch * length, into: qkv, log: log)
         attend(qkv, batch: batch, seqLen: length, validLengths: textLengths.map { imageTokens + $0 },
                numHeads: config.numHeads, headDim: d / config.numHeads,
-               context: context, scores: ws.scores.pointer, padding: ws.padding, log: log)
+               context: context, padding: ws.padding)
 
         // Pool before the output projection: the mean of (x·Wᵀ + b) over rows is
         // mean(x)·Wᵀ + b, so out_proj runs on 2 rows per request instead of all of them.

@@ -82,15 +82,19 @@ struct ImageEncoder {
 
         let rows = batch.count * tokens
         let h = ws.hidden.pointer
-        for layer in layers {
-            layer.normBefore.apply(x, rows: rows, into: h)
+        // Each residual addition's bias shares a pass with the LayerNorm after it: normAfter
+        // after attention, the next layer's normBefore (or the final norm, in place) after the MLP.
+        if let first = layers.first { first.normBefore.apply(x, rows: rows, into: h) }
+        for (i, layer) in layers.enumerated() {
             layer.attention.apply(h, batch: batch.count, seqLen: tokens, validLengths: nil,
-                                  qkv: ws.qkv.pointer, context: ws.context.pointer, scores: ws.scores.pointer,
-                                  padding: ws.padding, residual: x, log: log)
-            layer.normAfter.apply(x, rows: rows, into: h)
+                                  qkv: ws.qkv.pointer, context: ws.context.pointer, padding: ws.padding,
+                                  residual: x, norm: layer.normAfter, normOutput: h, log: log)
             layer.intermediate.apply(h, rows: rows, into: ws.mlp.pointer, activation: .gelu, log: log)
-            layer.output.apply(ws.mlp.pointer, rows: rows, into: x, accumulate: true, log: log)
+            let isLast = i + 1 == layers.count
+            layer.output.addThenNormalize(ws.mlp.pointer, rows: rows, residual: x,
+                                          norm: isLast ? finalNorm : layers[i + 1].normBefore,
+                                          into: isLast ? x : h, log: log)
         }
-        finalNorm.apply(x, rows: rows, into: x)
+        if layers.isEmpty { finalNorm.apply(x, rows: rows, into: x) }
     }
 }

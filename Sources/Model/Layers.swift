@@ -59,6 +59,33 @@ struct Linear {
             }
         }
     }
+
+    /// Adds `input[rows, in] · Wᵀ + b` to `residual` (dense rows), then writes `norm(residual)`
+    /// to `normOutput`, which may be `residual`. The bias and the LayerNorm that always follows a
+    /// residual connection in these encoders share one pass over the rows (`addBiasLayerNorm`).
+    func addThenNormalize(_ input: UnsafePointer<Float>, rows: Int, residual: UnsafeMutablePointer<Float>,
+                          norm: Norm, into normOutput: UnsafeMutablePointer<Float>, log: GEMMLog?) {
+        weight.withUnsafeBufferPointer { w in
+            bias.withUnsafeBufferPointer { b in
+                guard let w = w.baseAddress, let b = b.baseAddress else { return }
+                sgemm(transposeB: true, m: rows, n: outFeatures, k: inFeatures,
+                      a: input, lda: inFeatures, b: w, ldb: inFeatures,
+                      beta: 1, c: residual, ldc: outFeatures, log: log)
+                norm.addBiasThenApply(b, rows: rows, residual: residual, into: normOutput)
+            }
+        }
+    }
+
+    /// One layer computing `[a; b; …]` stacked along the outputs (Q, K and V as one product):
+    /// the weights and biases are copied once, at load.
+    static func stacked(_ parts: [Linear]) -> Linear {
+        let inFeatures = parts.first?.inFeatures ?? 0
+        precondition(parts.allSatisfy { $0.inFeatures == inFeatures }, "stacked layers must share their input width")
+        let outFeatures = parts.reduce(0) { $0 + $1.outFeatures }
+        let weight = Tensor(shape: [outFeatures, inFeatures], validatedValues: parts.flatMap(\.weight.values))
+        let bias = Tensor(shape: [outFeatures], validatedValues: parts.flatMap(\.bias.values))
+        return Linear(weight: weight, bias: bias)
+    }
 }
 
 /// `nn.LayerNorm` over the last dimension.
@@ -82,41 +109,71 @@ struct Norm {
             }
         }
     }
+
+    /// `residual[r] += bias`, then normalises `residual` into `output` (which may be `residual`).
+    func addBiasThenApply(_ bias: UnsafePointer<Float>, rows: Int, residual: UnsafeMutablePointer<Float>,
+                          into output: UnsafeMutablePointer<Float>) {
+        scale.withUnsafeBufferPointer { g in
+            shift.withUnsafeBufferPointer { b in
+                guard let g = g.baseAddress, let b = b.baseAddress else { return }
+                addBiasLayerNorm(rows: rows, cols: scale.count, residual: residual, bias: bias, output: output,
+                                 gamma: g, beta: b, eps: eps)
+            }
+        }
+    }
 }
 
 /// The query/key/value/output projections of one self-attention block.
 struct SelfAttention {
-    let query: Linear
-    let key: Linear
-    let value: Linear
+    /// The Q, K and V projections, writing the column blocks of one `[rows, 3·width]` buffer:
+    /// one stacked `[3·width, width]` layer (one product) up to `stackLimit` weights, else three.
+    let projections: [Linear]
     let output: Linear
     let numHeads: Int
 
-    var width: Int { query.outFeatures }
+    /// Largest Q+K+V weight count copied into one stacked matrix at load (3 × 512²). Small layers
+    /// gain from one product (the default model: 197×192×64 instead of three 197×64×64, each
+    /// with OpenBLAS's fixed cost); large ones already run at full speed as three products, and
+    /// the copy would be private memory in every worker instead of the shared mapped weights
+    /// (170 MB for the seed-size model).
+    static let stackLimit = 3 * 512 * 512
+
+    init(query: Linear, key: Linear, value: Linear, output: Linear, numHeads: Int) {
+        let parts = [query, key, value]
+        let weights = parts.reduce(0) { $0 + $1.weight.count }
+        projections = weights <= Self.stackLimit ? [.stacked(parts)] : parts
+        self.output = output
+        self.numHeads = numHeads
+    }
+
+    var width: Int { output.inFeatures }
     var headDim: Int { width / numHeads }
 
     /// Projects `input` (`batch` sequences of `seqLen` rows) to Q, K, V in the column blocks of
-    /// `qkv` (row stride 3·width), runs attention per sequence into `context`, then adds
-    /// `context · W_oᵀ + b_o` to `residual` (which may be `input`'s buffer).
+    /// `qkv` (row stride 3·width), runs attention per sequence into `context`, adds
+    /// `context · W_oᵀ + b_o` to `residual` (which may be `input`'s buffer) and writes
+    /// `norm(residual)` to `normOutput` (which may be `residual`).
     /// `validLengths[b]` hides keys at or after it and skips those query rows.
     func apply(_ input: UnsafePointer<Float>, batch: Int, seqLen: Int, validLengths: [Int]?,
                qkv: UnsafeMutablePointer<Float>, context: UnsafeMutablePointer<Float>,
-               scores: UnsafeMutablePointer<Float>, padding: UnsafeMutablePointer<Bool>,
-               residual: UnsafeMutablePointer<Float>, log: GEMMLog?) {
+               padding: UnsafeMutablePointer<Bool>,
+               residual: UnsafeMutablePointer<Float>, norm: Norm, normOutput: UnsafeMutablePointer<Float>,
+               log: GEMMLog?) {
         let rows = batch * seqLen
-        query.apply(input, rows: rows, into: qkv, ldOutput: 3 * width, log: log)
-        key.apply(input, rows: rows, into: qkv + width, ldOutput: 3 * width, log: log)
-        value.apply(input, rows: rows, into: qkv + 2 * width, ldOutput: 3 * width, log: log)
+        var column = 0
+        for projection in projections {
+            projection.apply(input, rows: rows, into: qkv + column, ldOutput: 3 * width, log: log)
+            column += projection.outFeatures
+        }
         attend(qkv, batch: batch, seqLen: seqLen, validLengths: validLengths, numHeads: numHeads, headDim: headDim,
-               context: context, scores: scores, padding: padding, log: log)
-        output.apply(context, rows: rows, into: residual, accumulate: true, log: log)
+               context: context, padding: padding)
+        output.addThenNormalize(context, rows: rows, residual: residual, norm: norm, into: normOutput, log: log)
     }
 }
 
 /// Attention over packed `[rows, 3·width]` QKV, one sequence at a time.
 func attend(_ qkv: UnsafePointer<Float>, batch: Int, seqLen: Int, validLengths: [Int]?, numHeads: Int, headDim: Int,
-            context: UnsafeMutablePointer<Float>, scores: UnsafeMutablePointer<Float>,
-            padding: UnsafeMutablePointer<Bool>, log: GEMMLog?) {
+            context: UnsafeMutablePointer<Float>, padding: UnsafeMutablePointer<Bool>) {
     let width = numHeads * headDim
     for b in 0..<batch {
         let base = qkv + b * seqLen * 3 * width
@@ -130,6 +187,6 @@ func attend(_ qkv: UnsafePointer<Float>, batch: Int, seqLen: Int, validLengths: 
         multiHeadAttention(query: base, key: base + width, value: base + 2 * width, ld: 3 * width,
                            seqLen: seqLen, numHeads: numHeads, headDim: headDim,
                            keyPadding: mask, queryRows: queryRows,
-                           output: context + b * seqLen * width, ldOutput: width, scores: scores, log: log)
+                           output: context + b * seqLen * width, ldOutput: width)
     }
 }

@@ -33,7 +33,8 @@ package enum ModelBenchmark {
         /// GEMM-bound ratio on process CPU time instead of wall time (less sensitive to other
         /// processes on a shared machine, but counts OpenBLAS threads' spin-waiting).
         package var cpuRatio: Double
-        /// FLOPs of the products this runtime executes (out_proj runs on pooled rows).
+        /// FLOPs of the `sgemm` products this runtime executes (out_proj runs on pooled rows; the
+        /// attention products Q Kᵀ and P V run inside the fused attention kernel and are not counted).
         package var executedFlops: Double
         /// FLOPs by the reference's formula (`tools/reference/bench_torch.py` `model_flops`).
         package var modelFlops: Double

@@ -70,12 +70,11 @@ struct TextEncoder {
         let lengths = batch.map(\.inputIds.count)
         for layer in layers {
             layer.attention.apply(x, batch: batch.count, seqLen: length, validLengths: lengths,
-                                  qkv: ws.qkv.pointer, context: ws.context.pointer, scores: ws.scores.pointer,
-                                  padding: ws.padding, residual: x, log: log)
-            layer.attentionNorm.apply(x, rows: rows, into: x)
+                                  qkv: ws.qkv.pointer, context: ws.context.pointer, padding: ws.padding,
+                                  residual: x, norm: layer.attentionNorm, normOutput: x, log: log)
             layer.intermediate.apply(x, rows: rows, into: ws.mlp.pointer, activation: .gelu, log: log)
-            layer.output.apply(ws.mlp.pointer, rows: rows, into: x, accumulate: true, log: log)
-            layer.outputNorm.apply(x, rows: rows, into: x)
+            layer.output.addThenNormalize(ws.mlp.pointer, rows: rows, residual: x, norm: layer.outputNorm,
+                                          into: x, log: log)
         }
     }
 }

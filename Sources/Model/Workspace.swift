@@ -22,7 +22,7 @@ final class FloatBlock {
 final class Workspace {
     struct Size: Equatable {
         var imageOut = 0, textOut = 0, patches = 0
-        var hidden = 0, qkv = 0, context = 0, mlp = 0, scores = 0, padding = 0
+        var hidden = 0, qkv = 0, context = 0, mlp = 0, padding = 0
         var fused = 0, pooled = 0, small = 0
 
         static func needed(config: ModelConfig, batch: Int, textLength: Int) -> Size {
@@ -39,9 +39,6 @@ final class Workspace {
             s.qkv = max(imageRows * 3 * image.hiddenSize, textRows * 3 * text.hiddenSize, fusedRows * 3 * d)
             s.context = max(imageRows * image.hiddenSize, textRows * text.hiddenSize, fusedRows * d)
             s.mlp = max(imageRows * image.intermediateSize, textRows * text.intermediateSize)
-            s.scores = max(image.numHeads * image.tokenCount * image.tokenCount,
-                           text.numHeads * textLength * textLength,
-                           config.fusion.numHeads * fusedLength * fusedLength)
             s.padding = fusedLength
             s.fused = fusedRows * d
             s.pooled = batch * 2 * d
@@ -52,7 +49,7 @@ final class Workspace {
         func fits(in other: Size) -> Bool {
             imageOut <= other.imageOut && textOut <= other.textOut && patches <= other.patches
                 && hidden <= other.hidden && qkv <= other.qkv && context <= other.context && mlp <= other.mlp
-                && scores <= other.scores && padding <= other.padding && fused <= other.fused
+                && padding <= other.padding && fused <= other.fused
                 && pooled <= other.pooled && small <= other.small
         }
 
@@ -60,13 +57,13 @@ final class Workspace {
         func union(_ other: Size) -> Size {
             Size(imageOut: max(imageOut, other.imageOut), textOut: max(textOut, other.textOut),
                  patches: max(patches, other.patches), hidden: max(hidden, other.hidden), qkv: max(qkv, other.qkv),
-                 context: max(context, other.context), mlp: max(mlp, other.mlp), scores: max(scores, other.scores),
+                 context: max(context, other.context), mlp: max(mlp, other.mlp),
                  padding: max(padding, other.padding), fused: max(fused, other.fused),
                  pooled: max(pooled, other.pooled), small: max(small, other.small))
         }
 
         var totalFloats: Int {
-            imageOut + textOut + patches + hidden + qkv + context + mlp + scores + padding + fused + 2 * pooled + 3 * small
+            imageOut + textOut + patches + hidden + qkv + context + mlp + padding + fused + 2 * pooled + 3 * small
         }
     }
 
@@ -78,7 +75,6 @@ final class Workspace {
     private(set) var qkv = FloatBlock(capacity: 0)
     private(set) var context = FloatBlock(capacity: 0)
     private(set) var mlp = FloatBlock(capacity: 0)
-    private(set) var scores = FloatBlock(capacity: 0)
     private(set) var fused = FloatBlock(capacity: 0)
     private(set) var pooled = FloatBlock(capacity: 0)
     private(set) var pooledOut = FloatBlock(capacity: 0)
@@ -100,7 +96,6 @@ final class Workspace {
         qkv = FloatBlock(capacity: s.qkv)
         context = FloatBlock(capacity: s.context)
         mlp = FloatBlock(capacity: s.mlp)
-        scores = FloatBlock(capacity: s.scores)
         fused = FloatBlock(capacity: s.fused)
         pooled = FloatBlock(capacity: s.pooled)
         pooledOut = FloatBlock(capacity: s.pooled)

@@ -1,10 +1,31 @@
 import Testing
 @testable import Kernels
 
+/// Both compiled copies of the kernel where this CPU runs them (see `avx2CopyIsTestedHere`).
+let attentionKernels: [AttentionKernel] = AttentionKernel.best == .avx2 ? [.baseline, .avx2] : [.baseline]
+
 struct AttentionTests {
-    /// Runs the kernel on q,k,v packed as column blocks of one [T, 3·width] buffer.
+    @Test(.enabled(if: AttentionKernel.best == .avx2, "no AVX2+FMA on this CPU: only the baseline attention kernel is tested"))
+    func avx2CopyIsTestedHere() {
+        #expect(attentionKernels.contains(.avx2))
+    }
+
+    /// Runs every kernel on q,k,v packed as column blocks of one [T, 3·width] buffer; the
+    /// copies must agree within 1e-5 of each other (their exp and sum orders are the same, only
+    /// fused multiply-adds differ), and the first one's result is returned.
     private func run(seqLen: Int, heads: Int, headDim: Int, mask: [Bool]?, queryRows: Int? = nil,
                      seed: UInt64) -> (got: [Float], q: [Float], k: [Float], v: [Float]) {
+        let results = attentionKernels.map { kernel in
+            run(seqLen: seqLen, heads: heads, headDim: headDim, mask: mask, queryRows: queryRows, seed: seed, kernel: kernel)
+        }
+        for other in results.dropFirst() {
+            #expect(maxAbsDiff(other.got, results[0].got.map(Double.init)) < 1e-5)
+        }
+        return results[0]
+    }
+
+    private func run(seqLen: Int, heads: Int, headDim: Int, mask: [Bool]?, queryRows: Int?,
+                     seed: UInt64, kernel: AttentionKernel) -> (got: [Float], q: [Float], k: [Float], v: [Float]) {
         var random = TestRandom(seed: seed)
         let width = heads * headDim
         let q = random.floats(seqLen * width, scale: 2), k = random.floats(seqLen * width, scale: 2), v = random.floats(seqLen * width)
@@ -18,22 +39,25 @@ struct AttentionTests {
         }
         let ldOut = width + 1
         var out = [Float](repeating: .nan, count: seqLen * ldOut)
-        var scratch = [Float](repeating: 0, count: heads * seqLen * seqLen)
         let maskStorage = mask ?? []
-        packed.withUnsafeBufferPointer { p in out.withUnsafeMutableBufferPointer { o in scratch.withUnsafeMutableBufferPointer { s in
+        packed.withUnsafeBufferPointer { p in out.withUnsafeMutableBufferPointer { o in
             maskStorage.withUnsafeBufferPointer { m in
                 let base = p.baseAddress!
                 multiHeadAttention(query: base, key: base + width, value: base + 2 * width, ld: 3 * width,
                                    seqLen: seqLen, numHeads: heads, headDim: headDim,
                                    keyPadding: mask == nil ? nil : m.baseAddress,
-                                   queryRows: queryRows, output: o.baseAddress!, ldOutput: ldOut, scores: s.baseAddress!)
+                                   queryRows: queryRows, output: o.baseAddress!, ldOutput: ldOut, kernel: kernel)
             }
-        } } }
+        } }
         let dense = (0..<seqLen).flatMap { t in out[t * ldOut..<t * ldOut + width] }
         return (dense, q, k, v)
     }
 
-    @Test(arguments: [(1, 1, 4), (7, 2, 8), (33, 4, 16), (50, 3, 5)])
+    // Shapes of the models served (197 image tokens with 16- and 64-dim heads, 229 fused tokens)
+    // and odd ones: one token, lengths off the 4-row and 16-key blocks, head sizes with an
+    // 8-column remainder or below one vector.
+    @Test(arguments: [(1, 1, 4), (7, 2, 8), (33, 4, 16), (50, 3, 5), (197, 4, 16), (229, 2, 16), (197, 2, 64),
+                      (1, 3, 64), (2, 2, 16), (5, 1, 1), (17, 2, 12), (19, 1, 96), (65, 2, 20)])
     func matchesNaiveWithoutMask(seqLen: Int, heads: Int, headDim: Int) {
         let r = run(seqLen: seqLen, heads: heads, headDim: headDim, mask: nil, seed: UInt64(seqLen))
         let expected = Naive.attention(q: r.q, k: r.k, v: r.v, seqLen: seqLen, heads: heads, headDim: headDim, mask: nil)
@@ -58,5 +82,37 @@ struct AttentionTests {
     @Test func fullyMaskedSequenceGivesZerosNotNaN() {
         let r = run(seqLen: 4, heads: 1, headDim: 4, mask: [true, true, true, true], seed: 1)
         #expect(r.got.allSatisfy { $0 == 0 })
+    }
+
+    @Test func scatteredMasksOnOddLengthsMatchNaive() {
+        // Hidden keys on both sides of every 8- and 16-key block edge, and a visible last key.
+        let seqLen = 37
+        let mask = (0..<seqLen).map { j in j % 3 == 1 || j == 7 || j == 8 || j == 15 || j == 16 }
+        for headDim in [3, 16, 64] {
+            let r = run(seqLen: seqLen, heads: 2, headDim: headDim, mask: mask, seed: UInt64(headDim))
+            let expected = Naive.attention(q: r.q, k: r.k, v: r.v, seqLen: seqLen, heads: 2, headDim: headDim, mask: mask)
+            #expect(maxAbsDiff(r.got, expected) < 1e-5, "headDim \(headDim)")
+        }
+    }
+
+    @Test func singleVisibleKeyReturnsItsValue() {
+        // softmax over one key is 1: every valid query row is exactly that key's value row.
+        let mask = [true, true, false, true, true]
+        let r = run(seqLen: 5, heads: 2, headDim: 16, mask: mask, seed: 3)
+        for t in 0..<5 {
+            for c in 0..<32 { #expect(abs(r.got[t * 32 + c] - r.v[2 * 32 + c]) <= 1e-6) }
+        }
+    }
+
+    @Test func trailingPaddingDoesNotChangeValidRows() {
+        // The same 11 tokens alone and inside a batch padded to 40: identical valid rows.
+        let heads = 2, headDim = 16, width = heads * headDim
+        let long = run(seqLen: 40, heads: heads, headDim: headDim, mask: (0..<40).map { $0 >= 11 },
+                       queryRows: 11, seed: 21)
+        let shortExpected = Naive.attention(q: Array(long.q[0..<11 * width]), k: Array(long.k[0..<11 * width]),
+                                            v: Array(long.v[0..<11 * width]), seqLen: 11, heads: heads,
+                                            headDim: headDim, mask: nil)
+        #expect(maxAbsDiff(Array(long.got[0..<11 * width]), shortExpected) < 1e-5)
+        #expect(long.got[(11 * width)...].allSatisfy { $0 == 0 })
     }
 }

@@ -37,4 +37,30 @@ struct LayerNormTests {
         #expect(maxAbsDiff(Array(data[0..<4]), expected) < 1e-6)
         #expect(Array(data[4..<8]) == [0, 0, 0, 1])  // constant row: eps keeps it finite
     }
+
+    @Test(arguments: [(3, 7, false), (5, 64, false), (130, 768, false), (4, 20, true)])
+    func addBiasLayerNormAddsTheBiasThenNormalises(rows: Int, cols: Int, inPlace: Bool) {
+        var random = TestRandom(seed: UInt64(rows * cols))
+        let residual = random.floats(rows * cols, scale: 3)
+        let bias = random.floats(cols, scale: 2).map { $0 + 20 }  // the sum's large mean checks the two passes
+        let gamma = random.floats(cols), beta = random.floats(cols)
+        var stream = residual
+        var output = [Float](repeating: .nan, count: rows * cols)
+        stream.withUnsafeMutableBufferPointer { s in output.withUnsafeMutableBufferPointer { o in
+            bias.withUnsafeBufferPointer { c in gamma.withUnsafeBufferPointer { g in beta.withUnsafeBufferPointer { b in
+                addBiasLayerNorm(rows: rows, cols: cols, residual: s.baseAddress!, bias: c.baseAddress!,
+                                 output: inPlace ? s.baseAddress! : o.baseAddress!,
+                                 gamma: g.baseAddress!, beta: b.baseAddress!, eps: 1e-12)
+            } } }
+        } }
+        let normalised = inPlace ? stream : output
+        for r in 0..<rows {
+            let sum = (0..<cols).map { residual[r * cols + $0] + bias[$0] }
+            if !inPlace {
+                #expect(Array(stream[r * cols..<(r + 1) * cols]) == sum)  // the residual keeps x + bias
+            }
+            let expected = Naive.layerNorm(sum, gamma: gamma, beta: beta, eps: 1e-12)
+            #expect(maxAbsDiff(Array(normalised[r * cols..<(r + 1) * cols]), expected) < 2e-5)
+        }
+    }
 }

@@ -12,7 +12,6 @@ struct WorkspaceTests {
         // [B, tokens, hidden] for the image output: 4 × 5 × 16.
         #expect(large.imageOut == 4 * 5 * 16)
         #expect(large.fused == 4 * (5 + 16) * 16)
-        #expect(large.scores >= config.fusion.numHeads * 21 * 21)
     }
 
     @Test func reserveKeepsLargerBuffers() {
