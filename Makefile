@@ -34,6 +34,17 @@ test: test-deps fetch-minilm
 	$(SWIFT) build
 	$(SWIFT) test
 	tools/ci/deploy-tests.sh
+	$(MAKE) fuzz sanitize
+
+# Hardening (issue 13, docs/hardening.md): every libFuzzer target for FUZZ_SECONDS each, and
+# the ASan+UBSan and TSan test runs. The toolchain's compiler-rt has all the runtimes: no apt.
+FUZZ_SECONDS ?= 30
+.PHONY: fuzz sanitize
+fuzz: deps
+	SWIFT=$(SWIFT) FUZZ_SECONDS=$(FUZZ_SECONDS) tools/fuzz/run.sh
+
+sanitize: deps
+	SWIFT=$(SWIFT) tools/ci/sanitizers.sh
 
 clean:
 	rm -rf .build

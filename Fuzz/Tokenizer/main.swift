@@ -7,7 +7,8 @@ import Tokenizer
 /// The shipped BERT vocabulary (`FUZZ_VOCAB` overrides the path), loaded once.
 private let bert: BertTokenizer = {
     let path = (getenv("FUZZ_VOCAB").map { String(cString: $0) })
-        ?? "\(#filePath)/../../../Tests/Fixtures/vocab/bert-base-uncased/vocab.txt"
+        ?? "/" + #filePath.split(separator: "/").dropLast(3).joined(separator: "/")
+            + "/Tests/Fixtures/vocab/bert-base-uncased/vocab.txt"
     do {
         return try BertTokenizer(vocabFile: path, doLowerCase: true)
     } catch {

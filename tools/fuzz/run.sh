@@ -27,8 +27,9 @@ for name in "${names[@]}"; do
            -artifact_prefix=".build-fuzz/artifacts/$name-")
   [ -n "${dict[$name]:-}" ] && options+=(-dict="Fuzz/dict/${dict[$name]}.dict")
   log=".build-fuzz/logs/$name.log"
-  # ASan: report leaks (libFuzzer checks each input), abort on the first error.
-  ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1} \
+  # ASan: report leaks (libFuzzer checks each input), abort on the first error. Swift's own
+  # crash backtracer is off so a trap reaches libFuzzer's handler, which saves the input.
+  SWIFT_BACKTRACE=enable=no ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1} \
     "$bin/fuzz-$name" "${options[@]}" ".build-fuzz/corpus/$name" "Fuzz/corpus/$name" >"$log" 2>&1
   status=$?
   runs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$' | tail -1)
