@@ -51,6 +51,7 @@ test: test-deps fetch-minilm
 	$(SWIFT) build --build-tests
 	$(TIMEOUT) $(TEST_TIMEOUT_S) $(SWIFT) test $(SWIFT_TEST_FLAGS)
 	$(TIMEOUT) $(DEPLOY_TEST_TIMEOUT_S) tools/ci/deploy-tests.sh
+	$(TIMEOUT) $(HARDENING_TIMEOUT_S) $(MAKE) fuzz sanitize
 
 # Every Unicode scalar through our tokenizer's normaliser and pre-tokeniser against
 # tokenizers' own (TextSplitterTests.exhaustiveCodePointWordsMatchTokenizers). Not part of
@@ -62,6 +63,17 @@ test-tokenizer-exhaustive: deps
 	@[ -s $(TOKENIZER_EXHAUSTIVE) ] || $(TOKENIZER_VENV)/bin/python tools/reference/tokenizer_goldens.py exhaustive
 	$(SWIFT) build --build-tests
 	FUSION_TOKENIZER_EXHAUSTIVE=1 $(TIMEOUT) $(TEST_TIMEOUT_S) $(SWIFT) test --filter TextSplitterTests.exhaustiveCodePointWordsMatchTokenizers
+
+# Hardening (issue 13, docs/hardening.md): every libFuzzer target for FUZZ_SECONDS each, and
+# the ASan+UBSan and TSan test runs. The toolchain's compiler-rt has all the runtimes: no apt.
+FUZZ_SECONDS ?= 30
+HARDENING_TIMEOUT_S ?= 2400
+.PHONY: fuzz sanitize
+fuzz: deps
+	SWIFT=$(SWIFT) FUZZ_SECONDS=$(FUZZ_SECONDS) tools/fuzz/run.sh
+
+sanitize: deps
+	SWIFT=$(SWIFT) tools/ci/sanitizers.sh
 
 clean:
 	rm -rf .build

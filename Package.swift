@@ -93,3 +93,20 @@ let package = Package(
         .testTarget(name: "EndToEndTests", dependencies: ["fusion-serve"], swiftSettings: v5),
     ]
 )
+
+// MARK: Fuzzing (only with FUSION_FUZZ=1, as tools/fuzz/build.sh sets; normal builds never see these)
+// One libFuzzer executable per input format, `Fuzz/<Name>/`, built with
+// `-sanitize=fuzzer,address`; see docs/hardening.md.
+if Context.environment["FUSION_FUZZ"] == "1" {
+    let fuzzTargets: [(name: String, dependencies: [Target.Dependency])] = [
+        ("HTTPParser", ["HTTP"]), ("Multipart", ["HTTP", "Serving"]), ("InferJSON", ["Serving"]),
+        ("Base64", ["Serving"]), ("JPEG", ["Images"]), ("PNG", ["Images"]),
+        ("Safetensors", ["Tensors"]), ("ModelConfig", ["Model"]), ("Tokenizer", ["Tokenizer"]),
+    ]
+    package.targets.append(.systemLibrary(name: "CFuzzerDriver", path: "Fuzz/CFuzzerDriver"))
+    for target in fuzzTargets {
+        package.targets.append(.executableTarget(name: "Fuzz\(target.name)", dependencies: target.dependencies + ["CFuzzerDriver"],
+                                                 path: "Fuzz/\(target.name)", swiftSettings: v5))
+        package.products.append(.executable(name: "fuzz-\(target.name.lowercased())", targets: ["Fuzz\(target.name)"]))
+    }
+}

@@ -219,16 +219,15 @@ public struct HTTPRequestParser: Sendable {
                 }
                 let lfIndex = start.distance(to: found.assumingMemoryBound(to: UInt8.self))
                 let lineBegin = base + lineStart
+                // The limit first, judged as below when bytes end without a LF: a line ending
+                // past the limit is too large whatever it looks like, so the answer does not
+                // depend on how the client's bytes were split into reads.
+                if lfIndex + 1 - base > limit { break }
                 if lfIndex == lineBegin || bytes[lfIndex - 1] != HTTPSyntax.cr {
                     return HTTPParseError(.invalidLineEnding, "header line ends in a bare LF (CRLF required)")
                 }
                 let crIndex = lfIndex - 1
                 index = lfIndex + 1
-                if index - base > limit {
-                    return lines.isEmpty && crIndex > lineBegin
-                        ? HTTPParseError(.requestLineTooLong, "request line exceeds \(limit) bytes")
-                        : HTTPParseError(.headersTooLarge, "header section exceeds \(limit) bytes")
-                }
                 if crIndex == lineBegin {
                     if lines.isEmpty {
                         // Empty line(s) before the request line are skipped (RFC 9112 §2.2).
@@ -244,7 +243,7 @@ public struct HTTPRequestParser: Sendable {
                 lines.append((lineBegin - base)..<(crIndex - base))
                 lineStart = index - base
             }
-            if index - base > limit {
+            if end - base > limit {
                 return lines.isEmpty
                     ? HTTPParseError(.requestLineTooLong, "request line exceeds \(limit) bytes")
                     : HTTPParseError(.headersTooLarge, "header section exceeds \(limit) bytes")

@@ -19,18 +19,18 @@ public struct TensorEntry: Sendable, Equatable {
 /// size fit in `Int`, a byte range equal to that size and inside the data section; the ranges
 /// do not overlap and cover the data section without gaps (as the format requires). After this,
 /// reading a tensor's bytes can never leave the file.
-struct SafetensorsHeader {
+package struct SafetensorsHeader {
     /// Upper bound on the JSON header's length; real headers are kilobytes.
     static let maxHeaderLength = 100 * 1024 * 1024
 
-    let entries: [TensorEntry]
-    let metadata: [String: String]
+    package let entries: [TensorEntry]
+    package let metadata: [String: String]
     /// Offset of the data section from the start of the file.
-    let dataOffset: Int
+    package let dataOffset: Int
 
     /// Parses and validates the header of a file of `fileSize` bytes; `readBytes` returns the
     /// file's bytes in a range, and is only called with ranges inside the file.
-    static func parse(path: String, fileSize: Int,
+    package static func parse(path: String, fileSize: Int,
                       readBytes: (Range<Int>) -> [UInt8]) throws(SafetensorsError) -> SafetensorsHeader {
         guard fileSize >= 8 else { throw .truncated(path: path, fileSize: fileSize, needed: "at least 8 bytes") }
         let lengthBytes = readBytes(0..<8)

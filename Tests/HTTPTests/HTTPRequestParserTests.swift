@@ -224,6 +224,23 @@ import HTTP
         #expect(endless.error?.kind == .headersTooLarge)
     }
 
+    /// Found by `fuzz-httpparser` (split invariance): a head over the limit whose first line
+    /// ending after the limit is malformed got 400 `invalid_line_ending` when it arrived in one
+    /// read but 431 `headers_too_large` when it arrived in small reads. The limit now decides
+    /// first, so segmentation cannot change the answer.
+    @Test(arguments: ["\n", "\r\n"])
+    func aHeadOverTheLimitIsTooLargeHoweverItArrives(ending: String) {
+        let limits = HTTPLimits(maxHeaderBytes: 64)
+        let head = "GET / HTTP/1.1\r\nHost: a\r\nX: " + String(repeating: "a", count: 80) + ending
+        let (whole, bytewise) = parseBothWays(head, limits: limits)
+        #expect(whole.error?.kind == .headersTooLarge)
+        #expect(bytewise.error?.kind == .headersTooLarge)
+        let line = "GET /" + String(repeating: "a", count: 80) + " HTTP/1.1" + ending
+        let (wholeLine, bytewiseLine) = parseBothWays(line, limits: limits)
+        #expect(wholeLine.error?.kind == .requestLineTooLong)
+        #expect(bytewiseLine.error?.kind == .requestLineTooLong)
+    }
+
     @Test func longRequestLineIs414() {
         let limits = HTTPLimits(maxHeaderBytes: 1024)
         let outcome = parse("GET /" + String(repeating: "a", count: 2000) + " HTTP/1.1\r\nHost: a\r\n\r\n", limits: limits)

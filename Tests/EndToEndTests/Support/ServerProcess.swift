@@ -21,12 +21,16 @@ enum Paths {
         return URL(fileURLWithPath: FileManager.default.currentDirectoryPath)
     }()
 
-    /// The binary `swift build` made (the test target depends on it, so it is current).
+    /// The binary `swift build` made (the test target depends on it, so it is current):
+    /// `FUSION_SERVE_BIN` if set, else the one next to the running test bundle, so a build in
+    /// another `--build-path` (the sanitizer builds) tests its own binary, else `.build`'s.
     static var binary: String {
+        if let path = ProcessInfo.processInfo.environment["FUSION_SERVE_BIN"], !path.isEmpty { return path }
+        let sibling = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+            .appendingPathComponent("fusion-serve").path
         let candidates = [".build/debug/fusion-serve", ".build/x86_64-unknown-linux-gnu/debug/fusion-serve",
-                          ".build/release/fusion-serve"]
-        return candidates.map { root.appendingPathComponent($0).path }
-            .first { FileManager.default.isExecutableFile(atPath: $0) } ?? candidates[0]
+                          ".build/release/fusion-serve"].map { root.appendingPathComponent($0).path }
+        return ([sibling] + candidates).first { FileManager.default.isExecutableFile(atPath: $0) } ?? candidates[0]
     }
 
     static var tinyModel: String { root.appendingPathComponent("Tests/Fixtures/models/tiny-f32").path }
