@@ -283,7 +283,11 @@ extension EndToEnd {
             try handshakes(1000)
             usleep(300_000)
             let after = try ProcessFootprint(pid: server.process.processIdentifier)
-            #expect(after.residentBytes - before.residentBytes < 8 << 20, "RSS \(before) -> \(after)")
+            // Under AddressSanitizer freed memory sits in its quarantine (tools/ci/sanitizers.sh
+            // caps it at 32 MiB) before reuse, so RSS grows by that much without any leak.
+            let underASan = ProcessInfo.processInfo.environment["ASAN_OPTIONS"] != nil
+            let bound = underASan ? 96 << 20 : 8 << 20
+            #expect(after.residentBytes - before.residentBytes < bound, "RSS \(before) -> \(after)")
             #expect(after.descriptors <= before.descriptors + 2, "descriptors \(before) -> \(after)")
             let total = try tlsMetric(server, dir, #"fusion_http_tls_handshakes_total{result="ok"}"#) ?? 0
             let resumed = try tlsMetric(server, dir, #"fusion_http_tls_handshakes_total{result="resumed"}"#) ?? 0
