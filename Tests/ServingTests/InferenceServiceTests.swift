@@ -189,6 +189,17 @@ private func imageJSON(_ bytes: [UInt8], text: String = "a cat", extra: String =
         #expect(metrics.contains("fusion_queue_capacity 16"))
     }
 
+    @Test func allowedMethodListsMatchWholeTokens() {
+        #expect(InferenceService.allows("GET, HEAD", "GET"))
+        #expect(InferenceService.allows("GET, HEAD", "HEAD"))
+        #expect(InferenceService.allows("POST", "POST"))
+        #expect(InferenceService.allows("GET,HEAD", "HEAD"))
+        for method in ["", "GE", "GET,", "HEADX", "POST", " GET", "get"] {
+            #expect(!InferenceService.allows("GET, HEAD", method), "\(method)")
+        }
+        #expect(!InferenceService.allows("", "GET"))
+    }
+
     @Test func imageErrorsFollowTheMatrix() throws {
         let h = try Harness()
         #expect(errorCode(h.infer(imageJSON(Fixtures.image("bad/format.gif")))) == "415 unsupported_image_format")

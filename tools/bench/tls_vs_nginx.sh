@@ -4,7 +4,9 @@
 #   1. GET /healthz keep-alive over TLS          (wrk -c16)
 #   2. new connections: a full handshake per request (Connection: close)
 #   3. POST /infer over TLS vs plain HTTP on the same server build and model
+#   4. GET /healthz keep-alive over plain HTTP (vs nginx on plain HTTP), for reference
 # Usage: tools/bench/tls_vs_nginx.sh [SECONDS] [ROUNDS]   (release build; wrk and nginx installed)
+# FUSION_BENCH_SKIP_INFER=1 leaves out case 3 (the slow one).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 seconds=${1:-5}
@@ -18,7 +20,7 @@ cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 
 trap cleanup EXIT
 bash Tests/Fixtures/tls/make-certs.sh "$tmp/certs"
 port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-tls_port=$(port); plain_port=$(port); nginx_port=$(port)
+tls_port=$(port); plain_port=$(port); nginx_port=$(port); nginx_plain_port=$(port)
 model=${FUSION_BENCH_MODEL:-models/default}
 "$bin" serve --port "$tls_port" --model "$model" --workers 1 --log-level warning \
     --tls-cert "$tmp/certs/cert.pem" --tls-key "$tmp/certs/key.pem" >"$tmp/tls.log" 2>&1 & pids+=($!)
@@ -40,6 +42,10 @@ http {
         ssl_certificate_key $tmp/certs/key.pem;
         ssl_protocols TLSv1.2 TLSv1.3;
         ssl_session_cache shared:bench:10m;
+        location / { default_type application/json; return 200 '{"status":"ready"}'; }
+    }
+    server {
+        listen 127.0.0.1:$nginx_plain_port;
         location / { default_type application/json; return 200 '{"status":"ready"}'; }
     }
 }
@@ -67,15 +73,22 @@ for round in $(seq "$rounds"); do
     r[ng_ka]+="$(rps -c16 "https://localhost:$nginx_port/healthz") "
     r[fs_new]+="$(rps -c16 -H 'Connection: close' "https://localhost:$tls_port/healthz") "
     r[ng_new]+="$(rps -c16 -H 'Connection: close' "https://localhost:$nginx_port/healthz") "
+    r[fs_plain]+="$(rps -c16 "http://127.0.0.1:$plain_port/healthz") "
+    r[ng_plain]+="$(rps -c16 "http://127.0.0.1:$nginx_plain_port/healthz") "
+    [[ -n ${FUSION_BENCH_SKIP_INFER:-} ]] && continue
     r[fs_infer_tls]+="$(rps -c8 -s "$tmp/post.lua" "https://localhost:$tls_port/infer") "
     r[fs_infer_plain]+="$(rps -c8 -s "$tmp/post.lua" "http://127.0.0.1:$plain_port/infer") "
 done
 ratio() { python3 -c "print(f'{$1/$2:.2f}')"; }
 fk=$(median ${r[fs_ka]}); nk=$(median ${r[ng_ka]}); fn=$(median ${r[fs_new]}); nn=$(median ${r[ng_new]})
-ft=$(median ${r[fs_infer_tls]}); fp=$(median ${r[fs_infer_plain]})
+fpl=$(median ${r[fs_plain]}); npl=$(median ${r[ng_plain]})
 echo "cpu: $(lscpu | sed -n 's/^Model name: *//p'); $rounds rounds of ${seconds}s, medians (req/s); model $model"
 printf '%-44s %10s %10s %7s\n' case fusion-serve other ratio
 printf '%-44s %10s %10s %7s\n' "GET /healthz keep-alive, TLS (vs nginx)" "$fk" "$nk" "$(ratio "$fk" "$nk")"
 printf '%-44s %10s %10s %7s\n' "new connection per request, TLS (vs nginx)" "$fn" "$nn" "$(ratio "$fn" "$nn")"
-printf '%-44s %10s %10s %7s\n' "POST /infer, TLS (vs plain HTTP)" "$ft" "$fp" "$(ratio "$ft" "$fp")"
-echo "all rounds: ${r[fs_ka]}| ${r[ng_ka]}| ${r[fs_new]}| ${r[ng_new]}| ${r[fs_infer_tls]}| ${r[fs_infer_plain]}"
+printf '%-44s %10s %10s %7s\n' "GET /healthz keep-alive, plain (vs nginx)" "$fpl" "$npl" "$(ratio "$fpl" "$npl")"
+if [[ -z ${FUSION_BENCH_SKIP_INFER:-} ]]; then
+    ft=$(median ${r[fs_infer_tls]}); fp=$(median ${r[fs_infer_plain]})
+    printf '%-44s %10s %10s %7s\n' "POST /infer, TLS (vs plain HTTP)" "$ft" "$fp" "$(ratio "$ft" "$fp")"
+fi
+echo "all rounds: ${r[fs_ka]}| ${r[ng_ka]}| ${r[fs_new]}| ${r[ng_new]}| ${r[fs_plain]}| ${r[ng_plain]}| ${r[fs_infer_tls]:-}| ${r[fs_infer_plain]:-}"

@@ -51,6 +51,7 @@ public final class InferenceService: Sendable {
     private let drainingFlag = Atomic<Bool>(false)
     private let tokens: BearerTokenStore?
     private let authMetrics: Bool
+    private let healthCache = Mutex(HealthCache())
 
     /// Wires the routes to their collaborators.
     public init(model: ModelConfig, settings: ServiceSettings, preprocessing: Preprocessing, pool: BoundedThreadPool,
@@ -107,8 +108,7 @@ public final class InferenceService: Sendable {
                 return
             }
         }
-        let methods = allowed.split(separator: ",").map { $0.trimmingCharacters(in: " ") }
-        guard methods.contains(request.method) else {
+        guard Self.allows(allowed, request.method) else {
             finish(request, route: route, started: started, send: send,
                    .failure(.methodNotAllowed(request.method, path: path, allow: allowed)))
             return
@@ -127,6 +127,19 @@ public final class InferenceService: Sendable {
         default:
             finish(request, route: route, started: started, send: send, .success(.json(.ok, modelDescription())))
         }
+    }
+
+    /// Whether `method` is one of the comma-separated `list` ("GET, HEAD"). Scans bytes: this
+    /// runs for every probe, and splitting and trimming strings cost a third of `/healthz`.
+    static func allows(_ list: String, _ method: String) -> Bool {
+        var token = list.utf8[...]
+        while !token.isEmpty {
+            token = token.drop(while: { $0 == UInt8(ascii: " ") })
+            let end = token.firstIndex(of: UInt8(ascii: ",")) ?? token.endIndex
+            if token[..<end].elementsEqual(method.utf8) { return true }
+            token = end == token.endIndex ? token[end...] : token[token.index(after: end)...]
+        }
+        return false
     }
 
     // MARK: /infer
@@ -312,18 +325,32 @@ public final class InferenceService: Sendable {
         } else {
             status = "unavailable"
         }
+        // Load balancers poll this thousands of times a second and the answer rarely
+        // changes: reuse the last response while every figure in it is the same.
+        let key = HealthKey(status: status, ready: snapshot.readyWorkers, stalled: stalled,
+                            total: snapshot.totalWorkers, depth: snapshot.queueDepth,
+                            capacity: snapshot.queueCapacity)
+        if let cached = healthCache.withLock({ $0.response(for: key) }) { return cached }
         let body = JSONWriter.object([
             ("status", JSONWriter.string(status)),
             ("workers", JSONWriter.object([("ready", "\(snapshot.readyWorkers)"), ("stalled", "\(stalled)"),
                                            ("total", "\(snapshot.totalWorkers)")])),
             ("queue", JSONWriter.object([("depth", "\(snapshot.queueDepth)"), ("capacity", "\(snapshot.queueCapacity)")])),
         ])
-        return .json(status == "ready" ? .ok : .serviceUnavailable, body)
+        let response = HTTPResponse.json(status == "ready" ? .ok : .serviceUnavailable, body)
+        healthCache.withLock { $0.last = (key, response) }
+        return response
     }
 
-    /// Ready workers that hold a batch far longer than their recent batches took.
+    /// Ready workers that hold a batch far longer than their recent batches took. Counted at
+    /// most every 20 ms: stalls are judged over a second or more, and listing the workers
+    /// (each with its CPU set) is the dearest part of a probe.
     private func stalledWorkers() -> Int {
-        workers().filter { $0.state == .ready && $0.stalled }.count
+        let now = Monotonic.now()
+        if let count = healthCache.withLock({ $0.stalled(at: now) }) { return count }
+        let count = workers().filter { $0.state == .ready && $0.stalled }.count
+        healthCache.withLock { $0.stalledCount = (count, now) }
+        return count
     }
 
     private func modelDescription() -> String {
@@ -377,5 +404,28 @@ public final class InferenceService: Sendable {
             metrics.connectionsOpen.set(to: Double(httpConnections()))
             metrics.draining.set(to: self?.isDraining == true ? 1 : 0)
         }
+    }
+}
+
+/// Every figure `/healthz` reports; equal keys give byte-identical answers.
+private struct HealthKey: Equatable {
+    var status: String
+    var ready, stalled, total, depth, capacity: Int
+}
+
+/// The last `/healthz` answer and the last stalled-worker count, with when it was taken.
+private struct HealthCache {
+    static let stalledCountLifetimeNanos: UInt64 = 20_000_000
+    var last: (key: HealthKey, response: HTTPResponse)?
+    var stalledCount: (count: Int, at: UInt64)?
+
+    func response(for key: HealthKey) -> HTTPResponse? {
+        guard let last, last.key == key else { return nil }
+        return last.response
+    }
+
+    func stalled(at now: UInt64) -> Int? {
+        guard let stalledCount, now &- stalledCount.at < Self.stalledCountLifetimeNanos else { return nil }
+        return stalledCount.count
     }
 }
