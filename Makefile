@@ -4,7 +4,7 @@
 #               then the deployment tests (systemd units, sd_notify, nginx/HAProxy scale-out),
 #               each under a timeout
 SHELL := /bin/bash
-APT_PACKAGES := libopenblas-dev libjpeg-dev libpng-dev libssl-dev pkg-config curl python3
+APT_PACKAGES := libopenblas-dev libdnnl-dev libjpeg-dev libpng-dev libssl-dev pkg-config curl python3
 TEST_APT_PACKAGES := nginx haproxy systemd wrk
 SWIFT ?= swift
 

@@ -2,7 +2,7 @@
 import PackageDescription
 
 // Layering (lower layers never import higher ones):
-//   COpenBLAS, CImageCodecs, CSystemShims,
+//   COpenBLAS, COneDNN, CImageCodecs, CSystemShims,
 //   COpenSSL                                 — C libraries and macro/setjmp shims
 //   Tensors → Kernels → Model                — weights, compute, the fusion graph
 //   KernelsAVX2 → Kernels                    — the attention kernel again, for AVX2 + FMA CPUs
@@ -43,6 +43,8 @@ let package = Package(
         // MARK: C
         .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas",
                        providers: [.apt(["libopenblas-dev"])]),
+        // oneDNN's u8×s8→s32 product for the int8 precision mode (Debian libdnnl-dev).
+        .systemLibrary(name: "COneDNN", providers: [.apt(["libdnnl-dev"])]),
         .target(name: "CImageCodecs",
                 linkerSettings: [.linkedLibrary("jpeg"), .linkedLibrary("png16")]),
         .target(name: "CSystemShims"),
@@ -52,7 +54,7 @@ let package = Package(
         // MARK: Model runtime
         .target(name: "Tensors", swiftSettings: v5Optimised),
         .target(name: "KernelsAVX2", swiftSettings: avx2Settings),
-        .target(name: "Kernels", dependencies: ["COpenBLAS", "CCPUFeatures", "KernelsAVX2"], swiftSettings: v5Optimised),
+        .target(name: "Kernels", dependencies: ["COpenBLAS", "COneDNN", "CCPUFeatures", "KernelsAVX2"], swiftSettings: v5Optimised),
         .target(name: "Model", dependencies: ["Tensors", "Kernels"], swiftSettings: v5Optimised),
 
         // MARK: Input pipeline

@@ -8,3 +8,12 @@ int ccpu_has_avx2_fma(void) {
     return 0;
 #endif
 }
+
+int ccpu_has_vnni(void) {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx512vnni") || __builtin_cpu_supports("avxvnni");
+#else
+    return 0;
+#endif
+}

@@ -13,6 +13,8 @@ public final class FusionModel: @unchecked Sendable {
     public let config: ModelConfig
     /// Bytes of weight data the model uses (mapped or owned).
     public let weightBytes: Int
+    /// The arithmetic of the encoder blocks.
+    public let precision: Precision
     /// Largest batch `forward` accepts.
     public static let maxBatchSize = 1024
 
@@ -27,7 +29,8 @@ public final class FusionModel: @unchecked Sendable {
     ///
     /// Throws a `ModelError` naming the file, field or tensor when the directory is not a valid
     /// model (missing files, malformed or hostile safetensors, missing or mis-shaped tensors).
-    public static func load(directory: String) throws -> FusionModel {
+    /// `precision` other than fp32 converts the weights once, here.
+    public static func load(directory: String, precision: Precision = .fp32) throws -> FusionModel {
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory) else {
             throw ModelError.io(path: directory, reason: "model directory does not exist")
@@ -35,7 +38,7 @@ public final class FusionModel: @unchecked Sendable {
         guard isDirectory.boolValue else { throw ModelError.io(path: directory, reason: "not a directory") }
         let config = try ModelConfig.load(path: directory + "/config.json")
         let tensors = try WeightLoader.load(directory: directory, config: config)
-        return try FusionModel(config: config, tensors: tensors)
+        return try FusionModel(config: config, tensors: tensors, precision: precision)
     }
 
     /// Sets the threads used by matrix products in this process (see `Kernels.setBLASThreads`).
@@ -44,13 +47,22 @@ public final class FusionModel: @unchecked Sendable {
     }
 
     /// A model from in-memory tensors (full names), checked like files are.
-    package init(config: ModelConfig, tensors: [String: Tensor]) throws(ModelError) {
+    package init(config: ModelConfig, tensors: [String: Tensor], precision: Precision = .fp32) throws(ModelError) {
         try config.validate()
         try WeightLoader.check(tensors, config: config)
         let table = WeightTable(tensors: tensors)
         self.config = config
-        image = try ImageEncoder(table, config: config.imageEncoder)
-        text = try TextEncoder(table, config: config.textEncoder)
+        let image = try ImageEncoder(table, config: config.imageEncoder)
+        let text = try TextEncoder(table, config: config.textEncoder)
+        switch precision {
+        case .fp32:
+            self.image = image
+            self.text = text
+        case .int8:
+            self.image = image.quantized(levels: Precision.int8Levels)
+            self.text = text.quantized(levels: Precision.int8Levels)
+        }
+        self.precision = precision
         fusion = try FusionHead(table, config: config.fusion)
         let declared = Set(WeightDeclaration(config: config).entries.map(\.name))
         weightBytes = tensors.reduce(0) { declared.contains($1.key) ? $0 + $1.value.byteCount : $0 }

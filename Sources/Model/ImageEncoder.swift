@@ -16,7 +16,7 @@ struct ImageEncoder {
     let patchProjection: Linear  // conv weight [d, 3, p, p] used as [d, 3·p·p]
     let clsToken: Tensor
     let positionEmbeddings: Tensor
-    let layers: [Layer]
+    private(set) var layers: [Layer]
     let finalNorm: Norm
 
     init(_ table: WeightTable, config: ImageEncoderConfig) throws(ModelError) {
@@ -40,6 +40,17 @@ struct ImageEncoder {
         }
         self.layers = layers
         finalNorm = try Norm(table, names.finalNorm, eps: eps)
+    }
+
+    /// The encoder with every block's products in int8 (`Precision.int8`); the patch
+    /// embedding, LayerNorms and attention itself stay fp32.
+    func quantized(levels: Int) -> ImageEncoder {
+        var copy = self
+        copy.layers = layers.map {
+            Layer(normBefore: $0.normBefore, attention: $0.attention.quantized(levels: levels), normAfter: $0.normAfter,
+                  intermediate: $0.intermediate.quantized(levels: levels), output: $0.output.quantized(levels: levels))
+        }
+        return copy
     }
 
     /// Encodes the batch's images into `ws.imageOut` (`[B, tokenCount, hidden]`).

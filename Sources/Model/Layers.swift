@@ -19,6 +19,8 @@ struct Linear {
     let bias: Tensor
     let inFeatures: Int
     let outFeatures: Int
+    /// The weight in int8 (`Precision.int8`): products then go through `quantizedLinear`.
+    private(set) var int8: QuantizedWeights?
 
     init(weight: Tensor, bias: Tensor) {
         self.weight = weight
@@ -43,6 +45,18 @@ struct Linear {
                into output: UnsafeMutablePointer<Float>, ldOutput: Int? = nil,
                accumulate: Bool = false, activation: Activation = .none, log: GEMMLog?) {
         let ldo = ldOutput ?? outFeatures
+        if let int8 {
+            bias.withUnsafeBufferPointer { b in
+                guard let b = b.baseAddress else { return }
+                quantizedLinear(input: input, rows: rows, ldInput: ldInput ?? inFeatures, weights: int8,
+                                output: output, ldOutput: ldo, accumulate: accumulate)
+                switch activation {
+                case .none: addBias(rows: rows, cols: outFeatures, data: output, ld: ldo, bias: b)
+                case .gelu: addBiasGELU(rows: rows, cols: outFeatures, data: output, ld: ldo, bias: b)
+                }
+            }
+            return
+        }
         weight.withUnsafeBufferPointer { w in
             bias.withUnsafeBufferPointer { b in
                 guard let w = w.baseAddress, let b = b.baseAddress else { return }
@@ -65,6 +79,15 @@ struct Linear {
     /// residual connection in these encoders share one pass over the rows (`addBiasLayerNorm`).
     func addThenNormalize(_ input: UnsafePointer<Float>, rows: Int, residual: UnsafeMutablePointer<Float>,
                           norm: Norm, into normOutput: UnsafeMutablePointer<Float>, log: GEMMLog?) {
+        if let int8 {
+            bias.withUnsafeBufferPointer { b in
+                guard let b = b.baseAddress else { return }
+                quantizedLinear(input: input, rows: rows, ldInput: inFeatures, weights: int8,
+                                output: residual, ldOutput: outFeatures, accumulate: true)
+                norm.addBiasThenApply(b, rows: rows, residual: residual, into: normOutput)
+            }
+            return
+        }
         weight.withUnsafeBufferPointer { w in
             bias.withUnsafeBufferPointer { b in
                 guard let w = w.baseAddress, let b = b.baseAddress else { return }
@@ -74,6 +97,15 @@ struct Linear {
                 norm.addBiasThenApply(b, rows: rows, residual: residual, into: normOutput)
             }
         }
+    }
+
+    /// This layer with its weight quantized to int8 (the fp32 weight stays for reference).
+    func quantized(levels: Int) -> Linear {
+        var copy = self
+        copy.int8 = weight.withUnsafeBufferPointer {
+            QuantizedWeights(weight: $0, outFeatures: outFeatures, inFeatures: inFeatures, levels: levels)
+        }
+        return copy
     }
 
     /// One layer computing `[a; b; …]` stacked along the outputs (Q, K and V as one product):
@@ -137,6 +169,20 @@ struct SelfAttention {
     /// the copy would be private memory in every worker instead of the shared mapped weights
     /// (170 MB for the seed-size model).
     static let stackLimit = 3 * 512 * 512
+
+    private init(projections: [Linear], output: Linear, numHeads: Int) {
+        self.projections = projections
+        self.output = output
+        self.numHeads = numHeads
+    }
+
+    /// These projections in int8. Q, K and V become one product whatever their size: the int8
+    /// copy is private memory either way, and one product reads the input once.
+    func quantized(levels: Int) -> SelfAttention {
+        let stacked = projections.count == 1 ? projections[0] : Linear.stacked(projections)
+        return SelfAttention(projections: [stacked.quantized(levels: levels)],
+                             output: output.quantized(levels: levels), numHeads: numHeads)
+    }
 
     init(query: Linear, key: Linear, value: Linear, output: Linear, numHeads: Int) {
         let parts = [query, key, value]

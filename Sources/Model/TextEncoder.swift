@@ -17,7 +17,7 @@ struct TextEncoder {
     let positionEmbeddings: Tensor
     let tokenTypeEmbeddings: Tensor
     let embeddingNorm: Norm
-    let layers: [Layer]
+    private(set) var layers: [Layer]
 
     init(_ table: WeightTable, config: TextEncoderConfig) throws(ModelError) {
         let names = Names.Text.self
@@ -40,6 +40,18 @@ struct TextEncoder {
                 outputNorm: try Norm(table, n.outputNorm, eps: eps)))
         }
         self.layers = layers
+    }
+
+    /// The encoder with every block's products in int8 (`Precision.int8`); embeddings,
+    /// LayerNorms and attention itself stay fp32.
+    func quantized(levels: Int) -> TextEncoder {
+        var copy = self
+        copy.layers = layers.map {
+            Layer(attention: $0.attention.quantized(levels: levels), attentionNorm: $0.attentionNorm,
+                  intermediate: $0.intermediate.quantized(levels: levels), output: $0.output.quantized(levels: levels),
+                  outputNorm: $0.outputNorm)
+        }
+        return copy
     }
 
     /// Encodes the batch's token ids, right-padded to `length`, into `ws.textOut`

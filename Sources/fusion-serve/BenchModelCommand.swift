@@ -27,6 +27,8 @@ struct BenchModelCommand: ParsableCommand {
     @Option(help: "Threads for matrix products (OpenBLAS).")
     var threads: Int = ProcessInfo.processInfo.activeProcessorCount
 
+    @Option(help: precisionHelp) var precision: Precision = .fp32
+
     @Option(help: "Timed forward passes per batch size (the median is reported).")
     var runs: Int = 7
 
@@ -69,11 +71,11 @@ struct BenchModelCommand: ParsableCommand {
         let model: FusionModel
         let origin: String
         if let directory = self.model {
-            model = try FusionModel.load(directory: directory)
+            model = try FusionModel.load(directory: directory, precision: precision)
             origin = "loaded from \(directory)"
         } else {
             let config = ModelBenchmark.seedConfig
-            model = try FusionModel(config: config, tensors: RandomWeights.make(config: config))
+            model = try FusionModel(config: config, tensors: RandomWeights.make(config: config), precision: precision)
             origin = "random"
         }
         let maxLength = model.config.textEncoder.maxPositionEmbeddings

@@ -25,6 +25,8 @@ struct EvalCommand: ParsableCommand {
     @Option(help: "Threads for matrix products and preprocessing.")
     var threads: Int = ProcessInfo.processInfo.activeProcessorCount
 
+    @Option(help: precisionHelp) var precision: Precision = .fp32
+
     @Option(name: .customLong("min-accuracy"), help: "Exit with status 3 if accuracy is below this fraction (0–1).")
     var minAccuracy: Double?
 
@@ -70,7 +72,7 @@ struct EvalCommand: ParsableCommand {
         let examples: [(image: String, text: String, label: Int)]
         do {
             directory = try DefaultModel.resolve(model)
-            fusion = try FusionModel.load(directory: directory)
+            fusion = try FusionModel.load(directory: directory, precision: precision)
             inputs = try InputDecoder(model: directory, config: fusion.config)
             examples = try loadExamples(labels: fusion.config.labels)
         } catch {

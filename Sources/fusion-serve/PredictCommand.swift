@@ -24,6 +24,8 @@ struct PredictCommand: ParsableCommand {
     @Option(name: .customLong("max-batch"), help: "Requests per forward pass.")
     var maxBatch: Int = 8
 
+    @Option(help: precisionHelp) var precision: Precision = .fp32
+
     @Option(help: "Threads for matrix products.")
     var threads: Int = ProcessInfo.processInfo.activeProcessorCount
 
@@ -43,7 +45,7 @@ struct PredictCommand: ParsableCommand {
         let model: String
         do {
             model = try DefaultModel.resolve(self.model)
-            fusion = try FusionModel.load(directory: model)
+            fusion = try FusionModel.load(directory: model, precision: precision)
         } catch {
             FileHandle.standardError.write(Data("fusion-serve predict: \(error)\n".utf8))
             throw ExitCode(2)

@@ -17,6 +17,8 @@ struct ServeCommand: ParsableCommand {
     @Option(help: "Address to listen on (FUSION_HOST; default 127.0.0.1).") var host: String?
     @Option(help: "TCP port, 0 for any free port (FUSION_PORT; default 8080).") var port: String?
     @Option(help: "Model directory (FUSION_MODEL; default models/default).") var model: String?
+    @Option(help: "Arithmetic of the model's encoder blocks: fp32, or int8 for dynamic quantization (FUSION_PRECISION; default fp32).")
+    var precision: String?
     @Option(help: "Worker processes (FUSION_WORKERS; default: allowed CPUs minus one, at least 1).") var workers: String?
     @Option(name: .customLong("cpu-sets"),
             help: "CPU set per worker, e.g. \"0-3;4-7\" (FUSION_CPU_SETS; default one allowed CPU each).") var cpuSets: String?
@@ -76,7 +78,7 @@ struct ServeCommand: ParsableCommand {
     func run() throws {
         var flags: [String: String] = [:]
         let given: [(String, String?)] = [
-            ("--host", host), ("--port", port), ("--model", model), ("--workers", workers), ("--cpu-sets", cpuSets),
+            ("--host", host), ("--port", port), ("--model", model), ("--precision", precision), ("--workers", workers), ("--cpu-sets", cpuSets),
             ("--max-batch", maxBatch), ("--max-delay-ms", maxDelayMs), ("--max-queue", maxQueue), ("--router", router),
             ("--request-timeout-ms", requestTimeoutMs), ("--drain-timeout-s", drainTimeoutS),
             ("--worker-timeout-s", workerTimeoutS), ("--worker-stall-ms", workerStallMs),

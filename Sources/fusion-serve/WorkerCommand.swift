@@ -1,4 +1,6 @@
 import ArgumentParser
+import Foundation
+import Model
 import POSIX
 import Serving
 
@@ -13,6 +15,8 @@ struct WorkerCommand: ParsableCommand {
     @Option(help: "This worker's index (for logs and the test slowdown).") var index: Int = 0
     @Option(help: "CPUs to pin the whole process to, e.g. \"0-3\"; its size is the BLAS thread count.") var cpus: String?
     @Option(name: .customLong("max-batch"), help: "Largest batch the server sends.") var maxBatch: Int = 8
+    @Option(help: "fp32 or int8; default FUSION_PRECISION, which `serve` sets for its workers, else fp32.")
+    var precision: String?
 
     func run() throws {
         let set: CPUSet?
@@ -21,8 +25,12 @@ struct WorkerCommand: ParsableCommand {
         } catch {
             throw ValidationError("--cpus: \(error)")
         }
+        let text = precision ?? ProcessInfo.processInfo.environment["FUSION_PRECISION"] ?? "fp32"
+        guard let arithmetic = Precision(rawValue: text) else {
+            throw ValidationError("--precision: expected one of \(Precision.names), got \"\(text)\"")
+        }
         do {
-            try WorkerMain.run(modelDirectory: model, index: index, cpus: set, maxBatch: maxBatch)
+            try WorkerMain.run(modelDirectory: model, index: index, cpus: set, maxBatch: maxBatch, precision: arithmetic)
         } catch {
             fputs("fusion-serve worker \(index): \(error)\n", stderr)
             throw ExitCode(1)

@@ -107,6 +107,41 @@ struct DefaultModelEndToEndTests {
         #expect(worst < 2e-4, "largest logit difference \(worst)")
     }
 
+    /// Issue 14's rule for `--precision int8` on the held-out pairs: accuracy within 0.5 point
+    /// of fp32 and the same label as fp32 on at least 99% of pairs. fp32 here is PyTorch's
+    /// answer (the goldens), which the Swift fp32 path matches to 2e-4 (the test above).
+    /// Measured: 486/500 in both, 500/500 labels agree, max |Δlogit| 0.27 (docs/models.md).
+    @Test func int8KeepsTheHeldOutAccuracyAndLabels() throws {
+        let goldens = Paths.fixture("goldens/default-model/eval-torch-outputs.json")
+        let torch = try JSONDecoder().decode([TorchOutput].self, from: Data(contentsOf: URL(fileURLWithPath: goldens)))
+        let data = Paths.fixture("eval/eval.jsonl")
+        let folder = (data as NSString).deletingLastPathComponent
+        let lines = try String(contentsOfFile: data, encoding: .utf8).split(separator: "\n")
+        try #require(lines.count == torch.count)
+        let input = lines.map { $0.replacingOccurrences(of: "\"images/", with: "\"\(folder)/images/") }
+            .joined(separator: "\n") + "\n"
+        let result = try runCommand(["predict", "--model", Self.defaultModel, "--precision", "int8"], input: input)
+        #expect(result.status == 0, "\(result.err)")
+        let outputs = result.out.split(separator: "\n")
+        try #require(outputs.count == torch.count)
+        var sameLabel = 0, int8Correct = 0, fp32Correct = 0
+        var worst = 0.0
+        for (line, (output, want)) in zip(lines, zip(outputs, torch)) {
+            let got = try #require(try JSONSerialization.jsonObject(with: Data(output.utf8)) as? [String: Any])
+            let logits = try #require(got["logits"] as? [Double])
+            worst = max(worst, zip(logits, want.logits).map { abs($0 - $1) }.max() ?? 0)
+            let label = got["label"] as? String
+            if label == want.label { sameLabel += 1 }
+            let truth = line.contains("\"label\": \"match\"") ? "match" : "no_match"
+            if label == truth { int8Correct += 1 }
+            if want.label == truth { fp32Correct += 1 }
+        }
+        print("int8 vs fp32 on \(torch.count) held-out pairs: same label \(sameLabel), accuracy \(int8Correct) vs \(fp32Correct), max |Δlogit| \(worst)")
+        #expect(Double(sameLabel) >= 0.99 * Double(torch.count), "same label on \(sameLabel)/\(torch.count)")
+        #expect(abs(int8Correct - fp32Correct) * 1000 <= 5 * torch.count, "accuracy \(int8Correct) vs \(fp32Correct)")
+        #expect(worst > 0, "int8 gave fp32's exact logits: the int8 path did not run")
+    }
+
     /// The PyTorch outputs say what made them (command and library versions).
     @Test func torchOutputsRecordTheirGenerator() throws {
         let meta = Paths.fixture("goldens/default-model/eval-torch-outputs.meta.json")

@@ -35,6 +35,27 @@ struct FusionModelTests {
         }
     }
 
+    /// int8 quantizes each activation row on its own, so a request's answer still cannot
+    /// depend on what it is batched with; and it stays close to fp32.
+    @Test func int8IsBatchIndependentAndTracksFP32() throws {
+        let fp32 = try model()
+        let int8 = try FusionModel(config: config, tensors: RandomWeights.make(config: config, seed: 42), precision: .int8)
+        #expect(fp32.precision == .fp32 && int8.precision == .int8)
+        let batch = inputs([2, 9, 5, 16, 3, 1, 12, 7])
+        let alone = try batch.map { try int8.forward([$0])[0] }
+        let together = try int8.forward(batch)
+        let reference = try fp32.forward(batch)
+        var worst: Float = 0
+        for ((a, b), f) in zip(zip(alone, together), reference) {
+            #expect(maxAbsDiff(a.logits, b.logits) <= 1e-5)
+            let scale = max(1, f.logits.map(abs).max() ?? 0)
+            worst = max(worst, maxAbsDiff(b.logits, f.logits) / scale)
+            #expect(abs(b.scores.reduce(0, +) - 1) < 1e-5)
+        }
+        #expect(worst < 0.05, "int8 logits differ from fp32 by \(worst) of their scale")
+        #expect(worst > 0, "int8 gave fp32's exact logits: the int8 path did not run")
+    }
+
     @Test func outputsAreConsistent() throws {
         let out = try model().forward(inputs([4]))[0]
         #expect(out.logits.count == 3)

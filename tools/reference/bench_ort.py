@@ -15,7 +15,8 @@ so all engines run the same weights) this script
   3. times, for each case (model, threads, batch), in `--rounds` interleaved rounds:
      ONNX Runtime fp32 and int8 (CPU EP, intra-op threads = threads, sequential), PyTorch eager fp32
      (`torch.set_num_threads`), and every `--binary` with `bench-model --model DIR --threads T
-     --batches B --runs R` (its own median forward time).
+     --batches B --runs R --precision P` for each P of `--precisions` (its own median forward
+     time); a fusion-serve int8 run is compared with ONNX Runtime int8.
 Inputs: random pixels and `[CLS] … [SEP]` ids of exactly --text-length tokens, no padding (as
 bench-model). Reported: median over rounds of each round's median ms per request, and the
 throughput ratio of each fusion-serve binary to ONNX Runtime fp32 and to PyTorch (> 1 = faster),
@@ -109,9 +110,11 @@ def time_runs(fn, runs: int, warmup: int = 2) -> tuple[float, float]:
 FORWARD = re.compile(r"^B=(\d+): forward ([0-9.]+) ms/batch.*CPU time ([0-9.]+) ms/batch")
 
 
-def time_binary(binary: str, model_dir: str, threads: int, batch: int, runs: int, text_length: int) -> tuple[float, float]:
+def time_binary(binary: str, model_dir: str, threads: int, batch: int, runs: int, text_length: int,
+                precision: str = "fp32") -> tuple[float, float]:
     out = subprocess.run([binary, "bench-model", "--model", model_dir, "--threads", str(threads),
-                          "--batches", str(batch), "--runs", str(runs), "--text-length", str(text_length)],
+                          "--batches", str(batch), "--runs", str(runs), "--text-length", str(text_length),
+                          "--precision", precision],
                          check=True, capture_output=True, text=True).stdout
     for line in out.splitlines():
         m = FORWARD.match(line)
@@ -126,6 +129,8 @@ def main() -> None:
                     help="LABEL=PATH of a fusion-serve binary (repeatable; default fusion-serve=.build/release/fusion-serve)")
     ap.add_argument("--cases", default="default:1:1,default:1:8,seed:2:8",
                     help="comma-separated MODEL:THREADS:BATCH, MODEL = default | seed | a model directory")
+    ap.add_argument("--precisions", default="fp32,int8",
+                    help="comma-separated fusion-serve precisions to time each binary in (bench-model --precision)")
     ap.add_argument("--runs", type=int, default=15, help="timed forward passes per engine, case and round")
     ap.add_argument("--rounds", type=int, default=3, help="interleaved rounds (the median round is reported)")
     ap.add_argument("--text-length", type=int, default=32)
@@ -134,10 +139,13 @@ def main() -> None:
     ap.add_argument("--work", default=os.path.join(ROOT, ".cache", "bench-ort"),
                     help="where the seed-size model and the ONNX files go")
     args = ap.parse_args()
-    binaries = [b.split("=", 1) for b in args.binary] or [["fusion-serve", os.path.join(ROOT, ".build/release/fusion-serve")]]
-    for label, path in binaries:
+    plain = [b.split("=", 1) for b in args.binary] or [["fusion-serve", os.path.join(ROOT, ".build/release/fusion-serve")]]
+    for label, path in plain:
         if not os.access(path, os.X_OK):
             ap.error(f"--binary {label}={path}: not an executable")
+    # (label, path, precision): "fusion-serve" for fp32, "fusion-serve int8" for int8.
+    binaries = [(label if precision == "fp32" else f"{label} {precision}", path, precision)
+                for label, path in plain for precision in args.precisions.split(",")]
     cases = []
     for c in args.cases.split(","):
         model, threads, batch = c.split(":")
@@ -154,7 +162,7 @@ def main() -> None:
         elif name == "seed":
             directory = os.path.join(args.work, "seed-size")
             if not os.path.exists(os.path.join(directory, "config.json")):
-                subprocess.run([binaries[0][1], "bench-model", "--write-model", directory], check=True)
+                subprocess.run([plain[0][1], "bench-model", "--write-model", directory], check=True)
         else:
             directory = name
         torch.set_num_threads(max(t for _, t, _ in cases))
@@ -194,23 +202,25 @@ def main() -> None:
             torch.set_num_threads(threads)
             with torch.inference_mode():
                 row.setdefault("PyTorch", []).append(time_runs(lambda: model(pixels, ids, mask), args.runs))
-            for label, path in binaries:
-                row.setdefault(label, []).append(time_binary(path, directory, threads, batch, args.runs, args.text_length))
+            for label, path, precision in binaries:
+                row.setdefault(label, []).append(time_binary(path, directory, threads, batch, args.runs,
+                                                             args.text_length, precision))
             print(f"  round {round_index + 1}: {model_name} {threads} thread(s) B={batch}, ms/request wall (CPU): "
                   + ", ".join(f"{k} {v[-1][0] / batch * 1e3:.2f} ({v[-1][1] / batch * 1e3:.2f})" for k, v in row.items())
                   + f"; load average {os.getloadavg()[0]:.1f}", flush=True)
 
-    engines = ["ORT fp32", "ORT int8", "PyTorch"] + [label for label, _ in binaries]
+    engines = ["ORT fp32", "ORT int8", "PyTorch"] + [label for label, _, _ in binaries]
     for title, index in (("wall time", 0), ("process CPU time (all threads)", 1)):
         print(f"\nms/request, {title}: median over rounds of each round's median; "
               "ratios are throughput (> 1 = fusion-serve faster)")
         print("| case | " + " | ".join(engines) + " | "
-              + " | ".join(f"{label} vs ORT fp32 | {label} vs PyTorch" for label, _ in binaries) + " |")
+              + " | ".join(f"{label} vs ORT {precision} | {label} vs PyTorch" for label, _, precision in binaries) + " |")
         print("|---" * (1 + len(engines) + 2 * len(binaries)) + "|")
         for (model_name, threads, batch), row in results.items():
             med = {k: statistics.median(sample[index] for sample in v) / batch for k, v in row.items()}
             cells = [f"{med[e] * 1e3:.2f}" for e in engines]
-            ratios = [f"{med['ORT fp32'] / med[label]:.2f}x | {med['PyTorch'] / med[label]:.2f}x" for label, _ in binaries]
+            ratios = [f"{med['ORT ' + precision] / med[label]:.2f}x | {med['PyTorch'] / med[label]:.2f}x"
+                      for label, _, precision in binaries]
             print(f"| {model_name}, {threads} thread(s), B={batch} | " + " | ".join(cells) + " | " + " | ".join(ratios) + " |")
 
 if __name__ == "__main__":

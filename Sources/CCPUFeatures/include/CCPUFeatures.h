@@ -5,4 +5,9 @@
 /// GCC/Clang's __builtin_cpu_supports reads CPUID and checks that the OS saves the YMM state.
 int ccpu_has_avx2_fma(void);
 
+/// 1 when the CPU has AVX-512 VNNI or AVX-VNNI: u8×s8 products accumulate in 32 bits in
+/// one instruction. Without it, x86 int8 kernels pair bytes into saturating 16-bit sums
+/// (vpmaddubsw), so weights must keep to 7 bits to stay exact.
+int ccpu_has_vnni(void);
+
 #endif

@@ -101,7 +101,9 @@ public final class FusionServer {
         var poolConfiguration = WorkerPool.Configuration(
             executable: executable, modelDirectory: modelDirectory, cpuSets: cpuSets, maxBatch: configuration.maxBatch,
             expectedModel: FusionModelExecutor.identity(of: modelConfig))
-        poolConfiguration.environment = [:]
+        // The workers' precision travels in their environment (as `fusion-serve worker` reads it),
+        // set explicitly so that a flag given to `serve` wins over an inherited variable.
+        poolConfiguration.environment = ["FUSION_PRECISION": configuration.precision.rawValue]
         poolConfiguration.workerTimeoutNanos = UInt64(configuration.workerTimeoutSeconds) * 1_000_000_000
         poolConfiguration.stallFloorNanos = UInt64(configuration.workerStallMilliseconds) * 1_000_000
         let pool = WorkerPool(configuration: poolConfiguration, dispatcher: dispatcher, logger: logger,
@@ -148,15 +150,16 @@ public final class FusionServer {
         // scheduler favours small requests' preprocessing and the workers over it.
         let largeImageLane = BoundedThreadPool(name: "large-images", threads: 1,
                                                queueCapacity: Self.largeImageQueue, niceness: 10)
-        let service = InferenceService(
-            model: modelConfig,
-            settings: ServiceSettings(requestTimeoutNanos: UInt64(configuration.requestTimeoutMilliseconds) * 1_000_000,
+        var settings = ServiceSettings(requestTimeoutNanos: UInt64(configuration.requestTimeoutMilliseconds) * 1_000_000,
                                       maxBatch: configuration.maxBatch,
                                       maxDelayMilliseconds: configuration.maxDelayMilliseconds,
                                       maxQueue: configuration.maxQueue, maxBodyBytes: configuration.maxBodyBytes,
                                       router: configuration.router, workerCount: cpuSets.count,
                                       images: ImageAdmission(maxPixels: configuration.maxImagePixels,
-                                                             largePixels: configuration.largeImagePixels)),
+                                                             largePixels: configuration.largeImagePixels))
+        settings.precision = configuration.precision
+        let service = InferenceService(
+            model: modelConfig, settings: settings,
             preprocessing: preprocessing, pool: preprocessPool, largeImages: largeImageLane,
             dispatcher: dispatcher, metrics: metrics,
             logger: logger, workers: { pool.status }, httpConnections: { server.metrics.connectionsOpen },
@@ -209,6 +212,7 @@ public final class FusionServer {
         let address = server.localAddress
         logger.notice("fusion-serve listening", metadata: [
             "address": "\(address)", "model": "\(modelConfig.name)", "model_dir": "\(modelDirectory)",
+            "precision": "\(configuration.precision)", "backend": "\(configuration.precision.backend)",
             "workers": "\(cpuSets.count)", "cpu_sets": "\(cpuSets.map(\.description).joined(separator: ";"))",
             "router": "\(configuration.router)", "max_batch": "\(configuration.maxBatch)",
             "max_connections": "\(configuration.maxConnections)",

@@ -15,6 +15,8 @@ public struct ServiceSettings: Sendable {
     public var workerCount: Int
     /// Which images are refused, and which decode in the large-image lane.
     public var images: ImageAdmission
+    /// The workers' arithmetic, reported by `/v1/model`.
+    public var precision = Precision.fp32
 
     /// Creates settings.
     public init(requestTimeoutNanos: UInt64, maxBatch: Int, maxDelayMilliseconds: Int, maxQueue: Int,
@@ -375,6 +377,8 @@ public final class InferenceService: Sendable {
                                           ("large_image_pixels", "\(settings.images.largePixels)")])),
             ("workers", "\(settings.workerCount)"),
             ("router", JSONWriter.string(settings.router.rawValue)),
+            ("precision", JSONWriter.string(settings.precision.rawValue)),
+            ("backend", JSONWriter.string(settings.precision.backend)),
         ])
     }
 

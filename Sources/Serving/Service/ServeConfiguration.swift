@@ -1,4 +1,5 @@
 import Foundation
+import Model
 import POSIX
 
 /// A `serve` setting that was refused, naming the flag and its environment variable.
@@ -20,6 +21,8 @@ public struct ServeConfiguration: Sendable, Equatable {
     public var host = "127.0.0.1"
     public var port: UInt16 = 8080
     public var modelDirectory = "models/default"
+    /// The workers' arithmetic (`fp32`, `int8`).
+    public var precision = Precision.fp32
     /// nil: the default (every allowed CPU but one, at least one).
     public var workers: Int?
     /// One set per worker; nil: one allowed CPU per worker.
@@ -104,6 +107,12 @@ public struct ServeConfiguration: Sendable, Equatable {
         Setting(flag: "--model", variable: "FUSION_MODEL") { config, text throws(ConfigurationError) in
             guard !text.isEmpty else { throw ConfigurationError(flag: "--model", message: "expected a model directory") }
             config.modelDirectory = text
+        },
+        Setting(flag: "--precision", variable: "FUSION_PRECISION") { config, text throws(ConfigurationError) in
+            guard let precision = Precision(rawValue: text) else {
+                throw ConfigurationError(flag: "--precision", message: "expected one of \(Precision.names), got \"\(text)\"")
+            }
+            config.precision = precision
         },
         Setting(flag: "--workers", variable: "FUSION_WORKERS") { config, text throws(ConfigurationError) in
             config.workers = try integer(text, flag: "--workers", in: 1...256)

@@ -5,9 +5,9 @@ public final class FusionModelExecutor: BatchExecutor {
     private let model: FusionModel
     public let identity: WorkerIdentity
 
-    /// Loads (memory-maps) the model directory.
-    public init(directory: String) throws {
-        model = try FusionModel.load(directory: directory)
+    /// Loads (memory-maps) the model directory; int8 quantizes its weights here.
+    public init(directory: String, precision: Precision = .fp32) throws {
+        model = try FusionModel.load(directory: directory, precision: precision)
         identity = Self.identity(of: model.config)
     }
 
