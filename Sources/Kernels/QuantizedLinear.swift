@@ -102,10 +102,13 @@ private func quantizedRows(input: UnsafePointer<Float>, rows m: Int, ldInput: In
         weights.values.withUnsafeBufferPointer { w in
             // Row-major: C[m, n] = A[m, k] · B[n, k]ᵀ, no offsets (the zero points are removed
             // below, per row, which one scalar offset could not do).
-            _ = dnnl_gemm_u8s8s32(CChar(UInt8(ascii: "N")), CChar(UInt8(ascii: "T")), CChar(UInt8(ascii: "F")),
+            let status = dnnl_gemm_u8s8s32(CChar(UInt8(ascii: "N")), CChar(UInt8(ascii: "T")), CChar(UInt8(ascii: "F")),
                                   Int64(m), Int64(n), Int64(k), 1,
                                   q, Int64(k), 0, w.baseAddress, Int64(k), 0,
                                   0, products, Int64(n), &offset)
+            // `checkQuantizedProducts` proved oneDNN runs here before any model used it; a
+            // failure now (out of memory for its JIT buffers) must not become wrong answers.
+            precondition(status == dnnl_success, "oneDNN dnnl_gemm_u8s8s32 failed with status \(status.rawValue)")
         }
         weights.scales.withUnsafeBufferPointer { scales in
             weights.rowSums.withUnsafeBufferPointer { sums in
@@ -123,6 +126,36 @@ private func quantizedRows(input: UnsafePointer<Float>, rows m: Int, ldInput: In
             }
         }
     }
+}
+
+/// Runs one small u8×s8 product through oneDNN and checks it against integer arithmetic;
+/// returns why it failed, or nil. oneDNN generates its kernels at run time (JIT): where
+/// writable-and-executable memory is forbidden (systemd's `MemoryDenyWriteExecute=yes`) or
+/// the library is broken, this says so at load instead of giving wrong answers later.
+package func checkQuantizedProducts() -> String? {
+    let m = 3, n = 17, k = 40
+    let a = (0..<(m * k)).map { UInt8(truncatingIfNeeded: $0 &* 37 &+ 11) }
+    let b = (0..<(n * k)).map { Int8(truncatingIfNeeded: ($0 &* 53) % 127 - 63) }
+    var c = [Int32](repeating: 0, count: m * n)
+    var offset: Int32 = 0
+    let status = c.withUnsafeMutableBufferPointer { c in
+        dnnl_gemm_u8s8s32(CChar(UInt8(ascii: "N")), CChar(UInt8(ascii: "T")), CChar(UInt8(ascii: "F")),
+                          Int64(m), Int64(n), Int64(k), 1, a, Int64(k), 0, b, Int64(k), 0, 0,
+                          c.baseAddress, Int64(n), &offset)
+    }
+    guard status == dnnl_success else {
+        return "oneDNN's dnnl_gemm_u8s8s32 failed (status \(status.rawValue)); it compiles its kernels at run time, which needs memory that is writable then executable (under systemd: MemoryDenyWriteExecute=no)"
+    }
+    for r in 0..<m {
+        for j in 0..<n {
+            var sum: Int32 = 0
+            for i in 0..<k { sum += Int32(a[r * k + i]) * Int32(b[j * k + i]) }
+            if c[r * n + j] != sum {
+                return "oneDNN's dnnl_gemm_u8s8s32 gave \(c[r * n + j]) where \(sum) is right (row \(r), column \(j))"
+            }
+        }
+    }
+    return nil
 }
 
 /// Quantizes `count` floats to u8 over their range (widened to include 0); returns the

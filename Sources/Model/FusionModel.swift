@@ -41,6 +41,16 @@ public final class FusionModel: @unchecked Sendable {
         return try FusionModel(config: config, tensors: tensors, precision: precision)
     }
 
+    /// Throws `unsupportedPrecision` if this machine (or its sandbox) cannot run `precision`;
+    /// `serve` calls it at start so a bad setting stops the service with the reason.
+    public static func check(_ precision: Precision) throws(ModelError) {
+        switch precision {
+        case .fp32: return
+        case .int8:
+            if let problem = checkQuantizedProducts() { throw .unsupportedPrecision(.int8, reason: problem) }
+        }
+    }
+
     /// Sets the threads used by matrix products in this process (see `Kernels.setBLASThreads`).
     public static func setThreads(_ count: Int) {
         setBLASThreads(count)
@@ -59,6 +69,7 @@ public final class FusionModel: @unchecked Sendable {
             self.image = image
             self.text = text
         case .int8:
+            try Self.check(precision)
             self.image = image.quantized(levels: Precision.int8Levels)
             self.text = text.quantized(levels: Precision.int8Levels)
         }

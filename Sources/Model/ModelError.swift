@@ -16,6 +16,8 @@ public enum ModelError: Error, CustomStringConvertible {
     case duplicateTensor(name: String, first: String, second: String)
     /// A request of a batch is not a valid input for this model.
     case invalidInput(index: Int, reason: String)
+    /// This machine cannot run the model in the requested precision.
+    case unsupportedPrecision(Precision, reason: String)
 
     public var description: String {
         switch self {
@@ -33,6 +35,8 @@ public enum ModelError: Error, CustomStringConvertible {
             return "tensor \"\(name)\" is provided by both \(first) and \(second)"
         case let .invalidInput(index, reason):
             return "input \(index): \(reason)"
+        case let .unsupportedPrecision(precision, reason):
+            return "precision \(precision) cannot run here: \(reason)"
         }
     }
 }

@@ -11,6 +11,12 @@ import Testing
         #expect(config.logFormat == .plain && config.workers == nil && config.cpuSets == nil)
         #expect(config.workerTimeoutSeconds == 60 && config.workerStallMilliseconds == 5_000)
         #expect(config.maxImagePixels == 4096 * 4096 && config.largeImagePixels == 2048 * 2048)
+        #expect(config.precision == .fp32)
+    }
+
+    @Test func precisionComesFromItsFlagOrVariable() throws {
+        #expect(try ServeConfiguration.resolve(flags: [:], environment: ["FUSION_PRECISION": "int8"]).precision == .int8)
+        #expect(try ServeConfiguration.resolve(flags: ["--precision": "fp32"], environment: ["FUSION_PRECISION": "int8"]).precision == .fp32)
     }
 
     @Test func imageLimitsAndStallFloorComeFromTheirFlagsOrVariables() throws {
@@ -41,7 +47,7 @@ import Testing
         ("--port", "70000"), ("--port", "x"), ("--max-batch", "0"), ("--max-queue", "-1"), ("--router", "random"),
         ("--cpu-sets", "0-;1"), ("--workers", "0"), ("--log-format", "xml"), ("--max-body-bytes", "10"),
         ("--request-timeout-ms", "0"), ("--drain-timeout-s", "-3"), ("--max-delay-ms", "abc"), ("--host", ""),
-        ("--log-level", "loud"), ("--client-timeout-ms", "5"), ("--worker-timeout-s", "0"),
+        ("--log-level", "loud"), ("--client-timeout-ms", "5"), ("--precision", "bf16"), ("--precision", "INT8"), ("--worker-timeout-s", "0"),
         ("--worker-timeout-s", "1.5"), ("--worker-timeout-s", "100000"), ("--max-image-pixels", "0"),
         ("--large-image-pixels", "x"), ("--worker-stall-ms", "10"),
     ])

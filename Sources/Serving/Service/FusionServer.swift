@@ -85,6 +85,7 @@ public final class FusionServer {
         let executable = try ProcessControl.executablePath()
         let modelDirectory = try configuration.resolvedModelDirectory(executable: executable)
         let modelConfig = try ModelConfig.load(path: modelDirectory + "/config.json")
+        try FusionModel.check(configuration.precision)
         let preprocessing = try Preprocessing(config: modelConfig, vocabFile: modelDirectory + "/vocab.txt",
                                               maxPixels: configuration.maxImagePixels)
         let allowed = try currentAffinity()
