@@ -347,6 +347,11 @@ def test_kserve_examples_are_well_formed_v2(tmp):
     expect(args[args.index("--port") + 1] == str(ports[0]), "--port differs from containerPort")
     for variable in container.get("env", []):
         expect(variable["name"] in variables, f"{variable['name']} is not a serve variable")
+    env = {v["name"]: v["value"] for v in container.get("env", [])}
+    resources = container["resources"]
+    cpus = quantity_cpus(resources["limits"]["cpu"])
+    expect(resources["requests"] == resources["limits"] and cpus == int(cpus), "whole CPUs, requests = limits")
+    expect(int(env.get("FUSION_WORKERS", 0)) == int(cpus) - 1, f"FUSION_WORKERS {env.get('FUSION_WORKERS')} for {cpus} CPUs")
     for probe, path in (("readinessProbe", "/healthz"), ("livenessProbe", "/livez")):
         expect(container[probe]["httpGet"]["path"] == path and container[probe]["httpGet"]["port"] == ports[0],
                f"{probe} should be GET {path} on {ports[0]}")
