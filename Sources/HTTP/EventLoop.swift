@@ -403,6 +403,14 @@ final class EventLoop {
                 connection.slots[index].dispatched = true
                 connection.slots[index].owesContinue = false
                 connection.slots[index].cancellation = request.cancellation
+                if connection.peerClosed {
+                    // Its bytes came in the same turn as the end of stream (a read that filled
+                    // the buffer exactly, then read 0): cancelPending ran before this request
+                    // existed, so it is marked here, like any request pending at the close.
+                    request.cancellation.cancel()
+                    metrics.requestsCancelled += 1
+                    metricsDirty = true
+                }
                 let slot = connection.slots[index]
                 request.requestID = slot.requestID
                 connection.servedAny = true

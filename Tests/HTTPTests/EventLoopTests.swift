@@ -433,4 +433,33 @@ struct EventLoopCancellationTests {
         #expect(held.all.first { $0.path == "/c" }?.isCancelled == false)
         #expect(server.server.metrics.requestsCancelled == 2)
     }
+
+    /// A request of exactly the event loop's read size (64 KiB) sent just before the close:
+    /// one read fills the buffer, the next returns the end of stream, and only then is the
+    /// request parsed. It used to be handed on uncancelled, and computed for no one.
+    @Test func aRequestParsedAfterTheEndOfStreamIsCancelled() throws {
+        let held = Held()
+        let server = try TestServer { request, responder in held.add(request, responder) }
+        defer { server.stop() }
+        func request(totalBytes: Int) -> [UInt8] {
+            var head = ""
+            var bodyLength = totalBytes
+            // The head's length depends on the digits of the body's.
+            for _ in 0..<3 {
+                head = "POST /up HTTP/1.1\r\nHost: a\r\nContent-Length: \(bodyLength)\r\n\r\n"
+                bodyLength = totalBytes - head.utf8.count
+            }
+            return Array(head.utf8) + [UInt8](repeating: 0x61, count: bodyLength)
+        }
+        let bytes = request(totalBytes: 64 * 1024)
+        #expect(bytes.count == 64 * 1024)
+        for _ in 0..<5 {
+            let client = try RawClient(port: server.port)
+            try client.send(bytes)
+            try client.socket.close()
+        }
+        try waitUntil { held.all.count == 5 }
+        #expect(held.all.filter(\.isCancelled).count == 5)
+        try waitUntil { server.server.metrics.requestsCancelled == 5 }
+    }
 }

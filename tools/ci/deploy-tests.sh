@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Deployment tests (issue 6): systemd units, sd_notify, socket activation, the hardened
 # sandbox, install.sh, and three nodes behind real nginx and HAProxy — all on loopback.
+# First the Kubernetes manifests and the Containerfile (issue 17), checked offline.
 # Called by .ci/run after `swift test`; runs standalone too:
-#     tools/ci/deploy-tests.sh [NAME-SUBSTRING...]
+#     tools/ci/deploy-tests.sh [NAME-SUBSTRING...]   (the names select deploy_tests.py's tests)
 # FUSION_SERVE_BIN picks the binary (default: the debug build, built here if missing);
 # FUSION_TEST_MODEL the model (default the tiny fixture model, else models/default).
 set -euo pipefail
@@ -23,6 +24,10 @@ if [[ -z "${FUSION_SERVE_BIN:-}" ]]; then
     if [[ ! -x "$FUSION_SERVE_BIN" ]]; then swift build --product fusion-serve; fi
     export FUSION_SERVE_BIN
 fi
+
+# The Kubernetes manifests and the Containerfile, offline (kubernetes-validate and the kserve
+# SDK from the test venv, the binary for flags and probe paths): a few seconds, always all of them.
+timeout --kill-after=10 300 "$(tools/ci/test-venv.sh)" Tests/DeployTests/kubernetes_tests.py
 
 # Every test bounds its own waits; this is the backstop for the whole run.
 exec timeout --kill-after=30 2400 python3 Tests/DeployTests/deploy_tests.py "$@"
