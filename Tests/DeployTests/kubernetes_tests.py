@@ -50,7 +50,7 @@ OLDEST_KUBERNETES = "1.27.0"
 # The server stops within its drain time plus this (docs/operations.md, section 2).
 EXIT_AFTER_DRAIN_S = 3
 # What the run stage installs: the libraries the binary links, nothing else.
-RUNTIME_PACKAGES = {"libopenblas0", "libjpeg62-turbo", "libpng16-16", "libssl3"}
+RUNTIME_PACKAGES = {"libopenblas0", "libdnnl2", "libjpeg62-turbo", "libpng16-16", "libssl3"}
 # In debian:bookworm-slim already (libc6 and the C++ runtime apt itself needs).
 BASE_IMAGE_PACKAGES = {"libc6", "libgcc-s1", "libstdc++6", "zlib1g"}
 
