@@ -42,6 +42,33 @@ extension EndToEnd {
             #expect(server.log.contains("path=/infer status=200"), "one log line per request")
         }
 
+        /// `--precision int8` reaches the workers (their answers differ from fp32's in the low
+        /// digits, not the label), `/v1/model` says so, and a mode we do not have stops the start.
+        @Test func int8PrecisionServesAndIsReported() throws {
+            let body = HTTPClient.inferJSON(image: Paths.bytes(images[0]), text: "a red circle", id: "p")
+            var answers: [String: [Double]] = [:]
+            for precision in ["fp32", "int8"] {
+                let server = try ServerProcess(["--precision", precision], workers: 1)
+                let model = try HTTPClient.request(port: server.port, method: "GET", path: "/v1/model")
+                #expect(model.json["precision"] as? String == precision)
+                #expect(model.json["backend"] as? String == (precision == "int8" ? "onednn+openblas" : "openblas"))
+                #expect(server.log.contains("precision=\(precision)"))
+                let answer = try HTTPClient.request(port: server.port, method: "POST", path: "/infer", body: body,
+                                                    contentType: "application/json")
+                #expect(answer.status == 200, "\(answer.text)")
+                answers[precision] = logits(answer)
+            }
+            let fp32 = try #require(answers["fp32"]), int8 = try #require(answers["int8"])
+            try #require(fp32.count == int8.count && !fp32.isEmpty)
+            let difference = zip(fp32, int8).map { abs($0 - $1) }.max() ?? 0
+            #expect(difference > 0, "int8 answered exactly like fp32: the workers did not quantize")
+            #expect(difference < 0.5, "int8 logits \(int8) vs fp32 \(fp32)")
+
+            let refused = try runCommand(["serve", "--port", "0", "--model", Paths.tinyModel, "--precision", "bf16"], timeout: 30)
+            #expect(refused.status != 0)
+            #expect(refused.err.contains("--precision") && refused.err.contains("fp32, int8"), "\(refused.err)")
+        }
+
         @Test func sixtyFourConcurrentRequestsBatchAndMatchTheSameRequestAlone() throws {
             // The tiny model runs faster than two threads can decode images: on a busy machine
             // every request found a free worker and went alone (seen in CI-like runs even with
