@@ -69,10 +69,9 @@ struct DefaultModelEndToEndTests {
         var logits: [Double]
     }
 
-    /// The strongest parity check there is: every held-out pair, from its encoded file, through
-    /// the Swift decode + resize + WordPiece + forward, against PyTorch's answer through
-    /// Pillow + torchvision + `tokenizers` + the reference model, on the same files.
-    @Test func swiftPipelineAgreesWithPyTorchOnEveryHeldOutPair() throws {
+    /// The 500 held-out lines, PyTorch's answers for them, and the lines with absolute image
+    /// paths as `predict` reads them.
+    static func heldOutPairs() throws -> (lines: [Substring], torch: [TorchOutput], input: String) {
         let goldens = Paths.fixture("goldens/default-model/eval-torch-outputs.json")
         let torch = try JSONDecoder().decode([TorchOutput].self, from: Data(contentsOf: URL(fileURLWithPath: goldens)))
         let data = Paths.fixture("eval/eval.jsonl")
@@ -81,6 +80,14 @@ struct DefaultModelEndToEndTests {
         try #require(lines.count == torch.count, "goldens are stale: regenerate them (tools/reference/README.md)")
         let input = lines.map { $0.replacingOccurrences(of: "\"images/", with: "\"\(folder)/images/") }
             .joined(separator: "\n") + "\n"
+        return (lines, torch, input)
+    }
+
+    /// The strongest parity check there is: every held-out pair, from its encoded file, through
+    /// the Swift decode + resize + WordPiece + forward, against PyTorch's answer through
+    /// Pillow + torchvision + `tokenizers` + the reference model, on the same files.
+    @Test func swiftPipelineAgreesWithPyTorchOnEveryHeldOutPair() throws {
+        let (lines, torch, input) = try Self.heldOutPairs()
         let result = try runCommand(["predict", "--model", Self.defaultModel], input: input)
         #expect(result.status == 0, "\(result.err)")
         let outputs = result.out.split(separator: "\n")
@@ -112,14 +119,7 @@ struct DefaultModelEndToEndTests {
     /// answer (the goldens), which the Swift fp32 path matches to 2e-4 (the test above).
     /// Measured: 486/500 in both, 500/500 labels agree, max |Δlogit| 0.27 (docs/models.md).
     @Test func int8KeepsTheHeldOutAccuracyAndLabels() throws {
-        let goldens = Paths.fixture("goldens/default-model/eval-torch-outputs.json")
-        let torch = try JSONDecoder().decode([TorchOutput].self, from: Data(contentsOf: URL(fileURLWithPath: goldens)))
-        let data = Paths.fixture("eval/eval.jsonl")
-        let folder = (data as NSString).deletingLastPathComponent
-        let lines = try String(contentsOfFile: data, encoding: .utf8).split(separator: "\n")
-        try #require(lines.count == torch.count)
-        let input = lines.map { $0.replacingOccurrences(of: "\"images/", with: "\"\(folder)/images/") }
-            .joined(separator: "\n") + "\n"
+        let (lines, torch, input) = try Self.heldOutPairs()
         let result = try runCommand(["predict", "--model", Self.defaultModel, "--precision", "int8"], input: input)
         #expect(result.status == 0, "\(result.err)")
         let outputs = result.out.split(separator: "\n")
