@@ -1,0 +1,151 @@
+import Foundation
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+private let picture = Paths.bytes("images/good/jpeg_rgb_444_300x200.jpg")
+
+/// `clients` keep-alive connections looping on `/infer` until `finish`; every answer recorded.
+private final class InferLoop: @unchecked Sendable {
+    private let lock = NSLock()
+    private var statuses: [Int] = []
+    private var failures: [String] = []
+    private var stopFlag = false
+    private let group = DispatchGroup()
+
+    init(port: UInt16, clients: Int) {
+        let body = HTTPClient.inferJSON(image: picture, text: "a reload under load")
+        for _ in 0..<clients {
+            group.enter()
+            Thread { [self] in
+                defer { group.leave() }
+                var client: HTTPClient?
+                while !stopped {
+                    do {
+                        if client == nil { client = try HTTPClient(port: port) }
+                        try client?.send(HTTPClient.requestBytes(method: "POST", path: "/infer", body: body,
+                                                                 contentType: "application/json"))
+                        guard let response = try client?.readResponse() else { throw EndToEndError("connection closed") }
+                        record(response.status, response.status == 200 ? nil : "\(response.status) \(response.text)")
+                    } catch {
+                        record(nil, "transport: \(error)")
+                        client = nil
+                    }
+                }
+            }.start()
+        }
+    }
+
+    private var stopped: Bool { lock.lock(); defer { lock.unlock() }; return stopFlag }
+
+    private func record(_ status: Int?, _ failure: String?) {
+        lock.lock()
+        if let status { statuses.append(status) }
+        if let failure { failures.append(failure) }
+        lock.unlock()
+    }
+
+    var answered: Int { lock.lock(); defer { lock.unlock() }; return statuses.count }
+
+    /// Stops the clients; (answers, failures: every non-200 or transport error).
+    func finish() -> (answers: Int, failures: [String]) {
+        lock.lock()
+        stopFlag = true
+        lock.unlock()
+        group.wait()
+        lock.lock()
+        defer { lock.unlock() }
+        return (statuses.count, failures)
+    }
+}
+
+/// Replaces `path` the way a deploy tool should: a new file renamed over the old one, so the
+/// workers still mapping the old file keep their pages (overwriting in place would pull the
+/// file out from under them).
+private func replace(_ path: String, with bytes: [UInt8]) throws {
+    let temporary = path + ".new"
+    guard FileManager.default.createFile(atPath: temporary, contents: Data(bytes)) else {
+        throw EndToEndError("cannot write \(temporary)")
+    }
+    guard rename(temporary, path) == 0 else { throw EndToEndError("rename \(temporary): errno \(errno)") }
+}
+
+extension EndToEnd {
+    @Suite struct ModelReload {
+        /// The test: 4 clients loop on /infer through a SIGHUP (nothing changed), a weight
+        /// change loaded by the load route, and a truncated weight file sent by SIGHUP (and the
+        /// load route): no request fails, the version follows the valid change only, the
+        /// failure is logged with the file's name and answered 400 with it.
+        @Test func reloadUnderLoadFailsNoRequest() throws {
+            let directory = FileManager.default.temporaryDirectory
+                .appendingPathComponent("fusion-reload-\(getpid())-\(UInt32.random(in: 0...UInt32.max))").path
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+            defer { try? FileManager.default.removeItem(atPath: directory) }
+            for file in ["config.json", "model.safetensors", "vocab.txt"] {
+                try FileManager.default.copyItem(atPath: Paths.fixture("models/tiny-f32/\(file)"), toPath: directory + "/" + file)
+            }
+            let weights = directory + "/model.safetensors"
+            let server = try ServerProcess(["--worker-timeout-s", "20"], workers: 2, model: directory)
+            defer { server.stop() }
+            func version() throws -> String {
+                let response = try HTTPClient.request(port: server.port, method: "GET", path: "/v1/model")
+                return response.json["version"] as? String ?? "(none)"
+            }
+            func reloads(_ result: String) throws -> Double {
+                try server.metric("fusion_model_reloads_total{result=\"\(result)\"}") ?? -1
+            }
+            let initial = try version()
+            #expect(initial.count == 12 && initial.allSatisfy(\.isHexDigit), "version \(initial)")
+            #expect(try reloads("success") == 0)
+
+            let load = InferLoop(port: server.port, clients: 4)
+            defer { _ = load.finish() }
+            #expect(waitUntil(timeout: 10) { load.answered >= 8 }, "the clients got no answers")
+
+            // 1. SIGHUP, nothing changed: re-read and validated, same version.
+            server.signal(SIGHUP)
+            #expect(try waitUntil(timeout: 10) { try reloads("success") == 1 }, "SIGHUP reload not counted: \(server.log)")
+            #expect(try version() == initial)
+
+            // 2. Other valid weights of the same shapes (the F16 twin of the fixture), then the
+            // load route: new workers, new version.
+            try replace(weights, with: Paths.bytes("models/tiny-f16/model.safetensors"))
+            let answeredBefore = load.answered
+            let loaded = try HTTPClient.request(port: server.port, method: "POST", path: "/v2/repository/models/tiny-f32/load")
+            #expect(loaded.status == 200, "load: \(loaded.status) \(loaded.text)")
+            let changed = try version()
+            #expect(changed != initial && changed.count == 12, "version \(initial) → \(changed)")
+            #expect(loaded.json["version"] as? String == changed)
+            #expect(try reloads("success") == 2)
+            #expect(server.log.contains("worker ready on the reloaded model"), "no worker was replaced: \(server.log)")
+            // Traffic goes on through the new workers.
+            #expect(waitUntil(timeout: 10) { load.answered >= answeredBefore + 8 }, "no answers after the reload")
+
+            // 3. A truncated weight file, then SIGHUP: refused, logged with the file name, old
+            // version still serving.
+            let good = Paths.bytes("models/tiny-f32/model.safetensors")
+            try replace(weights, with: Array(good.prefix(good.count / 2)))
+            server.signal(SIGHUP)
+            #expect(try waitUntil(timeout: 10) { try reloads("failure") == 1 }, "broken reload not counted: \(server.log)")
+            let failureLine = server.log.split(separator: "\n").first { $0.contains("model reload failed") }.map(String.init) ?? ""
+            #expect(failureLine.contains("model.safetensors"), "the log does not name the file: \(failureLine)")
+            #expect(try version() == changed)
+
+            // 4. The load route on the broken file: 400 with the reason, naming the file.
+            let refused = try HTTPClient.request(port: server.port, method: "POST", path: "/v2/repository/models/tiny-f32/load")
+            #expect(refused.status == 400)
+            let reason = refused.json["error"] as? String ?? ""
+            #expect(reason.contains(weights), "400 body: \(refused.text)")
+            #expect(try version() == changed)
+            #expect(try reloads("failure") == 2)
+
+            let answersAfterFailures = load.answered
+            #expect(waitUntil(timeout: 10) { load.answered >= answersAfterFailures + 8 }, "no answers after the failures")
+            let (answers, failures) = load.finish()
+            #expect(failures.isEmpty, "\(failures.count) of \(answers) requests failed: \(failures.prefix(5))")
+            #expect(answers > 30)
+        }
+    }
+}
