@@ -87,7 +87,11 @@ extension EndToEnd {
                 try FileManager.default.copyItem(atPath: Paths.fixture("models/tiny-f32/\(file)"), toPath: directory + "/" + file)
             }
             let weights = directory + "/model.safetensors"
-            let server = try ServerProcess(["--worker-timeout-s", "20"], workers: 2, model: directory)
+            // Batches slowed 30× (a few ms each) so the old workers surely hold some when the
+            // switch comes: those must be answered by them, not lost.
+            let server = try ServerProcess(["--worker-timeout-s", "20"],
+                                           environment: ["FUSION_ENABLE_TEST_HOOKS": "1", "FUSION_TEST_WORKER_DELAY_FACTOR": "30,30"],
+                                           workers: 2, model: directory)
             defer { server.stop() }
             func version() throws -> String {
                 let response = try HTTPClient.request(port: server.port, method: "GET", path: "/v1/model")
