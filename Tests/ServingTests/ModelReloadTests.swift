@@ -250,3 +250,111 @@ private final class FakeWorkers: Sendable {
         #expect(model.loadedAtText == "2026-12-07T08:01:02.345Z")
     }
 }
+
+/// The repository routes through `InferenceService.handle`, with a fake worker pool.
+@Suite struct ModelRepositoryRouteTests {
+    private struct Harness {
+        let service: InferenceService
+        let workers = FakeWorkers()
+        let directory: String
+
+        init(tokens: BearerTokenStore? = nil) throws {
+            directory = try copyOfModel("tiny-f32")
+            let reloader = try workers.reloader(directory: directory)
+            let config = reloader.current.config
+            let dispatcher = Dispatcher(configuration: .init(maxBatch: 8, maxDelayNanos: 0, maxQueue: 16,
+                                                             policy: .leastLoaded, workerCount: 1))
+            dispatcher.workerReady(0)
+            var logger = Logger(label: "test")
+            logger.logLevel = .critical
+            service = InferenceService(
+                model: config,
+                settings: ServiceSettings(requestTimeoutNanos: 1_000_000_000, maxBatch: 8, maxDelayMilliseconds: 0,
+                                          maxQueue: 16, maxBodyBytes: 1 << 20, router: .leastLoaded, workerCount: 1),
+                preprocessing: try Preprocessing(config: config, vocabFile: directory + "/vocab.txt"),
+                pool: BoundedThreadPool(name: "pre", threads: 1, queueCapacity: 4), dispatcher: dispatcher,
+                metrics: ServiceMetrics(maxBatch: 8), logger: logger, workers: { [] }, tokens: tokens, reloader: reloader)
+        }
+
+        func send(_ method: String, _ target: String, body: String = "", token: String? = nil) -> HTTPResponse {
+            var headers = HTTPHeaders()
+            if let token { headers.add(name: "Authorization", value: "Bearer \(token)") }
+            let done = DispatchSemaphore(value: 0)
+            let reply = Mutex<HTTPResponse?>(nil)
+            service.handle(HTTPRequest(method: method, target: target, headers: headers, body: Array(body.utf8))) { response in
+                reply.withLock { $0 = response }
+                done.signal()
+            }
+            _ = done.wait(timeout: .now() + 10)
+            return reply.withLock { $0 } ?? HTTPResponse(status: HTTPStatus(code: 599), body: "no response")
+        }
+
+        func json(_ response: HTTPResponse) -> JSONValue { (try? JSONParser.parse(response.body)) ?? .null }
+    }
+
+    @Test func loadSwitchesAndModelReportsTheVersion() throws {
+        let harness = try Harness()
+        defer { try? FileManager.default.removeItem(atPath: harness.directory) }
+        let before = harness.json(harness.send("GET", "/v1/model"))
+        guard case .string(let initial)? = before["version"], case .string(let loadedAt)? = before["loaded_at"] else {
+            Issue.record("no version or loaded_at in /v1/model: \(before)")
+            return
+        }
+        #expect(initial.count == 12 && loadedAt.hasSuffix("Z"))
+
+        try fixture("models/tiny-f16/model.safetensors").write(to: URL(fileURLWithPath: harness.directory + "/model.safetensors"))
+        let loaded = harness.send("POST", "/v2/repository/models/tiny-f32/load")
+        #expect(loaded.status == .ok)
+        let after = harness.json(harness.send("GET", "/v1/model"))
+        #expect(after["version"] != before["version"])
+        #expect(harness.json(loaded)["version"] == after["version"])
+        #expect(harness.json(loaded)["changed"] == .bool(true))
+        #expect(harness.workers.replacements == 1)
+
+        let index = harness.send("POST", "/v2/repository/index", body: "{}")
+        #expect(index.status == .ok)
+        guard case .array(let models) = harness.json(index), let model = models.first else {
+            Issue.record("index: \(String(decoding: index.body, as: UTF8.self))")
+            return
+        }
+        #expect(models.count == 1)
+        #expect(model["name"] == .string("tiny-f32") && model["state"] == .string("READY"))
+        #expect(model["version"] == after["version"])
+        #expect(harness.workers.replacements == 1, "the index does not reload")
+    }
+
+    @Test func refusalsUseTheRepositoryErrorShape() throws {
+        let harness = try Harness()
+        defer { try? FileManager.default.removeItem(atPath: harness.directory) }
+        let unknown = harness.send("POST", "/v2/repository/models/other/load")
+        #expect(unknown.status == .notFound)
+        #expect(harness.json(unknown)["error"].map { if case .string = $0 { true } else { false } } == true)
+        let parameters = harness.send("POST", "/v2/repository/models/tiny-f32/load", body: #"{"parameters":{"config":"{}"}}"#)
+        #expect(parameters.status == .badRequest)
+        #expect(harness.send("GET", "/v2/repository/index").status == .methodNotAllowed)
+
+        let weights = harness.directory + "/model.safetensors"
+        try Data("short".utf8).write(to: URL(fileURLWithPath: weights))
+        let broken = harness.send("POST", "/v2/repository/models/tiny-f32/load")
+        #expect(broken.status == .badRequest)
+        guard case .string(let reason)? = harness.json(broken)["error"] else {
+            Issue.record("400 body: \(String(decoding: broken.body, as: UTF8.self))")
+            return
+        }
+        #expect(reason.contains(weights))
+        #expect(harness.workers.replacements == 0)
+    }
+
+    @Test func repositoryRoutesNeedTheTokenWhenAuthIsOn() throws {
+        let tokenFile = FileManager.default.temporaryDirectory.appendingPathComponent("tokens-\(UUID().uuidString)").path
+        try "s3cret\n".write(toFile: tokenFile, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(atPath: tokenFile) }
+        let harness = try Harness(tokens: try BearerTokenStore(path: tokenFile))
+        defer { try? FileManager.default.removeItem(atPath: harness.directory) }
+        #expect(harness.send("POST", "/v2/repository/index").status.code == 401)
+        #expect(harness.send("POST", "/v2/repository/models/tiny-f32/load").status.code == 401)
+        #expect(harness.send("POST", "/v2/repository/index", token: "wrong").status.code == 401)
+        #expect(harness.send("POST", "/v2/repository/index", token: "s3cret").status == .ok)
+        #expect(harness.send("POST", "/v2/repository/models/tiny-f32/load", token: "s3cret").status == .ok)
+    }
+}
