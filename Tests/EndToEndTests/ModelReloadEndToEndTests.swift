@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import Testing
 
 #if canImport(Glibc)
@@ -150,6 +151,43 @@ extension EndToEnd {
             let (answers, failures) = load.finish()
             #expect(failures.isEmpty, "\(failures.count) of \(answers) requests failed: \(failures.prefix(5))")
             #expect(answers > 30)
+        }
+
+        /// A replaced worker that never answers the batch it holds (the test hang) is killed after
+        /// the worker timeout and the batch is answered by the new worker: late, but not failed.
+        @Test func aRetiredWorkerThatHangsIsKilledAndItsBatchRetried() throws {
+            let directory = FileManager.default.temporaryDirectory
+                .appendingPathComponent("fusion-reload-hang-\(getpid())-\(UInt32.random(in: 0...UInt32.max))").path
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+            defer { try? FileManager.default.removeItem(atPath: directory) }
+            for file in ["config.json", "model.safetensors", "vocab.txt"] {
+                try FileManager.default.copyItem(atPath: Paths.fixture("models/tiny-f32/\(file)"), toPath: directory + "/" + file)
+            }
+            let hangFile = directory + "/hang-once"
+            let server = try ServerProcess(["--worker-timeout-s", "2"],
+                                           environment: ["FUSION_ENABLE_TEST_HOOKS": "1", "FUSION_TEST_WORKER_HANG_ONCE": hangFile],
+                                           workers: 1, model: directory)
+            defer { server.stop() }
+            let answer = Mutex<ClientResponse?>(nil)
+            let done = DispatchSemaphore(value: 0)
+            Thread {
+                let response = try? HTTPClient.request(port: server.port, method: "POST", path: "/infer",
+                                                       body: HTTPClient.inferJSON(image: picture, text: "held"),
+                                                       contentType: "application/json")
+                answer.withLock { $0 = response }
+                done.signal()
+            }.start()
+            #expect(try waitUntil(timeout: 10) { try server.metric("fusion_worker_in_flight{worker=\"0\"}") == 1 },
+                    "the request never reached the worker")
+
+            try replace(directory + "/model.safetensors", with: Paths.bytes("models/tiny-f16/model.safetensors"))
+            let loaded = try HTTPClient.request(port: server.port, method: "POST", path: "/v2/repository/models/tiny-f32/load")
+            #expect(loaded.status == 200, "load: \(loaded.status) \(loaded.text)")
+            #expect(done.wait(timeout: .now() + 20) == .success, "the held request was never answered: \(server.log)")
+            let response = answer.withLock { $0 }
+            #expect(response?.status == 200, "held request: \(response?.status ?? 0) \(response?.text ?? "")")
+            #expect(server.log.contains("retired worker did not exit in time"), "\(server.log)")
+            #expect(try server.metric("fusion_retried_requests_total") == 1)
         }
     }
 }
