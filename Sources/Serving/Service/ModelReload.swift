@@ -104,8 +104,9 @@ public enum ModelReloadError: Error, CustomStringConvertible, Equatable {
     case interfaceChanged(path: String, field: String)
     /// `vocab.txt` changed: the tokenizer is built once, at start.
     case vocabularyChanged(path: String)
-    /// A new worker could not load the model (`modelFault`) or could not be started.
-    case workers(String, modelFault: Bool)
+    /// A new worker could not load the model (`modelFault`) or could not be started, or
+    /// (`memory`) a second set of workers would not fit in the free memory.
+    case workers(String, modelFault: Bool, memory: Bool)
     /// Another reload is running (reloads are serialized).
     case inProgress
     /// The server is draining or stopping.
@@ -119,7 +120,7 @@ public enum ModelReloadError: Error, CustomStringConvertible, Equatable {
             return "\(path): \"\(field)\" differs from the serving model's; it is fixed while the server runs (restart the server to change it)"
         case let .vocabularyChanged(path):
             return "\(path) differs from the one loaded at start; the tokenizer is fixed while the server runs (restart the server to change it)"
-        case let .workers(reason, _): return reason
+        case let .workers(reason, _, _): return reason
         case .inProgress: return "a model reload is already in progress"
         case .stopping: return "the server is shutting down"
         }
@@ -135,11 +136,13 @@ public enum ModelReloadError: Error, CustomStringConvertible, Equatable {
     }
 
     /// The HTTP status of the load route for this failure: 400 for a model that cannot be
-    /// served, 409 while another reload runs, 503 while stopping, 500 for the rest.
+    /// served, 409 while another reload runs, 503 while stopping or short of memory, 500 for
+    /// the rest.
     public var status: HTTPStatus {
         switch self {
         case .invalidModel, .interfaceChanged, .vocabularyChanged, .unreadable: return .badRequest
-        case .workers(_, let modelFault): return modelFault ? .badRequest : .internalServerError
+        case .workers(_, let modelFault, let memory):
+            return modelFault ? .badRequest : memory ? .serviceUnavailable : .internalServerError
         case .inProgress: return HTTPStatus(code: 409)
         case .stopping: return .serviceUnavailable
         }
@@ -287,11 +290,12 @@ public final class ModelReloader: Sendable {
         } catch let error as WorkerPoolError {
             switch error {
             case .stopping: throw .stopping
-            case .reloadFailed(_, _, let modelFault): throw .workers(error.description, modelFault: modelFault)
-            default: throw .workers(error.description, modelFault: false)
+            case .notEnoughMemory: throw .workers(error.description, modelFault: false, memory: true)
+            case .reloadFailed(_, _, let modelFault): throw .workers(error.description, modelFault: modelFault, memory: false)
+            default: throw .workers(error.description, modelFault: false, memory: false)
             }
         } catch {
-            throw .workers("\(error)", modelFault: false)
+            throw .workers("\(error)", modelFault: false, memory: false)
         }
         return Outcome(model: ServingModel(config: config, directory: directory, version: version, loadedAt: Date()),
                        changed: true)

@@ -243,7 +243,7 @@ public final class WorkerPool: BatchTransport, @unchecked Sendable {
             // waiting to restart its own: the slot is no longer ours.
             guard slot.generation == generation else { return }
             let started = Monotonic.now()
-            let outcome = runOnce(slot, handedOver: pending)
+            let outcome = runOnce(slot, generation: generation, handedOver: pending)
             pending = nil
             if outcome == .retired || slot.generation != generation { return }
             if isStopping { break }
@@ -338,7 +338,7 @@ public final class WorkerPool: BatchTransport, @unchecked Sendable {
 
     /// Spawns one worker process (or takes the one a reload handed over, already ready) and
     /// serves it until it ends.
-    private func runOnce(_ slot: WorkerSlot, handedOver: StartedWorker?) -> RunOutcome {
+    private func runOnce(_ slot: WorkerSlot, generation: Int, handedOver: StartedWorker?) -> RunOutcome {
         let worker: StartedWorker
         if let handedOver {
             worker = handedOver  // `replaceWorkers` attached it to the slot as ready
@@ -349,7 +349,10 @@ public final class WorkerPool: BatchTransport, @unchecked Sendable {
                 logger.error("cannot start worker", metadata: ["worker": "\(slot.index)", "error": "\(error)"])
                 return .failedToStart
             }
-            slot.attach(child: worker.child, channel: worker.channel)
+            guard slot.attach(child: worker.child, channel: worker.channel, generation: generation) else {
+                discard(worker)  // a reload gave the slot a new process while this one spawned
+                return .retired
+            }
         }
         let child = worker.child
         let channel = worker.channel
@@ -435,6 +438,11 @@ public final class WorkerPool: BatchTransport, @unchecked Sendable {
     /// workers; the weights of both versions in the page cache).
     public func replaceWorkers() throws {
         guard !isStopping else { throw WorkerPoolError.stopping }
+        let pids = slots.compactMap { $0.status.pid }
+        if let short = Self.memoryShortfall(privateBytes: pids.map { SystemMemory.anonymousResidentBytes(pid: $0) },
+                                            workers: slots.count, freeBytes: SystemMemory.freeBytes()) {
+            throw WorkerPoolError.notEnoughMemory(neededBytes: short.needed, freeBytes: short.free)
+        }
         let count = slots.count
         let starts = StandbyStarts(count: count)
         for slot in slots {
@@ -482,11 +490,13 @@ public final class WorkerPool: BatchTransport, @unchecked Sendable {
             switch result {
             case .success(let worker)?: started.append(worker)
             case .failure(let error)?: if failure == nil { failure = (index, error) }
-            case nil:
-                if failure == nil {
-                    failure = (index, WorkerPoolError.notReadyInTime(seconds: Double(timeout) / 1e9))
-                }
+            case nil: break
             }
+        }
+        // A slot without a result was still loading: the reason only if nothing failed outright
+        // (a failure ends the wait early, leaving slower slots unfinished).
+        if failure == nil, let index = results.firstIndex(where: { $0 == nil }) {
+            failure = (index, WorkerPoolError.notReadyInTime(seconds: Double(timeout) / 1e9))
         }
         lock.lock()
         let stoppingNow = stopping
@@ -516,6 +526,17 @@ public final class WorkerPool: BatchTransport, @unchecked Sendable {
             throw WorkerPoolError.reloadFailed(worker: failure.index, reason: "\(failure.error)", modelFault: modelFault)
         }
         if stoppingNow { throw WorkerPoolError.stopping }
+    }
+
+    /// Whether a second set of `workers` would not fit: each new worker is taken to need as
+    /// much private memory (`RssAnon`) as the largest current one (`privateBytes`, one per
+    /// running worker); the weights' shared file pages are not counted (page cache, reclaimable).
+    /// Nil when it fits or when nothing is known (no measurement, no free figure).
+    static func memoryShortfall(privateBytes: [Int?], workers: Int, freeBytes: Int?) -> (needed: Int, free: Int)? {
+        guard let free = freeBytes, let largest = privateBytes.compactMap({ $0 }).max() else { return nil }
+        let (needed, overflow) = largest.multipliedReportingOverflow(by: workers)
+        if overflow { return (.max, free) }
+        return needed > free ? (needed, free) : nil
     }
 
     /// Ends a new process that will not be used (idle: it never got a batch).
@@ -631,6 +652,8 @@ public enum WorkerPoolError: Error, CustomStringConvertible {
     case reloadFailed(worker: Int, reason: String, modelFault: Bool)
     /// The pool is shutting down.
     case stopping
+    /// A second set of workers would not fit in the free memory (`memoryShortfall`).
+    case notEnoughMemory(neededBytes: Int, freeBytes: Int)
 
     public var description: String {
         switch self {
@@ -638,6 +661,8 @@ public enum WorkerPoolError: Error, CustomStringConvertible {
         case .notReadyInTime(let seconds): return "the worker did not become ready within \(seconds) s (worker timeout)"
         case .reloadFailed(let worker, let reason, _): return "new worker \(worker): \(reason)"
         case .stopping: return "the server is shutting down"
+        case .notEnoughMemory(let needed, let free):
+            return "not enough memory to start a second set of workers next to the serving ones (about \(needed >> 20) MiB needed, \(free >> 20) MiB free); the previous model stays in service (restart the server to switch models)"
         case .exitedBeforeReady: return "the worker exited before it was ready"
         case .loadFailed(let message): return "the worker could not load the model: \(message)"
         case .modelMismatch(let expected, let got):
@@ -810,15 +835,22 @@ final class WorkerSlot: @unchecked Sendable {
         return why
     }
 
-    func attach(child: ChildProcess, channel: FrameChannel) {
+    /// Makes a freshly spawned process the slot's current one, unless a reload moved the slot
+    /// past `generation` meanwhile (then false: the caller discards the process).
+    func attach(child: ChildProcess, channel: FrameChannel, generation: Int) -> Bool {
         condition.lock()
+        guard generation == generationNumber else {
+            condition.unlock()
+            return false
+        }
+        defer { condition.unlock() }
         self.child = child
         self.channel = channel
         state = .starting
         unanswered.removeAll()
         lastAnswerAt = Monotonic.now()
         watchdogKill = nil
-        condition.unlock()
+        return true
     }
 
     /// Forgets the connection `channel` (when it is still the current one); queued frames for
