@@ -438,7 +438,8 @@ public final class WorkerPool: BatchTransport, @unchecked Sendable {
     /// workers; the weights of both versions in the page cache).
     public func replaceWorkers() throws {
         guard !isStopping else { throw WorkerPoolError.stopping }
-        let pids = slots.compactMap { $0.status.pid }
+        // Only live workers: the pid of one that ended may already belong to another process.
+        let pids = slots.map(\.status).filter { $0.state == .ready }.compactMap(\.pid)
         if let short = Self.memoryShortfall(privateBytes: pids.map { SystemMemory.anonymousResidentBytes(pid: $0) },
                                             workers: slots.count, freeBytes: SystemMemory.freeBytes()) {
             throw WorkerPoolError.notEnoughMemory(neededBytes: short.needed, freeBytes: short.free)
