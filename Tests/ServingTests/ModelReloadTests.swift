@@ -164,6 +164,13 @@ private final class FakeWorkers: Sendable {
         let badConfig = #expect(throws: ModelReloadError.self) { try reloader.reload(trigger: "test") }
         #expect(badConfig?.file == directory + "/config.json")
 
+        let renamed = String(decoding: try fixture("models/tiny-f32/config.json"), as: UTF8.self)
+            .replacingOccurrences(of: "\"dog\"", with: "\"wolf\"")
+        try Data(renamed.utf8).write(to: URL(fileURLWithPath: directory + "/config.json"))
+        let labels = #expect(throws: ModelReloadError.self) { try reloader.reload(trigger: "test") }
+        #expect(labels == .interfaceChanged(path: directory + "/config.json", field: "labels"))
+        #expect(labels?.status == .badRequest)
+
         try fixture("models/tiny-f32/config.json").write(to: URL(fileURLWithPath: directory + "/config.json"))
         try Data("[PAD]\n".utf8).write(to: URL(fileURLWithPath: directory + "/vocab.txt"))
         let vocabulary = #expect(throws: ModelReloadError.self) { try reloader.reload(trigger: "test") }
@@ -172,7 +179,7 @@ private final class FakeWorkers: Sendable {
         #expect(workers.replacements == 0, "nothing invalid reaches the workers")
         #expect(reloader.current == initial)
         #expect(reloader.lastFailure != nil)
-        #expect(workers.results == [false, false, false])
+        #expect(workers.results == [false, false, false, false])
     }
 
     @Test func workersThatCannotLoadTheModelFailTheReload() throws {
