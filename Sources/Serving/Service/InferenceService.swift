@@ -274,8 +274,8 @@ public final class InferenceService: Sendable {
     }
 
     func finish(_ request: HTTPRequest, route: String, started: UInt64,
-                        send: @Sendable (HTTPResponse) -> Void, _ outcome: Result<HTTPResponse, APIError>,
-                        batch: BatchInfo? = nil) {
+                send: @Sendable (HTTPResponse) -> Void, _ outcome: Result<HTTPResponse, APIError>,
+                batch: BatchInfo? = nil) {
         let response: HTTPResponse
         var metadata: Logger.Metadata = [:]
         switch outcome {

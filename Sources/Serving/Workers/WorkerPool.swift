@@ -254,14 +254,14 @@ public final class WorkerPool: BatchTransport, @unchecked Sendable {
             } else {
                 startFailures += 1
                 if startFailures >= configuration.maxConsecutiveStartFailures {
-                    slot.setState(.failed)
+                    slot.setState(.failed, generation: generation)
                     logger.error("worker gave up after repeated start failures",
                                  metadata: ["worker": "\(slot.index)", "failures": "\(startFailures)"])
                     if slots.allSatisfy({ $0.status.state == .failed }) { dispatcher.setAdmission(.unavailable) }
                     return
                 }
             }
-            slot.setState(.restarting)
+            slot.setState(.restarting, generation: generation)
             slot.countRestart()
             logger.warning("restarting worker", metadata: ["worker": "\(slot.index)",
                                                            "backoff_ms": "\(backoff / 1_000_000)"])
@@ -274,7 +274,7 @@ public final class WorkerPool: BatchTransport, @unchecked Sendable {
             try? pending.channel.descriptor.close()
             _ = try? pending.child.wait()
         }
-        if slot.generation == generation { slot.setState(.stopped) }
+        slot.setState(.stopped, generation: generation)
     }
 
     /// How one process's life in a slot ended.
@@ -387,7 +387,7 @@ public final class WorkerPool: BatchTransport, @unchecked Sendable {
         } catch {
             reason = "\(error)"
         }
-        if let lost = slot.retire(channel: channel) {
+        if case .retired(let lost) = slot.end(channel: channel) {
             // Replaced by a reload: it was told to finish its batches and exit (or killed, if it
             // was still loading or overstayed). Batches it never answered go to the new ones.
             try? channel.descriptor.shutdown(.both)
@@ -408,8 +408,12 @@ public final class WorkerPool: BatchTransport, @unchecked Sendable {
         case .start?: reason = "not ready within \(seconds) s of its start (worker timeout): killed"
         case nil: break
         }
-        slot.detach(channel: channel)
-        if becameReady { dispatcher.workerLost(slot.index, reason: reason) }
+        if becameReady {
+            dispatcher.workerLost(slot.index, reason: reason)
+            // A reload switched the slot between `end` and this report: its new process is
+            // ready, so the index is too (what the loss re-queued runs again, nothing fails).
+            if slot.generation != generation { dispatcher.workerReady(slot.index) }
+        }
         try? channel.descriptor.shutdown(.both)
         try? channel.descriptor.close()
         let status = (try? child.wait()).map { "\($0)" } ?? "unknown"
@@ -754,9 +758,11 @@ final class WorkerSlot: @unchecked Sendable {
         return (held.id, held.held, stallDetector.thresholdNanos)
     }
 
-    func setState(_ newState: WorkerStatus.State) {
+    /// Sets the state, unless a reload moved the slot past `generation` (a supervisor of a
+    /// replaced process must not touch its successor's state).
+    func setState(_ newState: WorkerStatus.State, generation: Int) {
         condition.lock()
-        state = newState
+        if generation == generationNumber { state = newState }
         condition.unlock()
     }
 
@@ -800,7 +806,7 @@ final class WorkerSlot: @unchecked Sendable {
     }
 
     /// The current process if it was spawned longer than `timeout` ago and has not said ready.
-    /// Only while its connection is attached: after `detach` the process may be reaped and its
+    /// Only while its connection is attached: after `end` the process may be reaped and its
     /// pid reused.
     func overdueStart(now: UInt64, timeout: UInt64) -> (pid: Int32, waitedNanos: UInt64)? {
         condition.lock()
@@ -854,17 +860,31 @@ final class WorkerSlot: @unchecked Sendable {
         return true
     }
 
-    /// Forgets the connection `channel` (when it is still the current one); queued frames for
-    /// it are dropped (the dispatcher re-routes them).
-    func detach(channel: FrameChannel) {
+    /// How a process's connection ended, decided under the slot's lock (a reload may race).
+    enum ConnectionEnd: Equatable {
+        /// A reload had retired it; these batches it never answered.
+        case retired(lost: [UInt64])
+        /// It was the slot's process (or a stale one): forgotten, its queued frames dropped
+        /// (the dispatcher re-routes them).
+        case current
+    }
+
+    /// Forgets the process on `channel` once its connection has ended.
+    func end(channel: FrameChannel) -> ConnectionEnd {
         condition.lock()
+        defer { condition.unlock() }
         outbox.removeAll { $0.1 === channel }
+        if let r = retiring.firstIndex(where: { $0.channel === channel }) {
+            let lost = retiring[r].unanswered
+            retiring.remove(at: r)
+            return .retired(lost: lost)
+        }
         if self.channel === channel {
             self.channel = nil
             unanswered.removeAll()
             if state == .ready { state = .restarting }
         }
-        condition.unlock()
+        return .current
     }
 
     /// The slot's generation (see `swap`).
@@ -911,18 +931,6 @@ final class WorkerSlot: @unchecked Sendable {
         stallReported = false
         generationNumber += 1
         return (generationNumber, unready)
-    }
-
-    /// If `channel` belongs to a process a reload retired, forgets it and returns the batches
-    /// it never answered; nil if it is not a retired process.
-    func retire(channel: FrameChannel) -> [UInt64]? {
-        condition.lock()
-        defer { condition.unlock() }
-        guard let r = retiring.firstIndex(where: { $0.channel === channel }) else { return nil }
-        let lost = retiring[r].unanswered
-        retiring.remove(at: r)
-        outbox.removeAll { $0.1 === channel }
-        return lost
     }
 
     /// Retired processes still running `limit` after their retirement (a hung batch, a process
