@@ -76,9 +76,10 @@ private func replace(_ path: String, with bytes: [UInt8]) throws {
 extension EndToEnd {
     @Suite struct ModelReload {
         /// The test: 4 clients loop on /infer through a SIGHUP (nothing changed), a weight
-        /// change loaded by the load route, and a truncated weight file sent by SIGHUP (and the
-        /// load route): no request fails, the version follows the valid change only, the
-        /// failure is logged with the file's name and answered 400 with it.
+        /// change loaded by the load route (then back by SIGHUP, and forth again), and a
+        /// truncated weight file sent by SIGHUP (and the load route): no request fails, the
+        /// version follows the valid changes only, the failure is logged with the file's name
+        /// and answered 400 with it.
         @Test func reloadUnderLoadFailsNoRequest() throws {
             let directory = FileManager.default.temporaryDirectory
                 .appendingPathComponent("fusion-reload-\(getpid())-\(UInt32.random(in: 0...UInt32.max))").path
@@ -128,9 +129,20 @@ extension EndToEnd {
             // Traffic goes on through the new workers.
             #expect(waitUntil(timeout: 10) { load.answered >= answeredBefore + 8 }, "no answers after the reload")
 
+            // 2b. And back to the original weights by SIGHUP: a switch too, to the first version
+            // (the version is the content's).
+            let good = Paths.bytes("models/tiny-f32/model.safetensors")
+            try replace(weights, with: good)
+            server.signal(SIGHUP)
+            #expect(try waitUntil(timeout: 15) { try reloads("success") == 3 }, "SIGHUP switch not counted: \(server.log)")
+            #expect(try version() == initial)
+            try replace(weights, with: Paths.bytes("models/tiny-f16/model.safetensors"))
+            #expect(try HTTPClient.request(port: server.port, method: "POST",
+                                           path: "/v2/repository/models/tiny-f32/load").status == 200)
+            #expect(try version() == changed)
+
             // 3. A truncated weight file, then SIGHUP: refused, logged with the file name, old
             // version still serving.
-            let good = Paths.bytes("models/tiny-f32/model.safetensors")
             try replace(weights, with: Array(good.prefix(good.count / 2)))
             server.signal(SIGHUP)
             #expect(try waitUntil(timeout: 10) { try reloads("failure") == 1 }, "broken reload not counted: \(server.log)")
