@@ -303,15 +303,20 @@ public final class ModelReloader: Sendable {
 
     /// Runs `reload` on a thread of its own (the signal handler and the event loop must not
     /// block); `completion` gets the outcome there.
+    /// While a reload runs, a new one is refused at once, on the calling thread, so a flood
+    /// of SIGHUPs or load calls costs no thread each.
     public func reloadInBackground(trigger: String,
                                    completion: @escaping @Sendable (Result<Outcome, ModelReloadError>) -> Void = { _ in }) {
+        @Sendable func skipped() {
+            logger.notice("model reload already in progress; this one is skipped", metadata: ["trigger": "\(trigger)"])
+            completion(.failure(.inProgress))
+        }
+        guard !isReloading else { return skipped() }
         let thread = Thread { [self] in
             do throws(ModelReloadError) {
                 completion(.success(try reload(trigger: trigger)))
             } catch {
-                if error == .inProgress {
-                    logger.notice("model reload already in progress; this one is skipped", metadata: ["trigger": "\(trigger)"])
-                }
+                if error == .inProgress { return skipped() }
                 completion(.failure(error))
             }
         }
