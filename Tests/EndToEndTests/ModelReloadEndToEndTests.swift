@@ -201,5 +201,66 @@ extension EndToEnd {
             #expect(server.log.contains("retired worker did not exit in time"), "\(server.log)")
             #expect(try server.metric("fusion_retried_requests_total") == 1)
         }
+    
+        /// Triton's own Python client (tritonclient[http], from tools/ci/test-venv.sh) drives the
+        /// repository routes with a bearer token: index, load after a weight change, a broken
+        /// load (its 400 reason reaches the client), an unknown name.
+        @Test func tritonClientLoadsAndListsTheModel() throws {
+            let venv = try runTool("/bin/bash", [Paths.root.appendingPathComponent("tools/ci/test-venv.sh").path], timeout: 600)
+            #expect(venv.status == 0, "test-venv.sh: \(venv.err)")
+            let python = venv.out.trimmingCharacters(in: .whitespacesAndNewlines)
+            let directory = FileManager.default.temporaryDirectory
+                .appendingPathComponent("fusion-reload-triton-\(getpid())-\(UInt32.random(in: 0...UInt32.max))").path
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+            defer { try? FileManager.default.removeItem(atPath: directory) }
+            for file in ["config.json", "model.safetensors", "vocab.txt"] {
+                try FileManager.default.copyItem(atPath: Paths.fixture("models/tiny-f32/\(file)"), toPath: directory + "/" + file)
+            }
+            try "reload-token\n".write(toFile: directory + "/tokens", atomically: true, encoding: .utf8)
+            let server = try ServerProcess(["--auth-token-file", directory + "/tokens"], workers: 1, model: directory)
+            defer { server.stop() }
+            let script = """
+            import os, shutil, sys
+            import tritonclient.http as http
+            from tritonclient.utils import InferenceServerException
+            port, directory, other = sys.argv[1], sys.argv[2], sys.argv[3]
+            client = http.InferenceServerClient("127.0.0.1:" + port)
+            auth = {"Authorization": "Bearer reload-token"}
+            def status_of(call):
+                try:
+                    call()
+                    return "200"
+                except InferenceServerException as error:
+                    return str(error.status())
+            print("unauthorized", status_of(lambda: client.load_model("tiny-f32")))
+            before = client.get_model_repository_index(headers=auth)
+            print("before", before[0]["name"], before[0]["state"], before[0]["version"])
+            shutil.copy(other, directory + "/model.safetensors.new")
+            os.rename(directory + "/model.safetensors.new", directory + "/model.safetensors")
+            client.load_model("tiny-f32", headers=auth)
+            print("after", client.get_model_repository_index(headers=auth)[0]["version"])
+            with open(directory + "/model.safetensors.new", "wb") as broken:
+                broken.write(b"\\x10" + bytes(7) + b"{}")
+            os.rename(directory + "/model.safetensors.new", directory + "/model.safetensors")
+            try:
+                client.load_model("tiny-f32", headers=auth)
+                print("broken 200")
+            except InferenceServerException as error:
+                print("broken", error.status(), error.message())
+            print("unknown", status_of(lambda: client.load_model("other", headers=auth)))
+            """
+            let result = try runTool(python, ["-c", script, "\(server.port)", directory,
+                                              Paths.fixture("models/tiny-f16/model.safetensors")], timeout: 60)
+            #expect(result.status == 0, "python: \(result.err)")
+            let lines = result.out.split(separator: "\n").map(String.init)
+            #expect(lines.first == "unauthorized 401", "\(lines)")
+            let before = lines.first { $0.hasPrefix("before ") }?.split(separator: " ").map(String.init) ?? []
+            #expect(before.count == 4 && before[1] == "tiny-f32" && before[2] == "READY", "\(lines)")
+            let after = lines.first { $0.hasPrefix("after ") }?.split(separator: " ").map(String.init) ?? []
+            #expect(after.count == 2 && before.count == 4 && after[1] != before[3], "the version did not change: \(lines)")
+            let broken = lines.first { $0.hasPrefix("broken ") } ?? ""
+            #expect(broken.hasPrefix("broken 400 ") && broken.contains(directory + "/model.safetensors"), "\(lines)")
+            #expect(lines.contains("unknown 404"), "\(lines)")
+        }
     }
 }
