@@ -206,3 +206,29 @@ void fs_sha256(const void *bytes, size_t length, uint8_t *digest) {
     unsigned int size = 32;
     EVP_Digest(bytes, length, digest, &size, EVP_sha256(), NULL);
 }
+
+void *fs_sha256_new(void) {
+    EVP_MD_CTX *context = EVP_MD_CTX_new();
+    if (context == NULL) return NULL;
+    if (EVP_DigestInit_ex(context, EVP_sha256(), NULL) != 1) {
+        EVP_MD_CTX_free(context);
+        ERR_clear_error();
+        return NULL;
+    }
+    return context;
+}
+
+int fs_sha256_update(void *context, const void *bytes, size_t length) {
+    int ok = EVP_DigestUpdate((EVP_MD_CTX *)context, bytes, length) == 1;
+    if (!ok) ERR_clear_error();
+    return ok;
+}
+
+int fs_sha256_final(void *context, uint8_t *digest) {
+    unsigned int size = 32;
+    int ok = EVP_DigestFinal_ex((EVP_MD_CTX *)context, digest, &size) == 1;
+    if (!ok) ERR_clear_error();
+    return ok;
+}
+
+void fs_sha256_free(void *context) { EVP_MD_CTX_free((EVP_MD_CTX *)context); }

@@ -51,6 +51,27 @@ public final class FusionModel: @unchecked Sendable {
         }
     }
 
+    /// Checks a model directory the way `load` would — `config.json`, every weight file's
+    /// header and layout against its size (a truncated file fails here), each declared
+    /// tensor's presence, shape and dtype — without reading tensor data or building the
+    /// encoders, so it costs a few header reads. Returns the validated configuration.
+    public static func check(directory: String) throws(ModelError) -> ModelConfig {
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory) else {
+            throw ModelError.io(path: directory, reason: "model directory does not exist")
+        }
+        guard isDirectory.boolValue else { throw ModelError.io(path: directory, reason: "not a directory") }
+        let config = try ModelConfig.load(path: directory + "/config.json")
+        for (name, source) in try WeightLoader.resolve(directory: directory, config: config) {
+            switch source.entry.dtype {
+            case .f32, .f16, .bf16: continue
+            default:
+                throw .weights(.unsupportedDType(path: source.file.path, tensor: name, dtype: source.entry.dtype.rawValue))
+            }
+        }
+        return config
+    }
+
     /// Sets the threads used by matrix products in this process (see `Kernels.setBLASThreads`).
     public static func setThreads(_ count: Int) {
         setBLASThreads(count)

@@ -8,6 +8,22 @@ import Tensors
 /// an error naming it.
 enum WeightLoader {
     static func load(directory: String, config: ModelConfig) throws(ModelError) -> [String: Tensor] {
+        var tensors: [String: Tensor] = [:]
+        for (name, source) in try resolve(directory: directory, config: config) {
+            do {
+                tensors[name] = try source.file.tensor(source.entry)
+            } catch {
+                throw .weights(error)
+            }
+        }
+        return tensors
+    }
+
+    /// Opens every weight file and matches its entries to the declaration without reading any
+    /// tensor data: a malformed or truncated file, a missing, duplicated or mis-shaped tensor
+    /// is the same error `load` would throw.
+    static func resolve(directory: String, config: ModelConfig)
+        throws(ModelError) -> [String: (file: SafetensorsFile, entry: TensorEntry)] {
         let declaration = WeightDeclaration(config: config)
         var wanted: [String: WeightDeclaration.Entry] = [:]
         for entry in declaration.entries { wanted[entry.name] = entry }
@@ -33,7 +49,7 @@ enum WeightLoader {
             }
         }
 
-        var tensors: [String: Tensor] = [:]
+        var resolved: [String: (file: SafetensorsFile, entry: TensorEntry)] = [:]
         for declared in declaration.entries {
             guard let source = sources[declared.name] else {
                 throw .missingTensor(name: declared.name, files: paths)
@@ -41,13 +57,9 @@ enum WeightLoader {
             guard source.entry.shape == declared.shape else {
                 throw .wrongShape(name: declared.name, file: source.file.path, expected: declared.shape, actual: source.entry.shape)
             }
-            do {
-                tensors[declared.name] = try source.file.tensor(source.entry)
-            } catch {
-                throw .weights(error)
-            }
+            resolved[declared.name] = source
         }
-        return tensors
+        return resolved
     }
 
     /// Checks in-memory tensors against the declaration (same rules as files).

@@ -21,6 +21,53 @@ public enum SystemMemory {
         return candidates.min()
     }
 
+    /// Memory that can be allocated now without swapping: `MemAvailable` of `/proc/meminfo`,
+    /// or less when a cgroup limit leaves less room (its limit minus its current use). Nil
+    /// if unknown.
+    public static func freeBytes() -> Int? {
+        var candidates: [Int] = []
+        if let text = readFile("/proc/meminfo", limit: 16_384), let kib = field("MemAvailable:", in: text) {
+            candidates.append(kib * 1024)
+        }
+        if let limit = readSmallFile("/sys/fs/cgroup/memory.max").flatMap({ Int($0.trimmingCharacters(in: .whitespacesAndNewlines)) }),
+           let used = readSmallFile("/sys/fs/cgroup/memory.current").flatMap({ Int($0.trimmingCharacters(in: .whitespacesAndNewlines)) }),
+           limit > 0, limit < 1 << 60 {
+            candidates.append(max(0, limit - used))
+        }
+        return candidates.min()
+    }
+
+    /// A process's private resident memory (`RssAnon` of `/proc/PID/status`: heap, stacks,
+    /// converted weights, activations; shared file mappings such as F32 weights are not in
+    /// it). Nil if unknown.
+    public static func anonymousResidentBytes(pid: Int32) -> Int? {
+        guard let text = readFile("/proc/\(pid)/status", limit: 8192), let kib = field("RssAnon:", in: text) else { return nil }
+        return kib * 1024
+    }
+
+    /// The number after `name` on its line ("MemAvailable:   123456 kB" → 123456).
+    static func field(_ name: String, in text: String) -> Int? {
+        for line in text.split(separator: "\n") where line.hasPrefix(name) {
+            // Spaces in /proc/meminfo, a tab and spaces in /proc/PID/status.
+            return line.dropFirst(name.count).split(whereSeparator: { $0 == " " || $0 == "\t" }).first.flatMap { Int($0) }
+        }
+        return nil
+    }
+
+    private static func readFile(_ path: String, limit: Int) -> String? {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        defer { _ = Glibc.close(fd) }
+        var bytes = [UInt8](repeating: 0, count: limit)
+        var total = 0
+        while total < limit {
+            let count = bytes.withUnsafeMutableBytes { raw in raw.baseAddress.map { read(fd, $0 + total, limit - total) } ?? -1 }
+            if count <= 0 { break }
+            total += count
+        }
+        return total > 0 ? String(decoding: bytes[0..<total], as: UTF8.self) : nil
+    }
+
     /// A short text file's contents (at most 4 KiB), or nil.
     private static func readSmallFile(_ path: String) -> String? {
         let fd = open(path, O_RDONLY | O_CLOEXEC)

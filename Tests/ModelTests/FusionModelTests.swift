@@ -110,4 +110,42 @@ struct FusionModelTests {
         tensors["head.bias"] = nil
         #expect(throws: ModelError.self) { try FusionModel(config: config, tensors: tensors) }
     }
+    @Test func checkAcceptsWhatLoadAcceptsWithoutBuildingTheModel() throws {
+        for name in ["tiny-f32", "tiny-f16", "tiny-bf16-split"] {
+            let checked = try FusionModel.check(directory: Fixtures.model(name))
+            #expect(checked == (try FusionModel.load(directory: Fixtures.model(name))).config, "\(name)")
+        }
+    }
+
+    @Test func checkRefusesATruncatedOrMisShapedDirectoryNamingTheFile() throws {
+        let directory = try Fixtures.copyOfModel("tiny-f32")
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let weights = directory + "/model.safetensors"
+        let bytes = try #require(FileManager.default.contents(atPath: weights))
+        // Header intact, data cut short: only the layout check against the size can tell.
+        let headerLength = Int(bytes.prefix(8).withUnsafeBytes { $0.loadUnaligned(as: UInt64.self) })
+        try Data(bytes.prefix(8 + headerLength + 100)).write(to: URL(fileURLWithPath: weights))
+        #expect(throws: ModelError.self) { try FusionModel.load(directory: directory) }
+        do {
+            _ = try FusionModel.check(directory: directory)
+            Issue.record("a truncated file passed the check")
+        } catch {
+            #expect(error.description.contains(weights), "\(error)")
+        }
+
+        // Valid weights for another shape: the tiny-f32 config with a wider fusion head.
+        try Data(bytes).write(to: URL(fileURLWithPath: weights))
+        let configPath = directory + "/config.json"
+        let text = try String(contentsOfFile: configPath, encoding: .utf8)
+        try text.replacingOccurrences(of: "\"gate_hidden\": 16", with: "\"gate_hidden\": 24")
+            .write(toFile: configPath, atomically: true, encoding: .utf8)
+        do {
+            _ = try FusionModel.check(directory: directory)
+            Issue.record("mis-shaped weights passed the check")
+        } catch {
+            guard case .wrongShape(_, let file, _, _) = error else { throw error }
+            #expect(file == weights)
+        }
+    }
 }
+

@@ -183,6 +183,29 @@ private func makeCore(workers: Int = 1, maxBatch: Int = 8, delay: UInt64 = 2 * m
         #expect(core.isIdle)
     }
 
+    @Test func batchesARetiredProcessNeverAnsweredAreRetriedAndTheWorkerStaysReady() {
+        // One worker, two batches on it (the old process), then a reload replaces the process
+        // under the same index and the old one dies holding the second batch.
+        var core = makeCore(workers: 1, maxBatch: 2, delay: 0, perWorker: 2)
+        for i in 0..<4 { _ = core.submit(i, now: 0, deadline: .max) }
+        let sent = core.step(now: 0).sends
+        #expect(sent.map { $0.requests.map(\.job) } == [[0, 1], [2, 3]])
+        _ = core.complete(batchID: sent[0].id, worker: 0, inferenceNanos: 1000)
+        let lost = core.batchesLost([sent[1].id, 999], worker: 0)
+        #expect(lost.retried == 2 && lost.failed.isEmpty)
+        #expect(core.router.readyCount == 1, "the worker index stays ready")
+        #expect(core.inFlightPerWorker == [0])
+        let retry = core.step(now: 1 * ms).sends
+        #expect(retry.map { $0.requests.map(\.job) } == [[2, 3]])
+        #expect(retry.first?.attempt == 1 && retry.first?.worker == 0)
+        // Lost again (on its second attempt): failed, not retried a third time.
+        let again = core.batchesLost(retry.map(\.id), worker: 0)
+        #expect(again.failed.map(\.job) == [2, 3] && again.retried == 0)
+        #expect(core.isIdle)
+        // Ids of another worker or already answered are ignored.
+        #expect(core.batchesLost([sent[0].id], worker: 0).retried == 0)
+    }
+
     @Test func retriesGoBeforeNewRequestsAndWaitForARestartedWorker() {
         var core = makeCore(workers: 1, maxBatch: 2, delay: 0, perWorker: 1)
         _ = core.submit(1, now: 0, deadline: .max)

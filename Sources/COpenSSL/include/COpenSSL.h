@@ -46,5 +46,10 @@ int fs_tls_session_reused(void *session);
 
 /// SHA-256 of `length` bytes into `digest` (32 bytes).
 void fs_sha256(const void *bytes, size_t length, uint8_t *digest);
+/// A streaming SHA-256: new (NULL on failure), update and final (1 on success, else 0), free.
+void *fs_sha256_new(void);
+int fs_sha256_update(void *context, const void *bytes, size_t length);
+int fs_sha256_final(void *context, uint8_t *digest);
+void fs_sha256_free(void *context);
 
 #endif

@@ -163,6 +163,28 @@ struct DispatchCore<Job> {
         return (retried, failed)
     }
 
+    /// Some batches a worker index held will never be answered, but the worker itself is still
+    /// ready: a reload replaced its process, and the retired process ended (crashed, or was
+    /// killed for overstaying) before answering them. Each is queued once more, as after a
+    /// death, any worker welcome (the new process under the same index is healthy); requests
+    /// already on their second attempt are returned to be failed. Unknown ids are ignored.
+    mutating func batchesLost(_ ids: [UInt64], worker: Int) -> (retried: Int, failed: [QueuedRequest<Job>]) {
+        var failed: [QueuedRequest<Job>] = []
+        var retried = 0
+        for id in ids.sorted() {
+            guard let batch = outstanding[id], batch.worker == worker else { continue }
+            outstanding[id] = nil
+            router.didAbandon(worker: worker, requests: batch.requests.count)
+            if batch.attempt == 0 {
+                retries.append(Retry(requests: batch.requests, avoiding: -1))
+                retried += batch.requests.count
+            } else {
+                failed += batch.requests
+            }
+        }
+        return (retried, failed)
+    }
+
     /// Removes everything still waiting (queue and retries) — used when the drain time is up.
     mutating func removeAllWaiting() -> [QueuedRequest<Job>] {
         let waiting = queue.removeAll() + retries.flatMap(\.requests)

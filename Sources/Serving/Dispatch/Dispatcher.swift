@@ -136,6 +136,19 @@ public final class Dispatcher: @unchecked Sendable {
         for request in failed { request.job.finish(.failure(.workerFailed(reason))) }
     }
 
+    /// Batches a worker's retired process (replaced by a reload) held when it ended: retried
+    /// once elsewhere like after a death, but the worker index stays ready (its new process
+    /// serves it).
+    public func batchesLost(_ batchIDs: [UInt64], worker: Int, reason: String) {
+        guard !batchIDs.isEmpty else { return }
+        condition.lock()
+        let (retried, failed) = core.batchesLost(batchIDs, worker: worker)
+        condition.broadcast()
+        condition.unlock()
+        if retried > 0 { onRetry(retried) }
+        for request in failed { request.job.finish(.failure(.workerFailed(reason))) }
+    }
+
     /// Sets whether new requests are taken (the worker pool says `.unavailable` when it gives up).
     public func setAdmission(_ admission: Admission) {
         condition.lock()

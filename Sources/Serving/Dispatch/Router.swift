@@ -153,6 +153,17 @@ struct Router {
         }
     }
 
+    /// Records that a batch sent to `worker` will not be answered (its process was retired by
+    /// a reload and ended first); nothing is learnt about the worker's speed.
+    mutating func didAbandon(worker: Int, requests: Int) {
+        workers[worker].inFlightRequests = max(0, workers[worker].inFlightRequests - requests)
+        workers[worker].outstandingBatches = max(0, workers[worker].outstandingBatches - 1)
+        if workers[worker].outstandingBatches == 0 {
+            idleCounter += 1
+            workers[worker].idleSequence = idleCounter
+        }
+    }
+
     /// Marks a worker ready (handshake done) or not (starting, dead, stopping).
     /// A worker that is not ready holds no work: its counts are reset (the dispatcher
     /// re-routes what it held), but its measured speed is kept for when it comes back.

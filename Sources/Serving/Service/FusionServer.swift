@@ -39,7 +39,7 @@ public final class FusionServer {
         self.hooks = hooks
     }
 
-    /// SIGHUP: loads the certificate, key and token file again. A part that fails keeps its
+    /// SIGHUP (besides the model reload, see `ModelReloader`): loads the certificate, key and token file again. A part that fails keeps its
     /// old version and the log says why; new handshakes use a new pair, established
     /// connections go on with theirs.
     static func reload(tls: TLSContextHolder?, tokens: BearerTokenStore?, logger: Logger) {
@@ -86,6 +86,9 @@ public final class FusionServer {
         let modelDirectory = try configuration.resolvedModelDirectory(executable: executable)
         let modelConfig = try ModelConfig.load(path: modelDirectory + "/config.json")
         try FusionModel.check(configuration.precision)
+        // The version `/v1/model` reports; a reload compares against it (hashing reads the
+        // weights once; OpenSSL's SHA-256 does ~1.5 GB/s on the test machine).
+        let modelVersion = try ModelVersion.compute(directory: modelDirectory, config: modelConfig)
         let preprocessing = try Preprocessing(config: modelConfig, vocabFile: modelDirectory + "/vocab.txt",
                                               maxPixels: configuration.maxImagePixels)
         let allowed = try currentAffinity()
@@ -109,6 +112,11 @@ public final class FusionServer {
         poolConfiguration.stallFloorNanos = UInt64(configuration.workerStallMilliseconds) * 1_000_000
         let pool = WorkerPool(configuration: poolConfiguration, dispatcher: dispatcher, logger: logger,
                               onBatchAnswered: { _, nanos in metrics.inferenceSeconds.observe(Double(nanos) / 1e9) })
+
+        let reloader = try ModelReloader(
+            initial: ServingModel(config: modelConfig, directory: modelDirectory, version: modelVersion, loadedAt: Date()),
+            logger: logger, replaceWorkers: { try pool.replaceWorkers() },
+            onResult: { success in metrics.modelReloads.increment([success ? "success" : "failure"]) })
 
         var httpConfiguration: HTTPServer.Configuration
         if let fd = hooks.inheritedListener {
@@ -164,7 +172,7 @@ public final class FusionServer {
             preprocessing: preprocessing, pool: preprocessPool, largeImages: largeImageLane,
             dispatcher: dispatcher, metrics: metrics,
             logger: logger, workers: { pool.status }, httpConnections: { server.metrics.connectionsOpen },
-            tokens: tokens, authMetrics: configuration.authMetrics)
+            tokens: tokens, authMetrics: configuration.authMetrics, reloader: reloader)
         let budgetLimit = Double(httpConfiguration.maxBufferedBodyBytes)
         metrics.registry.addCollector { [metrics, server] in
             let http = server.metrics
@@ -192,6 +200,9 @@ public final class FusionServer {
         try server.handleSignals([SIGTERM, SIGINT, SIGHUP]) { signal in
             if signal == SIGHUP {
                 Self.reload(tls: tlsHolder, tokens: tokenStore, logger: logger)
+                // The model too: re-read, validated, and the workers switched if it changed
+                // (on a thread of its own; the outcome is logged and counted).
+                if !service.isDraining { reloader.reloadInBackground(trigger: "SIGHUP") }
                 return
             }
             guard !service.isDraining else { return }
@@ -214,6 +225,7 @@ public final class FusionServer {
         logger.notice("fusion-serve listening", metadata: [
             "address": "\(address)", "model": "\(modelConfig.name)", "model_dir": "\(modelDirectory)",
             "precision": "\(configuration.precision)", "backend": "\(configuration.precision.backend)",
+            "model_version": "\(modelVersion)",
             "workers": "\(cpuSets.count)", "cpu_sets": "\(cpuSets.map(\.description).joined(separator: ";"))",
             "router": "\(configuration.router)", "max_batch": "\(configuration.maxBatch)",
             "max_connections": "\(configuration.maxConnections)",

@@ -1,3 +1,4 @@
+import Foundation
 import HTTP
 import Images
 import Logging
@@ -38,7 +39,13 @@ public struct ServiceSettings: Sendable {
 /// to the preprocessing pool, inference to the dispatcher; the answer is sent from whichever
 /// thread finishes the request.
 public final class InferenceService: Sendable {
-    public let model: ModelConfig
+    /// The serving model's configuration (a reload may swap it; see `servingModel`).
+    public var model: ModelConfig { servingModel.config }
+    /// The model being served, its version and load time.
+    public var servingModel: ServingModel { reloader?.current ?? initialModel }
+    private let initialModel: ServingModel
+    /// Re-reads the model directory (SIGHUP, `/v2/repository/...`); nil: reload unavailable.
+    let reloader: ModelReloader?
     public let settings: ServiceSettings
     public let metrics: ServiceMetrics
     private let preprocessing: Preprocessing
@@ -46,7 +53,7 @@ public final class InferenceService: Sendable {
     /// One low-priority thread for images over `settings.images.largePixels`; nil: every image
     /// decodes on `pool`.
     private let largeImages: BoundedThreadPool?
-    private let dispatcher: Dispatcher
+    let dispatcher: Dispatcher
     private let workers: @Sendable () -> [WorkerStatus]
     private let httpConnections: @Sendable () -> Int
     private let logger: Logger
@@ -61,11 +68,12 @@ public final class InferenceService: Sendable {
                 dispatcher: Dispatcher, metrics: ServiceMetrics, logger: Logger,
                 workers: @escaping @Sendable () -> [WorkerStatus],
                 httpConnections: @escaping @Sendable () -> Int = { 0 },
-                tokens: BearerTokenStore? = nil, authMetrics: Bool = false) {
+                tokens: BearerTokenStore? = nil, authMetrics: Bool = false, reloader: ModelReloader? = nil) {
+        self.reloader = reloader
+        initialModel = reloader?.current ?? ServingModel(config: model, directory: "", version: "", loadedAt: Date())
         self.tokens = tokens
         self.authMetrics = authMetrics
         self.largeImages = largeImages
-        self.model = model
         self.settings = settings
         self.preprocessing = preprocessing
         self.pool = pool
@@ -98,8 +106,11 @@ public final class InferenceService: Sendable {
         case "/infer": route = path; allowed = "POST"
         case "/healthz", "/livez", "/metrics", "/v1/model": route = path; allowed = "GET, HEAD"
         default:
-            finish(request, route: "other", started: started, send: send, .failure(.notFound(path)))
-            return
+            guard let repository = ModelRepositoryRoutes.route(for: path) else {
+                finish(request, route: "other", started: started, send: send, .failure(.notFound(path)))
+                return
+            }
+            route = repository; allowed = "POST"  // management routes: the bearer token applies
         }
         // Health probes stay open (load balancers and kubelets carry no token); /metrics
         // too unless --auth-metrics; every other route needs a bearer token.
@@ -117,6 +128,8 @@ public final class InferenceService: Sendable {
         }
         switch path {
         case "/infer": infer(request, started: started, send: send)
+        case _ where route.hasPrefix("/v2/repository/"):
+            repository(request, path: path, route: route, started: started, send: send)
         case "/healthz": finish(request, route: route, started: started, send: send, .success(health()))
         case "/livez":
             finish(request, route: route, started: started, send: send, .success(.json(.ok, "{\"status\":\"alive\"}")))
@@ -275,9 +288,9 @@ public final class InferenceService: Sendable {
         finish(request, route: "/infer", started: started, send: send, .failure(.clientClosedRequest))
     }
 
-    private func finish(_ request: HTTPRequest, route: String, started: UInt64,
-                        send: @Sendable (HTTPResponse) -> Void, _ outcome: Result<HTTPResponse, APIError>,
-                        batch: BatchInfo? = nil) {
+    func finish(_ request: HTTPRequest, route: String, started: UInt64,
+                send: @Sendable (HTTPResponse) -> Void, _ outcome: Result<HTTPResponse, APIError>,
+                batch: BatchInfo? = nil) {
         let response: HTTPResponse
         var metadata: Logger.Metadata = [:]
         switch outcome {
@@ -356,8 +369,12 @@ public final class InferenceService: Sendable {
     }
 
     private func modelDescription() -> String {
-        JSONWriter.object([
+        let serving = servingModel
+        let model = serving.config
+        return JSONWriter.object([
             ("name", JSONWriter.string(model.name)),
+            ("version", JSONWriter.string(serving.version)),
+            ("loaded_at", JSONWriter.string(serving.loadedAtText)),
             ("labels", "[" + model.labels.map(JSONWriter.string).joined(separator: ",") + "]"),
             ("image_size", "\(model.imageEncoder.imageSize)"),
             ("max_text_length", "\(model.preprocess.maxTextLength)"),

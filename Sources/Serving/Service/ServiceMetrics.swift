@@ -27,6 +27,8 @@ public final class ServiceMetrics: Sendable {
     public let requestsCancelled: CounterMetric
     public let http: HTTPLayerMetrics
     public let draining: GaugeMetric
+    /// Model reloads (SIGHUP, the load route) by result: success or failure.
+    public let modelReloads: CounterMetric
 
     private static let latencyBuckets = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30]
 
@@ -78,6 +80,12 @@ public final class ServiceMetrics: Sendable {
                                       labels: ["stage"])
         http = HTTPLayerMetrics(registry: r)
         draining = r.gauge("fusion_draining", "1 while the server drains after SIGTERM/SIGINT.")
+        modelReloads = r.counter("fusion_model_reloads_total",
+                                 "Model reloads (SIGHUP, POST /v2/repository/models/{name}/load) by result: success (an unchanged directory included) or failure (the previous model kept serving).",
+                                 labels: ["result"])
+        // Both series from the start, so a rate() or an alert sees 0 rather than no data.
+        modelReloads.increment(["success"], by: 0)
+        modelReloads.increment(["failure"], by: 0)
     }
 }
 

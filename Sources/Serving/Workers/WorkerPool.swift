@@ -105,18 +105,7 @@ public final class WorkerPool: BatchTransport, @unchecked Sendable {
     /// Spawns every worker (each in its supervising thread).
     public func start() {
         for slot in slots {
-            lock.lock()
-            runningSupervisors += 1
-            lock.unlock()
-            let supervisor = Thread { [self] in
-                supervise(slot)
-                lock.lock()
-                runningSupervisors -= 1
-                lock.broadcast()
-                lock.unlock()
-            }
-            supervisor.name = "worker-\(slot.index)-supervisor"
-            supervisor.start()
+            startSupervisor(slot, generation: slot.generation, handedOver: nil)
             let writer = Thread { [self] in writeLoop(slot) }
             writer.name = "worker-\(slot.index)-writer"
             writer.start()
@@ -124,6 +113,24 @@ public final class WorkerPool: BatchTransport, @unchecked Sendable {
         let watchdog = Thread { [self] in watchForHungWorkers(timeout: configuration.workerTimeoutNanos) }
         watchdog.name = "worker-watchdog"
         watchdog.start()
+    }
+
+    /// A supervising thread for `slot` while it is in `generation`; with `handedOver`, it starts
+    /// by serving that (already ready) process instead of spawning one.
+    /// `lockHeld`: the caller holds `lock` (it is not recursive).
+    private func startSupervisor(_ slot: WorkerSlot, generation: Int, handedOver: StartedWorker?, lockHeld: Bool = false) {
+        if !lockHeld { lock.lock() }
+        runningSupervisors += 1
+        if !lockHeld { lock.unlock() }
+        let supervisor = Thread { [self] in
+            supervise(slot, generation: generation, handedOver: handedOver)
+            lock.lock()
+            runningSupervisors -= 1
+            lock.broadcast()
+            lock.unlock()
+        }
+        supervisor.name = "worker-\(slot.index)-supervisor"
+        supervisor.start()
     }
 
     /// The state of every worker.
@@ -196,6 +203,12 @@ public final class WorkerPool: BatchTransport, @unchecked Sendable {
         while !isStopping {
             let now = Monotonic.now()
             for slot in slots {
+                // A retired process holds at most two batches; one that has not finished them
+                // within the worker timeout is hung.
+                for pid in slot.killOverstayingRetired(now: now, limit: timeout ?? 60_000_000_000) {
+                    logger.error("retired worker did not exit in time: killing it",
+                                 metadata: ["worker": "\(slot.index)", "pid": "\(pid)"])
+                }
                 if let stall = slot.checkStall(now: now) {
                     logger.warning("worker stalled: holding a batch far longer than its recent batches took", metadata: [
                         "worker": "\(slot.index)", "batch": "\(stall.batchID)",
@@ -221,81 +234,142 @@ public final class WorkerPool: BatchTransport, @unchecked Sendable {
         }
     }
 
-    private func supervise(_ slot: WorkerSlot) {
+    private func supervise(_ slot: WorkerSlot, generation: Int, handedOver: StartedWorker?) {
         var backoff = configuration.initialBackoffNanos
         var startFailures = 0
+        var pending = handedOver
         while !isStopping {
+            // A reload gave the slot a new process (and a new supervisor) while this one was
+            // waiting to restart its own: the slot is no longer ours.
+            guard slot.generation == generation else { return }
             let started = Monotonic.now()
-            let becameReady = runOnce(slot)
+            let outcome = runOnce(slot, generation: generation, handedOver: pending)
+            pending = nil
+            if outcome == .retired || slot.generation != generation { return }
             if isStopping { break }
-            if becameReady {
+            if outcome == .served {
                 startFailures = 0
                 // A worker that ran for a while earns a fresh, short backoff.
                 if Monotonic.now() - started > 10_000_000_000 { backoff = configuration.initialBackoffNanos }
             } else {
                 startFailures += 1
                 if startFailures >= configuration.maxConsecutiveStartFailures {
-                    slot.setState(.failed)
+                    slot.setState(.failed, generation: generation)
                     logger.error("worker gave up after repeated start failures",
                                  metadata: ["worker": "\(slot.index)", "failures": "\(startFailures)"])
                     if slots.allSatisfy({ $0.status.state == .failed }) { dispatcher.setAdmission(.unavailable) }
                     return
                 }
             }
-            slot.setState(.restarting)
+            slot.setState(.restarting, generation: generation)
             slot.countRestart()
             logger.warning("restarting worker", metadata: ["worker": "\(slot.index)",
                                                            "backoff_ms": "\(backoff / 1_000_000)"])
             pause(backoff)
             backoff = min(backoff * 2, configuration.maxBackoffNanos)
         }
-        slot.setState(.stopped)
+        if let pending {
+            // Handed a process as the pool began to stop: it never served.
+            _ = try? pending.child.signal(SIGKILL)
+            try? pending.channel.descriptor.close()
+            _ = try? pending.child.wait()
+        }
+        slot.setState(.stopped, generation: generation)
     }
 
-    /// Spawns one worker process and serves it until it ends. Returns whether it became ready.
-    private func runOnce(_ slot: WorkerSlot) -> Bool {
-        let pair: (FileDescriptor, FileDescriptor)
+    /// How one process's life in a slot ended.
+    private enum RunOutcome {
+        /// It never became ready.
+        case failedToStart
+        /// It was ready, then ended (crash, kill, shutdown).
+        case served
+        /// A reload replaced it; the slot's new process has its own supervisor.
+        case retired
+    }
+
+    /// A process spawned and connected, not yet (or just) handshaken.
+    struct StartedWorker: @unchecked Sendable {
+        let child: ChildProcess
+        let channel: FrameChannel
+    }
+
+    /// Spawns a worker process for `slot` on the model directory.
+    private func spawn(_ slot: WorkerSlot) throws -> StartedWorker {
+        let pair = try SocketPair.make(.stream)
+        var environment = ProcessControl.environment()
+        for (key, value) in configuration.environment { environment[key] = value }
+        // One BLAS thread per CPU of the set (never OPENBLAS_CORETYPE: that is the user's).
+        environment["OPENBLAS_NUM_THREADS"] = "\(slot.cpus.count)"
         let child: ChildProcess
         do {
-            pair = try SocketPair.make(.stream)
-            var environment = ProcessControl.environment()
-            for (key, value) in configuration.environment { environment[key] = value }
-            // One BLAS thread per CPU of the set (never OPENBLAS_CORETYPE: that is the user's).
-            environment["OPENBLAS_NUM_THREADS"] = "\(slot.cpus.count)"
             child = try ChildProcess.spawn(
                 executable: configuration.executable,
                 arguments: ["worker", "--model", configuration.modelDirectory, "--index", "\(slot.index)",
                             "--cpus", slot.cpus.description, "--max-batch", "\(configuration.maxBatch)"],
                 environment: environment, fileDescriptors: [3: pair.1])
-            try pair.1.close()
         } catch {
-            logger.error("cannot start worker", metadata: ["worker": "\(slot.index)", "error": "\(error)"])
-            return false
+            try? pair.0.close()
+            try? pair.1.close()
+            throw error
         }
-        let channel = FrameChannel(descriptor: pair.0, limits: configuration.limits)
-        slot.attach(child: child, channel: channel)
+        try? pair.1.close()
+        return StartedWorker(child: child, channel: FrameChannel(descriptor: pair.0, limits: configuration.limits))
+    }
+
+    /// `hello` → `ready` with the expected model, or a typed error (`loadFailed` carries the
+    /// worker's reason, which names the file at fault).
+    private func handshake(_ channel: FrameChannel, slot: WorkerSlot) throws {
+        try channel.send(.hello(protocolVersion: WireProtocol.version, workerIndex: UInt32(slot.index)))
+        guard let first = try channel.receive() else { throw WorkerPoolError.exitedBeforeReady }
+        switch first {
+        case .ready(let identity):
+            guard identity.protocolVersion == WireProtocol.version else {
+                throw WireError.versionMismatch(got: identity.protocolVersion, expected: WireProtocol.version)
+            }
+            guard identity.describesSameModel(as: configuration.expectedModel) else {
+                throw WorkerPoolError.modelMismatch(expected: configuration.expectedModel, got: identity)
+            }
+        case .loadFailed(let message):
+            throw WorkerPoolError.loadFailed(message)
+        default:
+            throw WireError.unexpected(first.name)
+        }
+    }
+
+    /// Spawns one worker process (or takes the one a reload handed over, already ready) and
+    /// serves it until it ends.
+    private func runOnce(_ slot: WorkerSlot, generation: Int, handedOver: StartedWorker?) -> RunOutcome {
+        let worker: StartedWorker
+        if let handedOver {
+            worker = handedOver  // `replaceWorkers` attached it to the slot as ready
+        } else {
+            do {
+                worker = try spawn(slot)
+            } catch {
+                logger.error("cannot start worker", metadata: ["worker": "\(slot.index)", "error": "\(error)"])
+                return .failedToStart
+            }
+            guard slot.attach(child: worker.child, channel: worker.channel, generation: generation) else {
+                discard(worker)  // a reload gave the slot a new process while this one spawned
+                return .retired
+            }
+        }
+        let child = worker.child
+        let channel = worker.channel
         var becameReady = false
         var reason = "connection closed"
         do {
-            try channel.send(.hello(protocolVersion: WireProtocol.version, workerIndex: UInt32(slot.index)))
-            guard let first = try channel.receive() else { throw WorkerPoolError.exitedBeforeReady }
-            switch first {
-            case .ready(let identity):
-                guard identity.protocolVersion == WireProtocol.version else {
-                    throw WireError.versionMismatch(got: identity.protocolVersion, expected: WireProtocol.version)
-                }
-                guard identity.describesSameModel(as: configuration.expectedModel) else {
-                    throw WorkerPoolError.modelMismatch(expected: configuration.expectedModel, got: identity)
-                }
-            case .loadFailed(let message):
-                throw WorkerPoolError.loadFailed(message)
-            default:
-                throw WireError.unexpected(first.name)
+            if handedOver == nil {
+                try handshake(channel, slot: slot)
+                // A reload may have replaced this process while it loaded.
+                guard slot.markReady(channel: channel) else { throw WorkerPoolError.superseded }
+                logger.info("worker ready", metadata: ["worker": "\(slot.index)", "pid": "\(child.pid)",
+                                                       "cpus": "\(slot.cpus)"])
+            } else {
+                logger.info("worker ready on the reloaded model", metadata: [
+                    "worker": "\(slot.index)", "pid": "\(child.pid)", "cpus": "\(slot.cpus)"])
             }
             becameReady = true
-            slot.setState(.ready)
-            logger.info("worker ready", metadata: ["worker": "\(slot.index)", "pid": "\(child.pid)",
-                                                   "cpus": "\(slot.cpus)"])
             dispatcher.workerReady(slot.index)
             while let message = try channel.receive() {
                 switch message {
@@ -313,16 +387,35 @@ public final class WorkerPool: BatchTransport, @unchecked Sendable {
         } catch {
             reason = "\(error)"
         }
+        if case .retired(let lost) = slot.end(channel: channel) {
+            // Replaced by a reload: it was told to finish its batches and exit (or killed, if it
+            // was still loading or overstayed). Batches it never answered go to the new ones.
+            try? channel.descriptor.shutdown(.both)
+            try? channel.descriptor.close()
+            let status = (try? child.wait()).map { "\($0)" } ?? "unknown"
+            if !lost.isEmpty {
+                logger.warning("retired worker ended before answering its batches; retrying them", metadata: [
+                    "worker": "\(slot.index)", "pid": "\(child.pid)", "batches": "\(lost.count)", "reason": "\(reason)"])
+                dispatcher.batchesLost(lost, worker: slot.index, reason: reason)
+            }
+            logger.info("retired worker exited", metadata: ["worker": "\(slot.index)", "pid": "\(child.pid)",
+                                                            "status": "\(status)"])
+            return .retired
+        }
         let seconds = Double(configuration.workerTimeoutNanos ?? 0) / 1e9
         switch slot.takeWatchdogKill() {
         case .batch(let hung)?: reason = "batch \(hung) not answered within \(seconds) s (worker timeout): killed"
         case .start?: reason = "not ready within \(seconds) s of its start (worker timeout): killed"
         case nil: break
         }
-        slot.detach()
-        if becameReady { dispatcher.workerLost(slot.index, reason: reason) }
-        try? pair.0.shutdown(.both)
-        try? pair.0.close()
+        if becameReady {
+            dispatcher.workerLost(slot.index, reason: reason)
+            // A reload switched the slot between `end` and this report: its new process is
+            // ready, so the index is too (what the loss re-queued runs again, nothing fails).
+            if slot.generation != generation { dispatcher.workerReady(slot.index) }
+        }
+        try? channel.descriptor.shutdown(.both)
+        try? channel.descriptor.close()
         let status = (try? child.wait()).map { "\($0)" } ?? "unknown"
         if isStopping {
             logger.info("worker stopped", metadata: ["worker": "\(slot.index)", "status": "\(status)"])
@@ -330,7 +423,133 @@ public final class WorkerPool: BatchTransport, @unchecked Sendable {
             logger.error("worker ended", metadata: ["worker": "\(slot.index)", "pid": "\(child.pid)",
                                                     "status": "\(status)", "reason": "\(reason)"])
         }
-        return becameReady
+        return becameReady ? .served : .failedToStart
+    }
+
+    // MARK: Reload
+
+    /// Replaces every worker process with a new one on the model directory as it is now.
+    ///
+    /// A new process is started for every slot (same CPU set, index and flags) while the old
+    /// ones keep serving; only when every new one has said ready with the expected model does
+    /// each slot switch to it: new batches go to the new process from then on, and the old one
+    /// is sent `shutdown` behind the batches it holds, so it answers them and exits (a batch
+    /// it never answers is retried on the new ones). If any new process fails to start, load
+    /// or say ready within the worker timeout, every new process is killed, the old ones are
+    /// untouched and the error names the worker and the reason.
+    ///
+    /// Memory: for the time it takes the new set to load, old and new processes coexist (2 × N
+    /// workers; the weights of both versions in the page cache).
+    public func replaceWorkers() throws {
+        guard !isStopping else { throw WorkerPoolError.stopping }
+        // Only live workers: the pid of one that ended may already belong to another process.
+        let pids = slots.map(\.status).filter { $0.state == .ready }.compactMap(\.pid)
+        if let short = Self.memoryShortfall(privateBytes: pids.map { SystemMemory.anonymousResidentBytes(pid: $0) },
+                                            workers: slots.count, freeBytes: SystemMemory.freeBytes()) {
+            throw WorkerPoolError.notEnoughMemory(neededBytes: short.needed, freeBytes: short.free)
+        }
+        let count = slots.count
+        let starts = StandbyStarts(count: count)
+        for slot in slots {
+            // This thread spawns the new process and, if the reload goes through, stays as its
+            // supervisor: a worker dies with the thread that spawned it (PR_SET_PDEATHSIG
+            // follows the spawning thread, not the process), so that thread must outlive it.
+            let thread = Thread { [self] in
+                let worker: StartedWorker
+                do {
+                    worker = try spawn(slot)
+                } catch {
+                    starts.finish(slot.index, .failure(error))
+                    return
+                }
+                guard starts.spawned(slot.index, worker.child) else {
+                    discard(worker)  // the reload already gave up
+                    return
+                }
+                do {
+                    try handshake(worker.channel, slot: slot)
+                } catch {
+                    discard(worker)
+                    starts.finish(slot.index, .failure(error))
+                    return
+                }
+                starts.finish(slot.index, .success(worker))
+                guard let generation = starts.verdict(for: slot.index) else {
+                    discard(worker)
+                    return
+                }
+                supervise(slot, generation: generation, handedOver: worker)
+                lock.lock()
+                runningSupervisors -= 1
+                lock.broadcast()
+                lock.unlock()
+            }
+            thread.name = "worker-\(slot.index)-supervisor"
+            thread.start()
+        }
+        let timeout = configuration.workerTimeoutNanos ?? 60_000_000_000
+        let results = starts.wait(timeoutNanos: timeout)
+        var started: [StartedWorker] = []
+        var failure: (index: Int, error: any Error)?
+        for (index, result) in results.enumerated() {
+            switch result {
+            case .success(let worker)?: started.append(worker)
+            case .failure(let error)?: if failure == nil { failure = (index, error) }
+            case nil: break
+            }
+        }
+        // A slot without a result was still loading: the reason only if nothing failed outright
+        // (a failure ends the wait early, leaving slower slots unfinished).
+        if failure == nil, let index = results.firstIndex(where: { $0 == nil }) {
+            failure = (index, WorkerPoolError.notReadyInTime(seconds: Double(timeout) / 1e9))
+        }
+        lock.lock()
+        let stoppingNow = stopping
+        if failure == nil, !stoppingNow {
+            var generations: [Int] = []
+            for (slot, worker) in zip(slots, started) {
+                let (generation, unready) = slot.swap(to: worker.child, channel: worker.channel)
+                // An old process still loading serves nothing: it is killed rather than drained.
+                if let unready { _ = try? unready.signal(SIGKILL) }
+                runningSupervisors += 1
+                generations.append(generation)
+            }
+            starts.decide(generations)
+        } else {
+            starts.decide(nil)  // the threads of the processes that started discard them
+        }
+        lock.unlock()
+        if let failure {
+            if let worker = failure.error as? WorkerPoolError, case .stopping = worker { throw worker }
+            var modelFault = false
+            if let error = failure.error as? WorkerPoolError {
+                switch error {
+                case .loadFailed, .modelMismatch: modelFault = true
+                default: break
+                }
+            }
+            throw WorkerPoolError.reloadFailed(worker: failure.index, reason: "\(failure.error)", modelFault: modelFault)
+        }
+        if stoppingNow { throw WorkerPoolError.stopping }
+    }
+
+    /// Whether a second set of `workers` would not fit: each new worker is taken to need as
+    /// much private memory (`RssAnon`) as the largest current one (`privateBytes`, one per
+    /// running worker); the weights' shared file pages are not counted (page cache, reclaimable).
+    /// Nil when it fits or when nothing is known (no measurement, no free figure).
+    static func memoryShortfall(privateBytes: [Int?], workers: Int, freeBytes: Int?) -> (needed: Int, free: Int)? {
+        guard let free = freeBytes, let largest = privateBytes.compactMap({ $0 }).max() else { return nil }
+        let (needed, overflow) = largest.multipliedReportingOverflow(by: workers)
+        if overflow { return (.max, free) }
+        return needed > free ? (needed, free) : nil
+    }
+
+    /// Ends a new process that will not be used (idle: it never got a batch).
+    private func discard(_ worker: StartedWorker) {
+        _ = try? worker.child.signal(SIGKILL)
+        try? worker.channel.descriptor.shutdown(.both)
+        try? worker.channel.descriptor.close()
+        _ = try? worker.child.wait()
     }
 
     // MARK: Writing
@@ -341,9 +560,86 @@ public final class WorkerPool: BatchTransport, @unchecked Sendable {
                 try channel.send(message)
             } catch {
                 logger.warning("writing to worker failed", metadata: ["worker": "\(slot.index)", "error": "\(error)"])
-                slot.abortConnection()
+                // The connection it was queued for, which may be a process a reload retired.
+                try? channel.descriptor.shutdown(.both)
             }
         }
+    }
+}
+
+/// The new processes of one reload as they start, one entry per slot (guarded by a condition).
+final class StandbyStarts: @unchecked Sendable {
+    private let condition = NSCondition()
+    private var results: [Result<WorkerPool.StartedWorker, any Error>?]
+    private var children: [ChildProcess?]
+    private var abandoned = false
+    /// nil until decided; then the generations to serve the slots in, or nil: discard.
+    private var decision: [Int]??
+
+    init(count: Int) {
+        results = Array(repeating: nil, count: count)
+        children = Array(repeating: nil, count: count)
+    }
+
+    /// Records a spawned process; false if the reload already gave up (the caller kills it).
+    func spawned(_ index: Int, _ child: ChildProcess) -> Bool {
+        condition.lock()
+        defer { condition.unlock() }
+        children[index] = child
+        return !abandoned
+    }
+
+    /// Tells the threads of the started processes whether they serve (each its slot's new
+    /// generation) or discard their process.
+    func decide(_ generations: [Int]?) {
+        condition.lock()
+        decision = .some(generations)
+        condition.broadcast()
+        condition.unlock()
+    }
+
+    /// Blocks until `decide`; the generation slot `index` serves in, or nil to discard.
+    func verdict(for index: Int) -> Int? {
+        condition.lock()
+        defer { condition.unlock() }
+        while decision == nil { condition.wait() }
+        guard case .some(.some(let generations)) = decision, index < generations.count else { return nil }
+        return generations[index]
+    }
+
+    func finish(_ index: Int, _ result: Result<WorkerPool.StartedWorker, any Error>) {
+        condition.lock()
+        results[index] = result
+        condition.broadcast()
+        condition.unlock()
+    }
+
+    /// Waits until every slot has a result, one fails, or `timeoutNanos` passed. Processes still
+    /// loading then are killed (their threads see the socket close and finish). Returns what is
+    /// known; nil for a slot that did not finish.
+    func wait(timeoutNanos: UInt64) -> [Result<WorkerPool.StartedWorker, any Error>?] {
+        let deadline = Date(timeIntervalSinceNow: Double(timeoutNanos) / 1e9)
+        condition.lock()
+        func failed() -> Bool { results.contains { if case .failure? = $0 { return true } else { return false } } }
+        while results.contains(where: { $0 == nil }), !failed(), Date() < deadline {
+            _ = condition.wait(until: deadline)
+        }
+        let complete = !results.contains(where: { $0 == nil })
+        if !complete {
+            abandoned = true
+            for (index, child) in children.enumerated() where results[index] == nil {
+                _ = try? child?.signal(SIGKILL)
+            }
+            // The killed ones finish quickly (their read ends); wait for them so none is left
+            // half-registered, but never forever.
+            let grace = Date(timeIntervalSinceNow: 5)
+            while results.enumerated().contains(where: { $0.element == nil && children[$0.offset] != nil }), Date() < grace {
+                _ = condition.wait(until: grace)
+            }
+        }
+        let snapshot = results
+        condition.unlock()
+        return snapshot
     }
 }
 
@@ -352,9 +648,26 @@ public enum WorkerPoolError: Error, CustomStringConvertible {
     case exitedBeforeReady
     case loadFailed(String)
     case modelMismatch(expected: WorkerIdentity, got: WorkerIdentity)
+    /// A reload replaced the process while it was still loading.
+    case superseded
+    /// A new process started for a reload did not say ready within the worker timeout.
+    case notReadyInTime(seconds: Double)
+    /// A reload's new process `worker` could not be started; the old processes keep serving.
+    /// `modelFault`: the model itself was refused (it failed to load, or is another model).
+    case reloadFailed(worker: Int, reason: String, modelFault: Bool)
+    /// The pool is shutting down.
+    case stopping
+    /// A second set of workers would not fit in the free memory (`memoryShortfall`).
+    case notEnoughMemory(neededBytes: Int, freeBytes: Int)
 
     public var description: String {
         switch self {
+        case .superseded: return "replaced by a reload while it was loading"
+        case .notReadyInTime(let seconds): return "the worker did not become ready within \(seconds) s (worker timeout)"
+        case .reloadFailed(let worker, let reason, _): return "new worker \(worker): \(reason)"
+        case .stopping: return "the server is shutting down"
+        case .notEnoughMemory(let needed, let free):
+            return "not enough memory to start a second set of workers next to the serving ones (about \(needed >> 20) MiB needed, \(free >> 20) MiB free); the previous model stays in service (restart the server to switch models)"
         case .exitedBeforeReady: return "the worker exited before it was ready"
         case .loadFailed(let message): return "the worker could not load the model: \(message)"
         case .modelMismatch(let expected, let got):
@@ -400,6 +713,12 @@ final class WorkerSlot: @unchecked Sendable {
     /// The dispatcher keeps at most two batches per worker; a little slack covers the shutdown
     /// message and a retry racing a restart.
     private let outboxCapacity = 8
+    /// Bumped each time a reload hands the slot a new process: a supervisor of an older
+    /// generation stops restarting.
+    private var generationNumber = 0
+    /// Processes a reload replaced that have not exited yet: each finishes the batches it held
+    /// (`unanswered`) and exits on the `shutdown` queued behind them.
+    private var retiring: [(channel: FrameChannel, child: ChildProcess, unanswered: [UInt64], since: UInt64)] = []
 
     init(index: Int, cpus: CPUSet, stalls: StallDetector = StallDetector()) {
         self.index = index
@@ -439,9 +758,11 @@ final class WorkerSlot: @unchecked Sendable {
         return (held.id, held.held, stallDetector.thresholdNanos)
     }
 
-    func setState(_ newState: WorkerStatus.State) {
+    /// Sets the state, unless a reload moved the slot past `generation` (a supervisor of a
+    /// replaced process must not touch its successor's state).
+    func setState(_ newState: WorkerStatus.State, generation: Int) {
         condition.lock()
-        state = newState
+        if generation == generationNumber { state = newState }
         condition.unlock()
     }
 
@@ -453,6 +774,15 @@ final class WorkerSlot: @unchecked Sendable {
 
     func recordBatch(id: UInt64, nanos: UInt64) {
         condition.lock()
+        if let r = retiring.firstIndex(where: { $0.unanswered.contains(id) }) {
+            // Answered by a process a reload retired: counted, but it says nothing about the
+            // current process's health.
+            retiring[r].unanswered.removeAll { $0 == id }
+            busyNanos &+= nanos
+            batches += 1
+            condition.unlock()
+            return
+        }
         let now = Monotonic.now()
         if let held = heldBatch(now: now), held.id == id { stallDetector.record(batchNanos: held.held) }
         busyNanos &+= nanos
@@ -476,7 +806,7 @@ final class WorkerSlot: @unchecked Sendable {
     }
 
     /// The current process if it was spawned longer than `timeout` ago and has not said ready.
-    /// Only while its connection is attached: after `detach` the process may be reaped and its
+    /// Only while its connection is attached: after `end` the process may be reaped and its
     /// pid reused.
     func overdueStart(now: UInt64, timeout: UInt64) -> (pid: Int32, waitedNanos: UInt64)? {
         condition.lock()
@@ -512,25 +842,112 @@ final class WorkerSlot: @unchecked Sendable {
         return why
     }
 
-    func attach(child: ChildProcess, channel: FrameChannel) {
+    /// Makes a freshly spawned process the slot's current one, unless a reload moved the slot
+    /// past `generation` meanwhile (then false: the caller discards the process).
+    func attach(child: ChildProcess, channel: FrameChannel, generation: Int) -> Bool {
         condition.lock()
+        guard generation == generationNumber else {
+            condition.unlock()
+            return false
+        }
+        defer { condition.unlock() }
         self.child = child
         self.channel = channel
         state = .starting
         unanswered.removeAll()
         lastAnswerAt = Monotonic.now()
         watchdogKill = nil
-        condition.unlock()
+        return true
     }
 
-    /// Forgets the connection; queued frames for it are dropped (the dispatcher re-routes them).
-    func detach() {
+    /// How a process's connection ended, decided under the slot's lock (a reload may race).
+    enum ConnectionEnd: Equatable {
+        /// A reload had retired it; these batches it never answered.
+        case retired(lost: [UInt64])
+        /// It was the slot's process (or a stale one): forgotten, its queued frames dropped
+        /// (the dispatcher re-routes them).
+        case current
+    }
+
+    /// Forgets the process on `channel` once its connection has ended.
+    func end(channel: FrameChannel) -> ConnectionEnd {
         condition.lock()
-        channel = nil
-        outbox.removeAll()
+        defer { condition.unlock() }
+        outbox.removeAll { $0.1 === channel }
+        if let r = retiring.firstIndex(where: { $0.channel === channel }) {
+            let lost = retiring[r].unanswered
+            retiring.remove(at: r)
+            return .retired(lost: lost)
+        }
+        if self.channel === channel {
+            self.channel = nil
+            unanswered.removeAll()
+            if state == .ready { state = .restarting }
+        }
+        return .current
+    }
+
+    /// The slot's generation (see `swap`).
+    var generation: Int {
+        condition.lock()
+        defer { condition.unlock() }
+        return generationNumber
+    }
+
+    /// Marks the process on `channel` ready; false if a reload replaced it meanwhile.
+    func markReady(channel: FrameChannel) -> Bool {
+        condition.lock()
+        defer { condition.unlock() }
+        guard self.channel === channel else { return false }
+        state = .ready
+        return true
+    }
+
+    /// Makes a new, ready process the slot's current one (a reload). The old process, if it
+    /// was ready, is retired: `shutdown` is queued behind the batches it holds. An old process
+    /// still loading is retired too and returned, for the caller to kill. Returns the new
+    /// generation for the new process's supervisor.
+    func swap(to newChild: ChildProcess, channel newChannel: FrameChannel) -> (generation: Int, unready: ChildProcess?) {
+        condition.lock()
+        defer { condition.unlock() }
+        let now = Monotonic.now()
+        var unready: ChildProcess?
+        if let oldChannel = channel, let oldChild = child {
+            if state == .ready {
+                retiring.append((oldChannel, oldChild, unanswered.map(\.id), now))
+                outbox.append((.shutdown, oldChannel))
+                condition.signal()
+            } else {
+                retiring.append((oldChannel, oldChild, [], now))
+                unready = oldChild
+            }
+        }
+        child = newChild
+        channel = newChannel
+        state = .ready
         unanswered.removeAll()
-        if state == .ready { state = .restarting }
+        lastAnswerAt = now
+        watchdogKill = nil
+        stallReported = false
+        generationNumber += 1
+        return (generationNumber, unready)
+    }
+
+    /// Retired processes still running `limit` after their retirement (a hung batch, a process
+    /// that ignores `shutdown`): SIGKILLed, their batches then go to the new processes.
+    func killOverstayingRetired(now: UInt64, limit: UInt64) -> [Int32] {
+        condition.lock()
+        let overdue = retiring.filter { now > $0.since && now - $0.since > limit }
+        // Killed once: `since` in the far future keeps it from being picked again.
+        for index in retiring.indices where now > retiring[index].since && now - retiring[index].since > limit {
+            retiring[index].since = .max
+        }
         condition.unlock()
+        for process in overdue {
+            _ = try? process.child.signal(SIGKILL)
+            try? process.channel.descriptor.shutdown(.both)
+        }
+        return overdue.map(\.child.pid)
     }
 
     /// Queues a message for the current connection; false if there is none or the outbox is full.
@@ -569,12 +986,12 @@ final class WorkerSlot: @unchecked Sendable {
         condition.unlock()
     }
 
-    /// SIGKILL for a worker that did not exit in time.
+    /// SIGKILL for a worker (and any process a reload retired) that did not exit in time.
     func kill() {
         condition.lock()
-        let child = self.child
+        let children = [child].compactMap { $0 } + retiring.map(\.child)
         condition.unlock()
-        _ = try? child?.signal(SIGKILL)
+        for child in children { _ = try? child.signal(SIGKILL) }
     }
 
     func closeOutbox() {
