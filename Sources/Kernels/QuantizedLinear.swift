@@ -138,6 +138,7 @@ package func checkQuantizedProducts() -> String? {
     let b = (0..<(n * k)).map { Int8(truncatingIfNeeded: ($0 &* 53) % 127 - 63) }
     var c = [Int32](repeating: 0, count: m * n)
     var offset: Int32 = 0
+    omp_set_num_threads(1)  // as every product here: no OpenMP team (its threads would spin idle)
     let status = c.withUnsafeMutableBufferPointer { c in
         dnnl_gemm_u8s8s32(CChar(UInt8(ascii: "N")), CChar(UInt8(ascii: "T")), CChar(UInt8(ascii: "F")),
                           Int64(m), Int64(n), Int64(k), 1, a, Int64(k), 0, b, Int64(k), 0, 0,
