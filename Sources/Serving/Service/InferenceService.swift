@@ -15,11 +15,15 @@ public struct ServiceSettings: Sendable {
     public var workerCount: Int
     /// Which images are refused, and which decode in the large-image lane.
     public var images: ImageAdmission
+    /// Items one Open Inference Protocol request may hold (`--max-request-items`).
+    public var maxRequestItems: Int
 
     /// Creates settings.
     public init(requestTimeoutNanos: UInt64, maxBatch: Int, maxDelayMilliseconds: Int, maxQueue: Int,
-                maxBodyBytes: Int, router: RoutingPolicy, workerCount: Int, images: ImageAdmission = ImageAdmission()) {
+                maxBodyBytes: Int, router: RoutingPolicy, workerCount: Int, images: ImageAdmission = ImageAdmission(),
+                maxRequestItems: Int = 64) {
         self.images = images
+        self.maxRequestItems = maxRequestItems
         self.requestTimeoutNanos = requestTimeoutNanos
         self.maxBatch = maxBatch
         self.maxDelayMilliseconds = maxDelayMilliseconds
@@ -39,12 +43,12 @@ public final class InferenceService: Sendable {
     public let model: ModelConfig
     public let settings: ServiceSettings
     public let metrics: ServiceMetrics
-    private let preprocessing: Preprocessing
-    private let pool: BoundedThreadPool
+    let preprocessing: Preprocessing
+    let pool: BoundedThreadPool
     /// One low-priority thread for images over `settings.images.largePixels`; nil: every image
     /// decodes on `pool`.
-    private let largeImages: BoundedThreadPool?
-    private let dispatcher: Dispatcher
+    let largeImages: BoundedThreadPool?
+    let dispatcher: Dispatcher
     private let workers: @Sendable () -> [WorkerStatus]
     private let httpConnections: @Sendable () -> Int
     private let logger: Logger
@@ -93,14 +97,18 @@ public final class InferenceService: Sendable {
         let allowed: String
         switch path {
         case "/infer": route = path; allowed = "POST"
-        case "/healthz", "/livez", "/metrics", "/v1/model": route = path; allowed = "GET, HEAD"
+        case "/healthz", "/livez", "/metrics", "/v1/model", "/openapi.yaml": route = path; allowed = "GET, HEAD"
+        case _ where OpenInferenceRoute.isProtocolPath(path) && OpenInferenceRoute(path: path) != .unknown:
+            let v2 = OpenInferenceRoute(path: path)
+            route = v2.metricsLabel; allowed = v2.allowedMethods
         default:
             finish(request, route: "other", started: started, send: send, .failure(.notFound(path)))
             return
         }
         // Health probes stay open (load balancers and kubelets carry no token); /metrics
         // too unless --auth-metrics; every other route needs a bearer token.
-        if let tokens, path != "/livez", path != "/healthz", path != "/metrics" || authMetrics {
+        if let tokens, path != "/livez", path != "/healthz", path != "/metrics" || authMetrics,
+           !(OpenInferenceRoute.isProtocolPath(path) && OpenInferenceRoute(path: path).isHealthProbe) {
             let header = request.headers["Authorization"]
             guard tokens.authorizes(header) else {
                 finish(request, route: route, started: started, send: send, .failure(.unauthorized(presented: header != nil)))
@@ -115,6 +123,13 @@ public final class InferenceService: Sendable {
         }
         switch path {
         case "/infer": infer(request, started: started, send: send)
+        case _ where OpenInferenceRoute.isProtocolPath(path):
+            handleOpenInference(OpenInferenceRoute(path: path), request, started: started, send: send)
+        case "/openapi.yaml":
+            var headers = HTTPHeaders()
+            headers.add(name: "Content-Type", value: "application/yaml")
+            finish(request, route: route, started: started, send: send,
+                   .success(HTTPResponse(status: .ok, headers: headers, body: Array(OpenAPIDocument.yaml.utf8))))
         case "/healthz": finish(request, route: route, started: started, send: send, .success(health()))
         case "/livez":
             finish(request, route: route, started: started, send: send, .success(.json(.ok, "{\"status\":\"alive\"}")))
@@ -229,6 +244,7 @@ public final class InferenceService: Sendable {
             case .success(let (result, info)):
                 metrics.queueSeconds.observe(Double(info.queueNanos) / 1e9)
                 let total = Monotonic.now() - started
+                metrics.modelStatistics.recordItem(queueNanos: info.queueNanos, preprocessNanos: preprocessNanos, batch: info)
                 let body = InferResponse(id: id, model: model.name, labels: model.labels, result: result,
                                          includeEmbedding: parsed.returnEmbedding, batch: info,
                                          preprocessNanos: preprocessNanos, totalNanos: total)
@@ -260,7 +276,7 @@ public final class InferenceService: Sendable {
         finish(request, route: "/infer", started: started, send: send, .failure(.clientClosedRequest))
     }
 
-    private func finish(_ request: HTTPRequest, route: String, started: UInt64,
+    func finish(_ request: HTTPRequest, route: String, started: UInt64,
                         send: @Sendable (HTTPResponse) -> Void, _ outcome: Result<HTTPResponse, APIError>,
                         batch: BatchInfo? = nil) {
         let response: HTTPResponse
@@ -268,15 +284,19 @@ public final class InferenceService: Sendable {
         switch outcome {
         case .success(let ok): response = ok
         case .failure(let error):
-            response = error.response
+            response = OpenInferenceRoute.isProtocolPath(request.path) ? error.openInferenceResponse : error.response
             metadata["error"] = "\(error.code)"
         }
         let nanos = Monotonic.now() - started
         metrics.requests.increment([route, "\(response.status.code)"])
         if route == "/infer" { metrics.requestSeconds.observe(Double(nanos) / 1e9) }
+        let isInference = route == "/infer" || route == OpenInferenceRoute.inferLabel
+        if isInference && response.status.code != 401 && response.status.code != 405 {
+            metrics.modelStatistics.recordRequest(succeeded: response.status.code == 200, nanos: nanos)
+        }
         // Successful probes (/healthz, /livez, /metrics, /v1/model) log at debug: a load
         // balancer polling every second should not drown the inference lines.
-        let level: Logger.Level = route == "/infer" || response.status.code >= 400 ? .info : .debug
+        let level: Logger.Level = isInference || response.status.code >= 400 ? .info : .debug
         if logger.logLevel <= level {
             metadata["id"] = "\(request.requestID)"
             metadata["method"] = "\(request.method)"
@@ -294,7 +314,7 @@ public final class InferenceService: Sendable {
 
     // MARK: Health, model, metrics
 
-    private func health() -> HTTPResponse {
+    func health() -> HTTPResponse {
         let snapshot = dispatcher.snapshot
         let stalled = stalledWorkers()
         let healthy = max(0, snapshot.readyWorkers - stalled)

@@ -27,6 +27,8 @@ public final class ServiceMetrics: Sendable {
     public let requestsCancelled: CounterMetric
     public let http: HTTPLayerMetrics
     public let draining: GaugeMetric
+    /// Triton-style per-model statistics for `/v2/models/{name}/stats`.
+    public let modelStatistics = ModelStatistics()
 
     private static let latencyBuckets = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30]
 
