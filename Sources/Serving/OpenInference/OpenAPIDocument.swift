@@ -10,7 +10,10 @@ info:
   version: 0.1.0
   description: >
     CPU inference service for image + text fusion models: dynamic batching of up to 8
-    requests, least-loaded routing to pinned worker processes. See docs/api.md.
+    requests, least-loaded routing to pinned worker processes. Its own API (/infer,
+    /v1/model, /healthz, /livez, /metrics) and the Open Inference Protocol (KServe v2, the
+    HTTP protocol of Triton) under /v2, with the binary tensor data and statistics
+    extensions. See docs/api.md.
 servers:
   - url: http://127.0.0.1:8080
 paths:
@@ -95,8 +98,213 @@ paths:
           content:
             application/json:
               schema: {$ref: '#/components/schemas/Model'}
+  /openapi.yaml:
+    get:
+      summary: This document (built into the binary).
+      responses:
+        '200':
+          description: The OpenAPI description.
+          content:
+            application/yaml:
+              schema: {type: object, description: The YAML document (it parses to an object).}
+  /v2:
+    get:
+      summary: "Open Inference Protocol: server metadata and the extensions implemented."
+      responses:
+        '200':
+          description: Server metadata.
+          content:
+            application/json:
+              schema: {$ref: '#/components/schemas/V2ServerMetadata'}
+        '401': {$ref: '#/components/responses/V2Error'}
+  /v2/health/live:
+    get:
+      summary: "Open Inference Protocol: liveness (200 while the process answers; no token needed)."
+      responses:
+        '200':
+          description: Alive.
+          content:
+            application/json:
+              schema:
+                type: object
+                required: [live]
+                properties:
+                  live: {type: boolean}
+  /v2/health/ready:
+    get:
+      summary: "Open Inference Protocol: readiness, as /healthz (no token needed)."
+      responses:
+        '200':
+          description: Ready.
+          content:
+            application/json:
+              schema: {$ref: '#/components/schemas/V2Ready'}
+        '503':
+          description: Starting, stalled, draining or unavailable.
+          content:
+            application/json:
+              schema: {$ref: '#/components/schemas/V2Ready'}
+  /v2/models/stats:
+    get:
+      summary: "Triton statistics extension: statistics of every model (the one served)."
+      responses:
+        '200':
+          description: Statistics.
+          content:
+            application/json:
+              schema: {$ref: '#/components/schemas/V2Statistics'}
+        '401': {$ref: '#/components/responses/V2Error'}
+  /v2/models/{model_name}:
+    get:
+      summary: Model metadata (its inputs and outputs).
+      parameters:
+        - $ref: '#/components/parameters/ModelName'
+      responses:
+        '200':
+          description: >
+            Model metadata. (The model name "stats" is the path above: statistics of every model.)
+          content:
+            application/json:
+              schema:
+                anyOf:
+                  - $ref: '#/components/schemas/V2ModelMetadata'
+                  - $ref: '#/components/schemas/V2Statistics'
+        '401': {$ref: '#/components/responses/V2Error'}
+        '404': {$ref: '#/components/responses/V2Error'}
+  /v2/models/{model_name}/versions/{model_version}:
+    get:
+      summary: Metadata of a model version (fusion-serve serves version 1).
+      parameters:
+        - $ref: '#/components/parameters/ModelName'
+        - $ref: '#/components/parameters/ModelVersion'
+      responses:
+        '200':
+          description: Model metadata.
+          content:
+            application/json:
+              schema: {$ref: '#/components/schemas/V2ModelMetadata'}
+        '401': {$ref: '#/components/responses/V2Error'}
+        '404': {$ref: '#/components/responses/V2Error'}
+  /v2/models/{model_name}/ready:
+    get:
+      summary: Model readiness (200 ready, 503 not ready, 404 unknown model).
+      parameters:
+        - $ref: '#/components/parameters/ModelName'
+      responses:
+        '200': {$ref: '#/components/responses/V2ModelReady'}
+        '401': {$ref: '#/components/responses/V2Error'}
+        '404': {$ref: '#/components/responses/V2Error'}
+        '503': {$ref: '#/components/responses/V2ModelReady'}
+  /v2/models/{model_name}/versions/{model_version}/ready:
+    get:
+      summary: Readiness of a model version.
+      parameters:
+        - $ref: '#/components/parameters/ModelName'
+        - $ref: '#/components/parameters/ModelVersion'
+      responses:
+        '200': {$ref: '#/components/responses/V2ModelReady'}
+        '401': {$ref: '#/components/responses/V2Error'}
+        '404': {$ref: '#/components/responses/V2Error'}
+        '503': {$ref: '#/components/responses/V2ModelReady'}
+  /v2/models/{model_name}/config:
+    get:
+      summary: "Triton model configuration: max_batch_size (--max-request-items), inputs, outputs, dynamic batching, instances."
+      parameters:
+        - $ref: '#/components/parameters/ModelName'
+      responses:
+        '200': {$ref: '#/components/responses/V2ModelConfig'}
+        '401': {$ref: '#/components/responses/V2Error'}
+        '404': {$ref: '#/components/responses/V2Error'}
+  /v2/models/{model_name}/versions/{model_version}/config:
+    get:
+      summary: Triton model configuration of a model version.
+      parameters:
+        - $ref: '#/components/parameters/ModelName'
+        - $ref: '#/components/parameters/ModelVersion'
+      responses:
+        '200': {$ref: '#/components/responses/V2ModelConfig'}
+        '401': {$ref: '#/components/responses/V2Error'}
+        '404': {$ref: '#/components/responses/V2Error'}
+  /v2/models/{model_name}/stats:
+    get:
+      summary: "Triton statistics extension: counts and cumulative queue and compute nanoseconds."
+      parameters:
+        - $ref: '#/components/parameters/ModelName'
+      responses:
+        '200': {$ref: '#/components/responses/V2Statistics'}
+        '401': {$ref: '#/components/responses/V2Error'}
+        '404': {$ref: '#/components/responses/V2Error'}
+  /v2/models/{model_name}/versions/{model_version}/stats:
+    get:
+      summary: Statistics of a model version.
+      parameters:
+        - $ref: '#/components/parameters/ModelName'
+        - $ref: '#/components/parameters/ModelVersion'
+      responses:
+        '200': {$ref: '#/components/responses/V2Statistics'}
+        '401': {$ref: '#/components/responses/V2Error'}
+        '404': {$ref: '#/components/responses/V2Error'}
+  /v2/models/{model_name}/infer:
+    post:
+      summary: "Open Inference Protocol inference: N items (image + text, or pixel_values + input_ids), JSON or binary tensors."
+      parameters:
+        - $ref: '#/components/parameters/ModelName'
+        - $ref: '#/components/parameters/InferenceHeaderContentLength'
+      requestBody: {$ref: '#/components/requestBodies/V2Inference'}
+      responses:
+        '200': {$ref: '#/components/responses/V2InferenceResult'}
+        '400': {$ref: '#/components/responses/V2Error'}
+        '401': {$ref: '#/components/responses/V2Error'}
+        '404': {$ref: '#/components/responses/V2Error'}
+        '405': {$ref: '#/components/responses/V2Error'}
+        '408': {$ref: '#/components/responses/Error'}
+        '411': {$ref: '#/components/responses/Error'}
+        '413': {$ref: '#/components/responses/Error'}
+        '500': {$ref: '#/components/responses/V2Error'}
+        '503': {$ref: '#/components/responses/V2Error'}
+        '504': {$ref: '#/components/responses/V2Error'}
+  /v2/models/{model_name}/versions/{model_version}/infer:
+    post:
+      summary: Inference on a model version.
+      parameters:
+        - $ref: '#/components/parameters/ModelName'
+        - $ref: '#/components/parameters/ModelVersion'
+        - $ref: '#/components/parameters/InferenceHeaderContentLength'
+      requestBody: {$ref: '#/components/requestBodies/V2Inference'}
+      responses:
+        '200': {$ref: '#/components/responses/V2InferenceResult'}
+        '400': {$ref: '#/components/responses/V2Error'}
+        '401': {$ref: '#/components/responses/V2Error'}
+        '404': {$ref: '#/components/responses/V2Error'}
+        '405': {$ref: '#/components/responses/V2Error'}
+        '408': {$ref: '#/components/responses/Error'}
+        '411': {$ref: '#/components/responses/Error'}
+        '413': {$ref: '#/components/responses/Error'}
+        '500': {$ref: '#/components/responses/V2Error'}
+        '503': {$ref: '#/components/responses/V2Error'}
+        '504': {$ref: '#/components/responses/V2Error'}
 components:
   parameters:
+    ModelName:
+      name: model_name
+      in: path
+      required: true
+      description: The served model's name (`name` in its config.json), e.g. shapes-match.
+      schema: {type: string, example: shapes-match}
+    ModelVersion:
+      name: model_version
+      in: path
+      required: true
+      description: The only version served is 1.
+      schema: {type: string, example: '1'}
+    InferenceHeaderContentLength:
+      name: Inference-Header-Content-Length
+      in: header
+      required: false
+      description: >
+        Binary tensor data extension: the length of the JSON inference header at the start of
+        the body; the inputs' binary data (each `parameters.binary_data_size` bytes) follows it.
+      schema: {type: integer, minimum: 1}
     RequestId:
       name: X-Request-Id
       in: header
@@ -110,6 +318,17 @@ components:
     RetryAfter:
       description: Seconds to wait before retrying.
       schema: {type: integer}
+  requestBodies:
+    V2Inference:
+      required: true
+      description: >
+        The JSON inference header; with Inference-Header-Content-Length, followed by the binary
+        tensor data of the inputs that declare `parameters.binary_data_size`.
+      content:
+        application/json:
+          schema: {$ref: '#/components/schemas/V2InferenceRequest'}
+        application/octet-stream:
+          schema: {type: string, format: binary}
   responses:
     Error:
       description: An error, see docs/api.md for every code.
@@ -134,6 +353,44 @@ components:
       content:
         application/json:
           schema: {$ref: '#/components/schemas/Error'}
+    V2Error:
+      description: 'An Open Inference Protocol error: {"error": "message"}; see docs/api.md.'
+      content:
+        application/json:
+          schema: {$ref: '#/components/schemas/V2Error'}
+    V2ModelReady:
+      description: Whether the model takes inference requests now.
+      content:
+        application/json:
+          schema:
+            type: object
+            required: [name, ready]
+            properties:
+              name: {type: string}
+              ready: {type: boolean}
+    V2ModelConfig:
+      description: Triton-style model configuration.
+      content:
+        application/json:
+          schema: {$ref: '#/components/schemas/V2ModelConfig'}
+    V2Statistics:
+      description: Triton statistics extension.
+      content:
+        application/json:
+          schema: {$ref: '#/components/schemas/V2Statistics'}
+    V2InferenceResult:
+      description: >
+        The outputs, in request order. With binary outputs the body is the JSON header
+        (Inference-Header-Content-Length bytes) followed by their data.
+      headers:
+        Inference-Header-Content-Length:
+          description: Length of the JSON header; only when some output is binary.
+          schema: {type: integer}
+      content:
+        application/json:
+          schema: {$ref: '#/components/schemas/V2InferenceResponse'}
+        application/octet-stream:
+          schema: {type: string, format: binary}
   schemas:
     InferJSON:
       type: object
@@ -242,6 +499,230 @@ components:
             large_image_pixels: {type: integer}
         workers: {type: integer}
         router: {type: string, enum: [least-loaded, round-robin, pull]}
+    V2Error:
+      type: object
+      required: [error]
+      properties:
+        error: {type: string, example: "unexpected inference input 'picture' for model 'shapes-match'"}
+    V2ServerMetadata:
+      type: object
+      required: [name, extensions]
+      properties:
+        name: {type: string, example: fusion-serve}
+        extensions:
+          type: array
+          items: {type: string}
+          example: [binary_tensor_data, statistics]
+    V2Ready:
+      type: object
+      required: [ready]
+      properties:
+        ready: {type: boolean}
+    V2Datatype:
+      type: string
+      enum: [BOOL, UINT8, UINT16, UINT32, UINT64, INT8, INT16, INT32, INT64, FP16, BF16, FP32, FP64, BYTES]
+    V2TensorMetadata:
+      type: object
+      required: [name, datatype, shape]
+      properties:
+        name: {type: string}
+        datatype: {$ref: '#/components/schemas/V2Datatype'}
+        shape:
+          type: array
+          items: {type: integer, minimum: -1}
+          description: With the batch dimension; -1 is variable.
+    V2ModelMetadata:
+      type: object
+      required: [name, versions, platform, inputs, outputs]
+      properties:
+        name: {type: string}
+        versions:
+          type: array
+          items: {type: string}
+        platform: {type: string, example: fusion-serve}
+        inputs:
+          type: array
+          items: {$ref: '#/components/schemas/V2TensorMetadata'}
+        outputs:
+          type: array
+          items: {$ref: '#/components/schemas/V2TensorMetadata'}
+    V2ModelConfig:
+      type: object
+      required: [name, platform, max_batch_size, input, output, dynamic_batching, instance_group]
+      properties:
+        name: {type: string}
+        platform: {type: string}
+        backend: {type: string}
+        max_batch_size: {type: integer, description: Items per request (--max-request-items).}
+        input:
+          type: array
+          items:
+            type: object
+            required: [name, data_type, dims]
+            properties:
+              name: {type: string}
+              data_type: {type: string, example: TYPE_STRING}
+              dims:
+                type: array
+                items: {type: integer}
+              optional: {type: boolean}
+        output:
+          type: array
+          items:
+            type: object
+            required: [name, data_type, dims]
+            properties:
+              name: {type: string}
+              data_type: {type: string, example: TYPE_FP32}
+              dims:
+                type: array
+                items: {type: integer}
+        dynamic_batching:
+          type: object
+          properties:
+            preferred_batch_size:
+              type: array
+              items: {type: integer}
+              description: --max-batch
+            max_queue_delay_microseconds: {type: integer, description: --max-delay-ms × 1000}
+        instance_group:
+          type: array
+          items:
+            type: object
+            properties:
+              name: {type: string}
+              kind: {type: string, enum: [KIND_CPU]}
+              count: {type: integer, description: Worker processes.}
+        parameters:
+          type: object
+          additionalProperties:
+            type: object
+            properties:
+              string_value: {type: string}
+    V2Duration:
+      type: object
+      required: [count, ns]
+      properties:
+        count: {type: integer, minimum: 0}
+        ns: {type: integer, minimum: 0}
+    V2Statistics:
+      type: object
+      required: [model_stats]
+      properties:
+        model_stats:
+          type: array
+          items:
+            type: object
+            required: [name, version, last_inference, inference_count, execution_count, inference_stats, batch_stats]
+            properties:
+              name: {type: string}
+              version: {type: string}
+              last_inference: {type: integer, description: Milliseconds since the Unix epoch; 0 before the first.}
+              inference_count: {type: integer, description: Items inferred.}
+              execution_count: {type: integer, description: Forward passes (batches).}
+              inference_stats:
+                type: object
+                description: >
+                  success and fail count HTTP inference requests (/infer and v2); queue and
+                  compute_* count items, each charged its batch's forward pass.
+                properties:
+                  success: {$ref: '#/components/schemas/V2Duration'}
+                  fail: {$ref: '#/components/schemas/V2Duration'}
+                  queue: {$ref: '#/components/schemas/V2Duration'}
+                  compute_input: {$ref: '#/components/schemas/V2Duration'}
+                  compute_infer: {$ref: '#/components/schemas/V2Duration'}
+                  compute_output: {$ref: '#/components/schemas/V2Duration'}
+              batch_stats:
+                type: array
+                items:
+                  type: object
+                  required: [batch_size]
+                  properties:
+                    batch_size: {type: integer, minimum: 1}
+                    compute_input: {$ref: '#/components/schemas/V2Duration'}
+                    compute_infer: {$ref: '#/components/schemas/V2Duration'}
+                    compute_output: {$ref: '#/components/schemas/V2Duration'}
+    V2Parameters:
+      type: object
+      description: Protocol parameters; unknown ones are ignored.
+      additionalProperties: true
+    V2InferenceRequest:
+      type: object
+      required: [inputs]
+      properties:
+        id: {type: string, maxLength: 256, description: Echoed in the response.}
+        parameters:
+          type: object
+          properties:
+            binary_data_output: {type: boolean, description: Outputs without their own binary_data are binary.}
+            timeout: {type: integer, minimum: 0, description: Microseconds; can only shorten --request-timeout-ms.}
+          additionalProperties: true
+        inputs:
+          type: array
+          minItems: 1
+          maxItems: 8
+          items: {$ref: '#/components/schemas/V2RequestInput'}
+        outputs:
+          type: array
+          maxItems: 8
+          items: {$ref: '#/components/schemas/V2RequestOutput'}
+    V2RequestInput:
+      type: object
+      required: [name, shape, datatype]
+      description: >
+        image and text (BYTES [N]; a JSON image element is base64), or pixel_values
+        (FP32 [N,3,S,S]) and input_ids (INT64 or INT32 [N,T]) with an optional attention_mask.
+        Either data (row-major, flat or nested) or parameters.binary_data_size.
+      properties:
+        name: {type: string, enum: [image, text, pixel_values, input_ids, attention_mask]}
+        shape:
+          type: array
+          maxItems: 8
+          items: {type: integer, minimum: 0}
+        datatype: {$ref: '#/components/schemas/V2Datatype'}
+        parameters:
+          type: object
+          properties:
+            binary_data_size: {type: integer, minimum: 0}
+          additionalProperties: true
+        data:
+          type: array
+          items: {}
+    V2RequestOutput:
+      type: object
+      required: [name]
+      properties:
+        name: {type: string, enum: [logits, scores, gate, embedding, label]}
+        parameters:
+          type: object
+          properties:
+            binary_data: {type: boolean}
+          additionalProperties: true
+    V2InferenceResponse:
+      type: object
+      required: [model_name, outputs]
+      properties:
+        id: {type: string}
+        model_name: {type: string}
+        model_version: {type: string}
+        outputs:
+          type: array
+          items:
+            type: object
+            required: [name, shape, datatype]
+            properties:
+              name: {type: string}
+              shape:
+                type: array
+                items: {type: integer}
+              datatype: {$ref: '#/components/schemas/V2Datatype'}
+              parameters:
+                type: object
+                properties:
+                  binary_data_size: {type: integer}
+              data:
+                type: array
+                items: {}
 
 """#
 }
