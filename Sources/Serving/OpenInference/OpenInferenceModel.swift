@@ -172,6 +172,10 @@ public struct OpenInferenceModel: Sendable {
             maskValues = values
         }
         let perImage = 3 * size * size
+        // The codec guarantees these; checked again so no slice below can trap.
+        guard values.count == n * perImage, tokens.count == n * length, maskValues.map({ $0.count == n * length }) ?? true else {
+            throw invalidInput("inputs hold a different number of elements than their shapes say")
+        }
         let vocab = config.textEncoder.vocabSize
         var items: [OpenInferenceItem] = []
         items.reserveCapacity(n)
