@@ -117,13 +117,16 @@ extension InferenceService {
             case .tensors(let payload):
                 submitItem(call, index: index, payload: payload, preprocessNanos: parseShare, label: label)
             case .encoded(let raw):
-                routeImage(call, index: index, raw, parseShare: parseShare, label: label)
+                // The last item decodes on this thread, already a preprocessing thread: a
+                // one-item request costs no more thread hops than `/infer`.
+                routeImage(call, index: index, raw, parseShare: parseShare, label: label, inline: index == items.count - 1)
             }
         }
     }
 
     /// Decides where item `index`'s image decodes, from its header alone, as `/infer` does.
-    private func routeImage(_ call: OpenInferenceCall, index: Int, _ raw: InferRequest, parseShare: UInt64, label: String) {
+    private func routeImage(_ call: OpenInferenceCall, index: Int, _ raw: InferRequest, parseShare: UInt64, label: String,
+                            inline: Bool) {
         let decode: @Sendable () -> Void = { [self] in
             decodeItem(call, index: index, raw, parseShare: parseShare, label: label)
         }
@@ -141,7 +144,7 @@ extension InferenceService {
             }
         case .shared, .largeLane:
             // Items decode in parallel on the shared threads; with the queue full, here.
-            if !pool.submit(decode) { decode() }
+            if inline || !pool.submit(decode) { decode() }
         }
     }
 
