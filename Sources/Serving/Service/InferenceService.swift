@@ -105,8 +105,8 @@ public final class InferenceService: Sendable {
             finish(request, route: "other", started: started, send: send, .failure(.notFound(path)))
             return
         }
-        // Health probes stay open (load balancers and kubelets carry no token); /metrics
-        // too unless --auth-metrics; every other route needs a bearer token.
+        // Health probes (and /v2/health/*) stay open (load balancers and kubelets carry no
+        // token); /metrics too unless --auth-metrics; every other route needs a bearer token.
         if let tokens, path != "/livez", path != "/healthz", path != "/metrics" || authMetrics,
            !(OpenInferenceRoute.isProtocolPath(path) && OpenInferenceRoute(path: path).isHealthProbe) {
             let header = request.headers["Authorization"]
@@ -277,8 +277,8 @@ public final class InferenceService: Sendable {
     }
 
     func finish(_ request: HTTPRequest, route: String, started: UInt64,
-                        send: @Sendable (HTTPResponse) -> Void, _ outcome: Result<HTTPResponse, APIError>,
-                        batch: BatchInfo? = nil) {
+                send: @Sendable (HTTPResponse) -> Void, _ outcome: Result<HTTPResponse, APIError>,
+                batch: BatchInfo? = nil) {
         let response: HTTPResponse
         var metadata: Logger.Metadata = [:]
         switch outcome {
