@@ -59,6 +59,13 @@ extension EndToEnd {
             // behind them to queue and share batches; 65 items are one too many.
             let server = try ServerProcess(["--max-delay-ms", "20"],
                                            environment: ["FUSION_ENABLE_TEST_HOOKS": "1", "FUSION_TEST_WORKER_DELAY_FACTOR": "20,20"])
+            // /healthz is ready with one worker; this test needs both.
+            let deadline = Date().addingTimeInterval(60)
+            while Date() < deadline {
+                let health = try HTTPClient.request(port: server.port, method: "GET", path: "/healthz")
+                if (health.json["workers"] as? [String: Any])?["ready"] as? Int == 2 { break }
+                usleep(50_000)
+            }
             let pairs = (0..<64).map { i in (Paths.bytes(images[i % images.count]), "item \(i)" + String(repeating: " word", count: i % 6)) }
             let response = try infer(server.port, v2Request(pairs, id: "sixty-four"))
             #expect(response.status == 200, "\(response.text.prefix(500))")
