@@ -64,7 +64,7 @@ struct ServeCommand: ParsableCommand {
     @Option(name: .customLong("tls-client-ca"),
             help: "Require client certificates signed by this PEM CA (mutual TLS; FUSION_TLS_CLIENT_CA).") var tlsClientCa: String?
     @Option(name: .customLong("auth-token-file"),
-            help: "Bearer tokens, one per line, # comments: every route but /livez, /healthz and /metrics needs one (FUSION_AUTH_TOKEN_FILE; SIGHUP reloads it).")
+            help: "Bearer tokens, one per line, # comments: every route but /livez, /healthz, /v2/health/* and /metrics needs one (FUSION_AUTH_TOKEN_FILE; SIGHUP reloads it).")
     var authTokenFile: String?
     @Flag(name: .customLong("auth-metrics"), help: "/metrics needs a bearer token too (FUSION_AUTH_METRICS=true).")
     var authMetrics = false

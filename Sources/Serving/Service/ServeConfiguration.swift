@@ -60,7 +60,7 @@ public struct ServeConfiguration: Sendable, Equatable {
     public var tlsKey: String?
     /// Mutual TLS: client certificates are required and must chain to this CA.
     public var tlsClientCA: String?
-    /// Bearer tokens for every route but `/livez`, `/healthz` (and `/metrics` unless `authMetrics`).
+    /// Bearer tokens for every route but `/livez`, `/healthz`, `/v2/health/*` (and `/metrics` unless `authMetrics`).
     public var authTokenFile: String?
     public var authMetrics = false
     /// How long a client may take to send its headers, and then its body (slow clients are cut off).
