@@ -281,16 +281,17 @@ public struct OpenInferenceRequest: Sendable, Equatable {
     static func decodeJSON(_ data: JSONValue, datatype: TensorDataType, count: Int, label: String,
                            field: String) throws(APIError) -> TensorValues {
         guard case .array = data else { throw APIError.wrongType(field, expected: "an array", got: data.typeName) }
-        var leaves: [JSONValue] = []
-        leaves.reserveCapacity(count)
-        guard collectLeaves(data, limit: count, into: &leaves), leaves.count == count else {
-            throw OpenInferenceError.invalidTensor("\(label) has \(countText(data, limit: count)) elements in \"data\" but its shape needs \(count)")
+        // Counted first, without copying: the elements go straight into the typed array (a
+        // parsed JSON number already costs tens of bytes; a second copy would double it).
+        let found = leafCount(data, limit: count)
+        guard found == count else {
+            throw OpenInferenceError.invalidTensor("\(label) has \(found > count ? "more than \(count)" : "\(found)") elements in \"data\" but its shape needs \(count)")
         }
         switch datatype {
         case .bytes:
             var out: [[UInt8]] = []
             out.reserveCapacity(count)
-            for leaf in leaves {
+            try forEachLeaf(data) { leaf throws(APIError) in
                 guard case .string(let text) = leaf else {
                     throw APIError.wrongType(field, expected: "strings for a BYTES tensor", got: leaf.typeName)
                 }
@@ -300,7 +301,7 @@ public struct OpenInferenceRequest: Sendable, Equatable {
         case .fp32:
             var out: [Float] = []
             out.reserveCapacity(count)
-            for leaf in leaves {
+            try forEachLeaf(data) { leaf throws(APIError) in
                 guard case .number(_, let number) = leaf else {
                     throw APIError.wrongType(field, expected: "numbers for an FP32 tensor", got: leaf.typeName)
                 }
@@ -314,7 +315,7 @@ public struct OpenInferenceRequest: Sendable, Equatable {
         case .int64, .int32:
             var out: [Int64] = []
             out.reserveCapacity(count)
-            for leaf in leaves {
+            try forEachLeaf(data) { leaf throws(APIError) in
                 guard case .number(let text, _) = leaf, let value = Int64(text),
                       datatype == .int64 || Int64(Int32.min)...Int64(Int32.max) ~= value else {
                     throw OpenInferenceError.invalidTensor("\(label) needs \(datatype.rawValue) integers in \"data\", got \(leafText(leaf))")
@@ -327,20 +328,24 @@ public struct OpenInferenceRequest: Sendable, Equatable {
         }
     }
 
-    /// Appends scalars (depth first) while at most `limit`; false once there are more.
-    static func collectLeaves(_ value: JSONValue, limit: Int, into out: inout [JSONValue]) -> Bool {
-        if case .array(let elements) = value {
-            for element in elements where !collectLeaves(element, limit: limit, into: &out) { return false }
-            return true
+    /// Scalars under `value` (nested arrays flattened), counted up to `limit + 1`.
+    static func leafCount(_ value: JSONValue, limit: Int) -> Int {
+        guard case .array(let elements) = value else { return 1 }
+        var total = 0
+        for element in elements {
+            total += leafCount(element, limit: limit - total)
+            if total > limit { return total }
         }
-        guard out.count < limit else { return false }
-        out.append(value)
-        return true
+        return total
     }
 
-    private static func countText(_ value: JSONValue, limit: Int) -> String {
-        var leaves: [JSONValue] = []
-        return collectLeaves(value, limit: limit, into: &leaves) ? "\(leaves.count)" : "more than \(limit)"
+    /// Calls `body` with every scalar under `value`, depth first (row-major for nested data).
+    static func forEachLeaf(_ value: JSONValue, _ body: (JSONValue) throws(APIError) -> Void) throws(APIError) {
+        guard case .array(let elements) = value else {
+            try body(value)
+            return
+        }
+        for element in elements { try forEachLeaf(element, body) }
     }
 
     private static func leafText(_ leaf: JSONValue) -> String {
