@@ -1,7 +1,8 @@
 # fusion-serve — the two commands of the README:
 #   make run    installs missing system packages, builds release, serves the default model
 #   make test   installs missing system packages, fetches test weights, runs the Swift tests,
-#               then the deployment tests (systemd units, sd_notify, nginx/HAProxy scale-out),
+#               then the deployment tests (systemd units, sd_notify, nginx/HAProxy scale-out)
+#               and the Open Inference Protocol tests (tritonclient, KServe SDK, schemathesis),
 #               each under a timeout
 SHELL := /bin/bash
 APT_PACKAGES := libopenblas-dev libdnnl-dev libjpeg-dev libpng-dev libssl-dev pkg-config curl python3
@@ -17,6 +18,9 @@ SWIFT ?= swift
 TEST_TIMEOUT_S ?= 900
 SWIFT_TEST_FLAGS ?=
 DEPLOY_TEST_TIMEOUT_S ?= 900
+# Open Inference Protocol tests with tritonclient, the KServe SDK and schemathesis (about 20 s,
+# plus ~80 s the first time tools/ci/test-venv.sh fills .cache/venv-test from PyPI).
+PROTOCOL_TEST_TIMEOUT_S ?= 600
 TIMEOUT := timeout --signal=INT --kill-after=30
 
 # The exhaustive tokenizer check's generator (Hugging Face tokenizers, pinned as in
@@ -51,6 +55,7 @@ test: test-deps fetch-minilm
 	$(SWIFT) build --build-tests
 	$(TIMEOUT) $(TEST_TIMEOUT_S) $(SWIFT) test $(SWIFT_TEST_FLAGS)
 	$(TIMEOUT) $(DEPLOY_TEST_TIMEOUT_S) tools/ci/deploy-tests.sh
+	$(TIMEOUT) $(PROTOCOL_TEST_TIMEOUT_S) tools/ci/protocol-tests.sh
 	$(TIMEOUT) $(HARDENING_TIMEOUT_S) $(MAKE) fuzz sanitize
 
 # Every Unicode scalar through our tokenizer's normaliser and pre-tokeniser against

@@ -104,6 +104,7 @@ if Context.environment["FUSION_FUZZ"] == "1" {
         ("HTTPParser", ["HTTP"]), ("Multipart", ["HTTP", "Serving"]), ("InferJSON", ["Serving"]),
         ("Base64", ["Serving"]), ("JPEG", ["Images"]), ("PNG", ["Images"]),
         ("Safetensors", ["Tensors"]), ("ModelConfig", ["Model"]), ("Tokenizer", ["Tokenizer"]),
+        ("OpenInference", ["Serving", "Model"]),
     ]
     package.targets.append(.systemLibrary(name: "CFuzzerDriver", path: "Fuzz/CFuzzerDriver"))
     for target in fuzzTargets {

@@ -8,7 +8,7 @@ import Systemd
 struct ServeCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "serve",
-        abstract: "Serve a model over HTTP: POST /infer, GET /healthz, /livez, /metrics, /v1/model.",
+        abstract: "Serve a model over HTTP: POST /infer, GET /healthz, /livez, /metrics, /v1/model, and the Open Inference Protocol (KServe v2) under /v2.",
         discussion: """
         Every option can also be set by its environment variable (for systemd's EnvironmentFile); \
         a flag wins over the variable. With no options at all it serves models/default on 127.0.0.1:8080.
@@ -26,6 +26,9 @@ struct ServeCommand: ParsableCommand {
     @Option(name: .customLong("max-delay-ms"),
             help: "Longest extra wait, once a worker is free, for a batch of requests that queued while every worker was busy to fill; a request that finds a worker idle never waits (FUSION_MAX_DELAY_MS; default 0).") var maxDelayMs: String?
     @Option(name: .customLong("max-queue"), help: "Queued requests before 503 (FUSION_MAX_QUEUE; default 256).") var maxQueue: String?
+    @Option(name: .customLong("max-request-items"),
+            help: "Items (batch dimension N) one POST /v2/models/{name}/infer request may hold; each joins the dynamic batcher on its own (FUSION_MAX_REQUEST_ITEMS; default 64).")
+    var maxRequestItems: String?
     @Option(help: "least-loaded, round-robin or pull (FUSION_ROUTER; default least-loaded).") var router: String?
     @Option(name: .customLong("request-timeout-ms"),
             help: "Deadline for a request to start running (FUSION_REQUEST_TIMEOUT_MS; default 30000).") var requestTimeoutMs: String?
@@ -63,7 +66,7 @@ struct ServeCommand: ParsableCommand {
     @Option(name: .customLong("tls-client-ca"),
             help: "Require client certificates signed by this PEM CA (mutual TLS; FUSION_TLS_CLIENT_CA).") var tlsClientCa: String?
     @Option(name: .customLong("auth-token-file"),
-            help: "Bearer tokens, one per line, # comments: every route but /livez, /healthz and /metrics needs one (FUSION_AUTH_TOKEN_FILE; SIGHUP reloads it).")
+            help: "Bearer tokens, one per line, # comments: every route but /livez, /healthz, /v2/health/* and /metrics needs one (FUSION_AUTH_TOKEN_FILE; SIGHUP reloads it).")
     var authTokenFile: String?
     @Flag(name: .customLong("auth-metrics"), help: "/metrics needs a bearer token too (FUSION_AUTH_METRICS=true).")
     var authMetrics = false
@@ -79,7 +82,8 @@ struct ServeCommand: ParsableCommand {
         var flags: [String: String] = [:]
         let given: [(String, String?)] = [
             ("--host", host), ("--port", port), ("--model", model), ("--precision", precision), ("--workers", workers), ("--cpu-sets", cpuSets),
-            ("--max-batch", maxBatch), ("--max-delay-ms", maxDelayMs), ("--max-queue", maxQueue), ("--router", router),
+            ("--max-batch", maxBatch), ("--max-delay-ms", maxDelayMs), ("--max-queue", maxQueue),
+            ("--max-request-items", maxRequestItems), ("--router", router),
             ("--request-timeout-ms", requestTimeoutMs), ("--drain-timeout-s", drainTimeoutS),
             ("--worker-timeout-s", workerTimeoutS), ("--worker-stall-ms", workerStallMs),
             ("--max-body-bytes", maxBodyBytes),

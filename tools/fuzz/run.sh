@@ -18,7 +18,7 @@ if [ ${#names[@]} -eq 0 ]; then
 fi
 bin=$(tools/fuzz/build.sh "${names[@]}" | tail -1) || { echo "fuzz: build failed" >&2; exit 1; }
 mkdir -p .build-fuzz/artifacts .build-fuzz/logs
-declare -A dict=([httpparser]=http [inferjson]=json [modelconfig]=json [safetensors]=json)
+declare -A dict=([httpparser]=http [inferjson]=json [modelconfig]=json [safetensors]=json [openinference]=json)
 failed=()
 printf '%-12s %8s %12s %10s %s\n' target seconds executions exec/s result
 for name in "${names[@]}"; do

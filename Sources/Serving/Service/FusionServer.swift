@@ -165,7 +165,8 @@ public final class FusionServer {
                                       maxQueue: configuration.maxQueue, maxBodyBytes: configuration.maxBodyBytes,
                                       router: configuration.router, workerCount: cpuSets.count,
                                       images: ImageAdmission(maxPixels: configuration.maxImagePixels,
-                                                             largePixels: configuration.largeImagePixels))
+                                                             largePixels: configuration.largeImagePixels),
+                                      maxRequestItems: configuration.maxRequestItems)
         settings.precision = configuration.precision
         let service = InferenceService(
             model: modelConfig, settings: settings,

@@ -18,11 +18,15 @@ public struct ServiceSettings: Sendable {
     public var images: ImageAdmission
     /// The workers' arithmetic, reported by `/v1/model`.
     public var precision = Precision.fp32
+    /// Items one Open Inference Protocol request may hold (`--max-request-items`).
+    public var maxRequestItems: Int
 
     /// Creates settings.
     public init(requestTimeoutNanos: UInt64, maxBatch: Int, maxDelayMilliseconds: Int, maxQueue: Int,
-                maxBodyBytes: Int, router: RoutingPolicy, workerCount: Int, images: ImageAdmission = ImageAdmission()) {
+                maxBodyBytes: Int, router: RoutingPolicy, workerCount: Int, images: ImageAdmission = ImageAdmission(),
+                maxRequestItems: Int = 64) {
         self.images = images
+        self.maxRequestItems = maxRequestItems
         self.requestTimeoutNanos = requestTimeoutNanos
         self.maxBatch = maxBatch
         self.maxDelayMilliseconds = maxDelayMilliseconds
@@ -48,11 +52,11 @@ public final class InferenceService: Sendable {
     let reloader: ModelReloader?
     public let settings: ServiceSettings
     public let metrics: ServiceMetrics
-    private let preprocessing: Preprocessing
-    private let pool: BoundedThreadPool
+    let preprocessing: Preprocessing
+    let pool: BoundedThreadPool
     /// One low-priority thread for images over `settings.images.largePixels`; nil: every image
     /// decodes on `pool`.
-    private let largeImages: BoundedThreadPool?
+    let largeImages: BoundedThreadPool?
     let dispatcher: Dispatcher
     private let workers: @Sendable () -> [WorkerStatus]
     private let httpConnections: @Sendable () -> Int
@@ -104,7 +108,10 @@ public final class InferenceService: Sendable {
         let allowed: String
         switch path {
         case "/infer": route = path; allowed = "POST"
-        case "/healthz", "/livez", "/metrics", "/v1/model": route = path; allowed = "GET, HEAD"
+        case "/healthz", "/livez", "/metrics", "/v1/model", "/openapi.yaml": route = path; allowed = "GET, HEAD"
+        case _ where OpenInferenceRoute.isProtocolPath(path) && OpenInferenceRoute(path: path) != .unknown:
+            let v2 = OpenInferenceRoute(path: path)
+            route = v2.metricsLabel; allowed = v2.allowedMethods
         default:
             guard let repository = ModelRepositoryRoutes.route(for: path) else {
                 finish(request, route: "other", started: started, send: send, .failure(.notFound(path)))
@@ -112,9 +119,10 @@ public final class InferenceService: Sendable {
             }
             route = repository; allowed = "POST"  // management routes: the bearer token applies
         }
-        // Health probes stay open (load balancers and kubelets carry no token); /metrics
-        // too unless --auth-metrics; every other route needs a bearer token.
-        if let tokens, path != "/livez", path != "/healthz", path != "/metrics" || authMetrics {
+        // Health probes (and /v2/health/*) stay open (load balancers and kubelets carry no
+        // token); /metrics too unless --auth-metrics; every other route needs a bearer token.
+        if let tokens, path != "/livez", path != "/healthz", path != "/metrics" || authMetrics,
+           !(OpenInferenceRoute.isProtocolPath(path) && OpenInferenceRoute(path: path).isHealthProbe) {
             let header = request.headers["Authorization"]
             guard tokens.authorizes(header) else {
                 finish(request, route: route, started: started, send: send, .failure(.unauthorized(presented: header != nil)))
@@ -130,6 +138,13 @@ public final class InferenceService: Sendable {
         case "/infer": infer(request, started: started, send: send)
         case _ where route.hasPrefix("/v2/repository/"):
             repository(request, path: path, route: route, started: started, send: send)
+        case _ where OpenInferenceRoute.isProtocolPath(path):
+            handleOpenInference(OpenInferenceRoute(path: path), request, started: started, send: send)
+        case "/openapi.yaml":
+            var headers = HTTPHeaders()
+            headers.add(name: "Content-Type", value: "application/yaml")
+            finish(request, route: route, started: started, send: send,
+                   .success(HTTPResponse(status: .ok, headers: headers, body: Array(OpenAPIDocument.yaml.utf8))))
         case "/healthz": finish(request, route: route, started: started, send: send, .success(health()))
         case "/livez":
             finish(request, route: route, started: started, send: send, .success(.json(.ok, "{\"status\":\"alive\"}")))
@@ -257,6 +272,7 @@ public final class InferenceService: Sendable {
             case .success(let (result, info)):
                 metrics.queueSeconds.observe(Double(info.queueNanos) / 1e9)
                 let total = Monotonic.now() - started
+                metrics.modelStatistics.recordItem(queueNanos: info.queueNanos, preprocessNanos: preprocessNanos, batch: info)
                 let body = InferResponse(id: id, model: model.name, labels: model.labels, result: result,
                                          includeEmbedding: parsed.returnEmbedding, batch: info,
                                          preprocessNanos: preprocessNanos, totalNanos: total)
@@ -296,15 +312,19 @@ public final class InferenceService: Sendable {
         switch outcome {
         case .success(let ok): response = ok
         case .failure(let error):
-            response = error.response
+            response = OpenInferenceRoute.isProtocolPath(request.path) ? error.openInferenceResponse : error.response
             metadata["error"] = "\(error.code)"
         }
         let nanos = Monotonic.now() - started
         metrics.requests.increment([route, "\(response.status.code)"])
         if route == "/infer" { metrics.requestSeconds.observe(Double(nanos) / 1e9) }
+        let isInference = route == "/infer" || route == OpenInferenceRoute.inferLabel
+        if isInference && response.status.code != 401 && response.status.code != 405 {
+            metrics.modelStatistics.recordRequest(succeeded: response.status.code == 200, nanos: nanos)
+        }
         // Successful probes (/healthz, /livez, /metrics, /v1/model) log at debug: a load
         // balancer polling every second should not drown the inference lines.
-        let level: Logger.Level = route == "/infer" || response.status.code >= 400 ? .info : .debug
+        let level: Logger.Level = isInference || response.status.code >= 400 ? .info : .debug
         if logger.logLevel <= level {
             metadata["id"] = "\(request.requestID)"
             metadata["method"] = "\(request.method)"
@@ -322,7 +342,7 @@ public final class InferenceService: Sendable {
 
     // MARK: Health, model, metrics
 
-    private func health() -> HTTPResponse {
+    func health() -> HTTPResponse {
         let snapshot = dispatcher.snapshot
         let stalled = stalledWorkers()
         let healthy = max(0, snapshot.readyWorkers - stalled)

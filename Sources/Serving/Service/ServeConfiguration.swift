@@ -33,6 +33,9 @@ public struct ServeConfiguration: Sendable, Equatable {
     /// finds a worker idle never waits.
     public var maxDelayMilliseconds = 0
     public var maxQueue = 256
+    /// Items one Open Inference Protocol request (`POST /v2/models/{name}/infer`) may hold;
+    /// each joins the dynamic batcher on its own.
+    public var maxRequestItems = 64
     public var router = RoutingPolicy.leastLoaded
     public var requestTimeoutMilliseconds = 30_000
     public var drainTimeoutSeconds = 30
@@ -60,7 +63,7 @@ public struct ServeConfiguration: Sendable, Equatable {
     public var tlsKey: String?
     /// Mutual TLS: client certificates are required and must chain to this CA.
     public var tlsClientCA: String?
-    /// Bearer tokens for every route but `/livez`, `/healthz` (and `/metrics` unless `authMetrics`).
+    /// Bearer tokens for every route but `/livez`, `/healthz`, `/v2/health/*` (and `/metrics` unless `authMetrics`).
     public var authTokenFile: String?
     public var authMetrics = false
     /// How long a client may take to send its headers, and then its body (slow clients are cut off).
@@ -132,6 +135,9 @@ public struct ServeConfiguration: Sendable, Equatable {
         },
         Setting(flag: "--max-queue", variable: "FUSION_MAX_QUEUE") { config, text throws(ConfigurationError) in
             config.maxQueue = try integer(text, flag: "--max-queue", in: 1...100_000)
+        },
+        Setting(flag: "--max-request-items", variable: "FUSION_MAX_REQUEST_ITEMS") { config, text throws(ConfigurationError) in
+            config.maxRequestItems = try integer(text, flag: "--max-request-items", in: 1...4096)
         },
         Setting(flag: "--router", variable: "FUSION_ROUTER") { config, text throws(ConfigurationError) in
             guard let policy = RoutingPolicy(rawValue: text) else {

@@ -29,6 +29,8 @@ public final class ServiceMetrics: Sendable {
     public let draining: GaugeMetric
     /// Model reloads (SIGHUP, the load route) by result: success or failure.
     public let modelReloads: CounterMetric
+    /// Triton-style per-model statistics for `/v2/models/{name}/stats`.
+    public let modelStatistics = ModelStatistics()
 
     private static let latencyBuckets = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30]
 
