@@ -3,7 +3,8 @@
 # sandbox, install.sh, and three nodes behind real nginx and HAProxy — all on loopback.
 # First the Kubernetes manifests and the Containerfile (issue 17), checked offline.
 # Called by .ci/run after `swift test`; runs standalone too:
-#     tools/ci/deploy-tests.sh [NAME-SUBSTRING...]   (the names select deploy_tests.py's tests)
+#     tools/ci/deploy-tests.sh [PYTEST-ARGUMENTS...]     e.g. -k haproxy, or Tests/DeployTests/test_install.py
+# pytest from the test venv (tools/ci/test-venv.sh) runs Tests/DeployTests/test_*.py.
 # FUSION_SERVE_BIN picks the binary (default: the debug build, built here if missing);
 # FUSION_TEST_MODEL the model (default the tiny fixture model, else models/default).
 set -euo pipefail
@@ -25,9 +26,12 @@ if [[ -z "${FUSION_SERVE_BIN:-}" ]]; then
     export FUSION_SERVE_BIN
 fi
 
-# The Kubernetes manifests and the Containerfile, offline (kubernetes-validate and the kserve
-# SDK from the test venv, the binary for flags and probe paths): a few seconds, always all of them.
-timeout --kill-after=10 300 "$(tools/ci/test-venv.sh)" Tests/DeployTests/kubernetes_tests.py
-
-# Every test bounds its own waits; this is the backstop for the whole run.
-exec timeout --kill-after=30 2400 python3 Tests/DeployTests/deploy_tests.py "$@"
+# The Kubernetes manifests and the Containerfile first (a few seconds), then the systemd units,
+# install.sh and the scale-out. Every test bounds its own waits (an alarm per test, in
+# conftest.py); this timeout is the backstop for the whole run. -p no:cacheprovider: no
+# .pytest_cache in the tree.
+python=$(tools/ci/test-venv.sh)
+tests=(Tests/DeployTests/test_kubernetes.py Tests/DeployTests/test_systemd.py
+       Tests/DeployTests/test_install.py Tests/DeployTests/test_scale_out.py)
+for arg in "$@"; do [[ $arg == Tests/* ]] && tests=(); done
+exec timeout --kill-after=30 2400 "$python" -m pytest -p no:cacheprovider -q -rA "${tests[@]}" "$@"

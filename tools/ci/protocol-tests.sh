@@ -2,7 +2,7 @@
 # Open Inference Protocol tests (issue 16): tritonclient[http], the KServe SDK and
 # schemathesis — clients none of us wrote — against the real binary serving models/default.
 # `make test` runs it after the deployment tests; runs standalone too:
-#     tools/ci/protocol-tests.sh [-k NAME-SUBSTRING]...
+#     tools/ci/protocol-tests.sh [PYTEST-ARGUMENTS...]     e.g. -k schemathesis
 # The clients come from tools/ci/test-venv.sh (the ignored .cache/venv-test, made once).
 # FUSION_SERVE_BIN picks the binary (default: the debug build, built here if missing).
 set -euo pipefail
@@ -14,4 +14,5 @@ if [[ -z "${FUSION_SERVE_BIN:-}" ]]; then
     export FUSION_SERVE_BIN
 fi
 # Every test bounds its own waits (the whole run takes well under a minute); this is the backstop.
-exec timeout --kill-after=30 600 "$python" Tests/ProtocolTests/protocol_tests.py "$@"
+# -p no:cacheprovider: no .pytest_cache in the tree.
+exec timeout --kill-after=30 600 "$python" -m pytest -p no:cacheprovider -q -rA Tests/ProtocolTests/test_protocol.py "$@"

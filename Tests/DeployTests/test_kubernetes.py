@@ -1,8 +1,7 @@
-#!/usr/bin/env python3
 """Kubernetes and container tests (issue 17 item 3): deploy/kubernetes/ and the Containerfile,
 checked offline against Kubernetes' schemas, KServe's API models, and the fusion-serve binary.
 
-    <test venv python> kubernetes_tests.py [-k SUBSTRING]...   (tools/ci/deploy-tests.sh runs it)
+    tools/ci/deploy-tests.sh [-k EXPRESSION]      (pytest, with the others here)
 
 Runs under the venv of tools/ci/test-venv.sh: kubernetes-validate (with the Kubernetes JSON
 schemas it bundles, so no network), PyYAML, and the kserve SDK's generated API models. No
@@ -12,26 +11,25 @@ KServe's custom resources are walked against the kserve SDK's models (unknown fi
 required ones, types) and their containers validated as core Pod containers. The binary
 (FUSION_SERVE_BIN, default .build/debug/fusion-serve) supplies the flags, variables and
 defaults that the manifests must agree with, and is started with the ConfigMap's settings to
-answer the probe paths. Prints "N passed, N failed".
+answer the probe paths.
 """
 import http.client
 import importlib
 import json
 import os
 import re
-import shlex
 import shutil
 import signal
 import socket
 import subprocess
 import sys
-import tempfile
 import time
-import traceback
 import types
 from pathlib import Path
 
 import yaml
+
+from deployment import Failure, expect
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
@@ -40,6 +38,8 @@ CONTAINERFILE = ROOT / "Containerfile"
 BIN = Path(os.environ.get("FUSION_SERVE_BIN", ROOT / ".build/debug/fusion-serve")).resolve()
 MODEL = ROOT / "Tests/Fixtures/models/tiny-f32"
 VALIDATE = Path(sys.executable).parent / "kubernetes-validate"
+if not VALIDATE.is_file():
+    raise RuntimeError(f"no kubernetes-validate next to {sys.executable}: run this with tools/ci/test-venv.sh's python")
 # The core manifests `kubectl apply -k deploy/kubernetes` applies, in kustomization.yaml's order.
 CORE = ["namespace.yaml", "configmap.yaml", "deployment.yaml", "service.yaml",
         "poddisruptionbudget.yaml", "horizontalpodautoscaler.yaml"]
@@ -53,15 +53,6 @@ EXIT_AFTER_DRAIN_S = 3
 RUNTIME_PACKAGES = {"libopenblas0", "libdnnl2", "libjpeg62-turbo", "libpng16-16", "libssl3"}
 # In debian:bookworm-slim already (libc6 and the C++ runtime apt itself needs).
 BASE_IMAGE_PACKAGES = {"libc6", "libgcc-s1", "libstdc++6", "zlib1g"}
-
-
-class Failure(AssertionError):
-    pass
-
-
-def expect(condition, message):
-    if not condition:
-        raise Failure(message)
 
 
 # --- inputs ----------------------------------------------------------------------------------
@@ -653,38 +644,3 @@ def check_binary_needs_only(packages):
     missing = sorted(owners - provided - BASE_IMAGE_PACKAGES)
     expect(not missing, f"the binary links libraries from {missing}, which the run stage does not install")
     print(f"    linked system libraries come from {sorted(owners)} (and {len(swift)} Swift runtime libraries, static in the image)")
-
-
-# --- runner ----------------------------------------------------------------------------------
-
-def main():
-    selected = [a for a in sys.argv[1:] if a != "-k"]
-    tests = [(name, fn) for name, fn in globals().items() if name.startswith("test_") and callable(fn)]
-    if selected:
-        tests = [(n, f) for n, f in tests if any(s in n for s in selected)]
-        if not tests:
-            print(f"kubernetes tests: no test name contains any of {selected}", file=sys.stderr)
-            return 2
-    expect(BIN.is_file(), f"no server binary at {BIN}")
-    expect(VALIDATE.is_file(), f"no kubernetes-validate next to {sys.executable}: run this with tools/ci/test-venv.sh's python")
-    print(f"kubernetes tests: binary {BIN}")
-    passed = failed = 0
-    for name, fn in tests:
-        tmp = tempfile.mkdtemp(prefix=f"k8s-{name[5:]}-")
-        started = time.monotonic()
-        try:
-            fn(tmp)
-            passed += 1
-            print(f"PASS {name} ({time.monotonic() - started:.1f}s)", flush=True)
-        except Exception as error:  # noqa: BLE001 — report every failure and go on
-            failed += 1
-            detail = str(error) if isinstance(error, Failure) else traceback.format_exc()
-            print(f"FAIL {name} ({time.monotonic() - started:.1f}s): {detail}", flush=True)
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
-    print(f"{passed} passed, {failed} failed")
-    return 1 if failed else 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,12 +1,12 @@
-#!/usr/bin/env python3
 """Open Inference Protocol (KServe v2) tests, driven by clients none of us wrote: Triton's
 `tritonclient[http]` and the KServe SDK's `InferenceRESTClient`, against the real binary on
 loopback serving models/default (issue 16).
 
-    protocol_tests.py [-k SUBSTRING]...      (tools/ci/protocol-tests.sh runs it in the test venv)
+    tools/ci/protocol-tests.sh [-k EXPRESSION]     (pytest in the test venv; the server is the
+                                                   session fixture `server` of conftest.py)
 
 Environment: FUSION_SERVE_BIN (default .build/debug/fusion-serve). Every wait is bounded, each
-server started is stopped at the end, only 127.0.0.1 is used. Prints "N passed, N failed".
+server started is stopped at the end, only 127.0.0.1 is used.
 """
 import asyncio
 import base64
@@ -18,9 +18,7 @@ import signal
 import subprocess
 import sys
 import tempfile
-import threading
 import time
-import traceback
 from pathlib import Path
 
 import numpy as np
@@ -365,7 +363,7 @@ def test_kserve_rest_client(server):
         close(logits[i], server.infer_v1(image, text)["logits"], 1e-5, f"kserve item {i}")
 
 
-def test_bearer_token_guards_v2_but_not_its_health_probes(_server):
+def test_bearer_token_guards_v2_but_not_its_health_probes():
     with tempfile.NamedTemporaryFile("w", suffix=".tokens", delete=False) as tokens:
         tokens.write("v2-secret\n")
     guarded = Server("--auth-token-file", tokens.name, workers=1)
@@ -408,37 +406,3 @@ def test_schemathesis_finds_no_5xx_and_every_response_matches_the_spec(server):
     expect(run.returncode == 0, f"schemathesis exit {run.returncode}:\n{run.stdout[-6000:]}\n{run.stderr[-2000:]}")
     expect(re.search(r"\d+ generated, \d+ passed", run.stdout), f"schemathesis ran nothing?\n{summary}")
     print(re.search(r"\d+ generated, \d+ passed", run.stdout).group(0), flush=True)
-
-
-TESTS = [test_health_and_metadata, test_infer_binary_bytes_and_json_text, test_five_items_equal_five_single_infer_calls,
-         test_preprocessed_fp32_int64_tensors_match_the_image_path, test_sixty_four_concurrent_async_infer,
-         test_protocol_errors, test_statistics_count_the_inferences, test_kserve_rest_client,
-         test_bearer_token_guards_v2_but_not_its_health_probes,
-         test_schemathesis_finds_no_5xx_and_every_response_matches_the_spec]
-
-
-def main(argv):
-    selected = [a for i, a in enumerate(argv) if i > 0 and argv[i - 1] == "-k"]
-    tests = [t for t in TESTS if not selected or any(s in t.__name__ for s in selected)]
-    server = Server()
-    passed, failed = 0, 0
-    try:
-        for test in tests:
-            started = time.monotonic()
-            try:
-                test(server)
-                passed += 1
-                print(f"PASS {test.__name__} ({time.monotonic() - started:.1f} s)", flush=True)
-            except Exception:
-                failed += 1
-                print(f"FAIL {test.__name__} ({time.monotonic() - started:.1f} s)\n{traceback.format_exc()}", flush=True)
-        if failed:
-            print("--- server log (last 40 lines) ---\n" + "\n".join(server.log().splitlines()[-40:]))
-    finally:
-        server.stop()
-    print(f"{passed} passed, {failed} failed")
-    return 1 if failed else 0
-
-
-if __name__ == "__main__":
-    sys.exit(main(sys.argv))
