@@ -26,13 +26,13 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "Open loop: connections (requests outstanding at once).") var connections: Int = 64
     @Option(help: "Measured seconds.") var duration: Double = 10
     @Option(help: "Warm-up seconds (not counted).") var warmup: Double = 2
-    @Option(name: .customLong("timeout-ms"), help: "Client timeout per request.") var timeoutMs: Int = 30_000
+    @Option(help: "Client timeout per request.") var timeoutMs: Int = 30_000
     @Flag(help: "Print the report as one JSON object.") var json = false
     @Option(name: .customLong("protocol"),
             help: "v1: POST /infer with JSON and a base64 image; v2: the Open Inference Protocol with binary tensors.")
     var wireProtocol = "v1"
     @Option(help: "v2: items (batch dimension N) per request.") var items = 1
-    @Option(name: .customLong("model-name"), help: "v2: the model's name (default: the name GET /v1/model reports).")
+    @Option(help: "v2: the model's name (default: the name GET /v1/model reports).")
     var modelName: String?
 
     func validate() throws {

@@ -17,8 +17,7 @@ struct BenchModelCommand: ParsableCommand {
     @Option(help: "Model directory to time instead of the seed-size random-weight model.")
     var model: String?
 
-    @Option(name: .customLong("write-model"),
-            help: "Write the seed-size random-weight model (config.json, F32 model.safetensors, vocab.txt) into this new or empty directory, then exit.")
+    @Option(help: "Write the seed-size random-weight model (config.json, F32 model.safetensors, vocab.txt) into this new or empty directory, then exit.")
     var writeModel: String?
 
     @Option(help: "The vocab.txt --write-model copies (default: the default model's).")
@@ -32,13 +31,13 @@ struct BenchModelCommand: ParsableCommand {
     @Option(help: "Timed forward passes per batch size (the median is reported).")
     var runs: Int = 7
 
-    @Option(name: .customLong("text-length"), help: "Tokens per text, [CLS] and [SEP] included.")
+    @Option(help: "Tokens per text, [CLS] and [SEP] included.")
     var textLength: Int = 32
 
     @Option(help: "Comma-separated batch sizes.")
     var batches: String = "1,8"
 
-    @Flag(name: .customLong("gemm-detail"), help: "Print every GEMM shape with its standalone speed.")
+    @Flag(help: "Print every GEMM shape with its standalone speed.")
     var gemmDetail = false
 
     func validate() throws {

@@ -19,7 +19,7 @@ struct EvalCommand: ParsableCommand {
     @Argument(help: "JSON Lines file of labelled pairs.")
     var data: String
 
-    @Option(name: .customLong("max-batch"), help: "Requests per forward pass.")
+    @Option(help: "Requests per forward pass.")
     var maxBatch: Int = 8
 
     @Option(help: "Threads for matrix products and preprocessing.")
@@ -27,7 +27,7 @@ struct EvalCommand: ParsableCommand {
 
     @Option(help: precisionHelp) var precision: Precision = .fp32
 
-    @Option(name: .customLong("min-accuracy"), help: "Exit with status 3 if accuracy is below this fraction (0–1).")
+    @Option(help: "Exit with status 3 if accuracy is below this fraction (0–1).")
     var minAccuracy: Double?
 
     @Flag(help: "Print the summary as one JSON object.")

@@ -21,7 +21,7 @@ struct PredictCommand: ParsableCommand {
     @Flag(help: "Include the fused embedding in each output.")
     var embedding = false
 
-    @Option(name: .customLong("max-batch"), help: "Requests per forward pass.")
+    @Option(help: "Requests per forward pass.")
     var maxBatch: Int = 8
 
     @Option(help: precisionHelp) var precision: Precision = .fp32

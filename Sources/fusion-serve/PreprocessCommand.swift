@@ -23,7 +23,7 @@ struct PreprocessCommand: ParsableCommand {
     @Option(help: "Also write the resized S×S RGB image here (PNG).")
     var resized: String?
 
-    @Option(name: .customLong("max-pixels"), help: "Refuse images with more pixels than this (decompression-bomb guard).")
+    @Option(help: "Refuse images with more pixels than this (decompression-bomb guard).")
     var maxPixels: Int = ImageDecoder.defaultMaxPixels
 
     func validate() throws {

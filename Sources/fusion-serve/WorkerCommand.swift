@@ -14,7 +14,7 @@ struct WorkerCommand: ParsableCommand {
     @Option(help: "Model directory.") var model: String
     @Option(help: "This worker's index (for logs and the test slowdown).") var index: Int = 0
     @Option(help: "CPUs to pin the whole process to, e.g. \"0-3\"; its size is the BLAS thread count.") var cpus: String?
-    @Option(name: .customLong("max-batch"), help: "Largest batch the server sends.") var maxBatch: Int = 8
+    @Option(help: "Largest batch the server sends.") var maxBatch: Int = 8
     @Option(help: "fp32 or int8; default FUSION_PRECISION, which `serve` sets for its workers, else fp32.")
     var precision: String?
 
