@@ -12,19 +12,23 @@ import PackageDescription
 //   Serving                                  — dispatcher, router, worker processes
 //   fusion-serve                             — thin command-line executable
 let v5: [SwiftSetting] = [.swiftLanguageMode(.v5)]
+let v6: [SwiftSetting] = [.swiftLanguageMode(.v6)]
 // The numeric modules (weights, kernels, forward pass, image resize, WordPiece) are optimised
 // in debug builds too: unoptimised, a forward pass of the default model is ~80x slower and
 // the end-to-end accuracy test over 500 held-out pairs would take ~7 minutes instead of
 // seconds. `-O` drops `assert` inside these modules; their checks that matter use
 // `precondition` or throw, which `-O` keeps.
 let v5Optimised: [SwiftSetting] = v5 + [.unsafeFlags(["-O"], .when(configuration: .debug))]
+// Swift 6 language mode (complete strict concurrency checking), module by module (issue 18):
+// the thread-free numeric and input modules first.
+let v6Optimised: [SwiftSetting] = [.swiftLanguageMode(.v6), .unsafeFlags(["-O"], .when(configuration: .debug))]
 // A second copy of the fused attention kernel for CPUs with AVX2 + FMA, chosen at run time
 // (`AttentionKernel.best`): every other module stays baseline x86-64 so the binary runs anywhere.
 // Its sources are symbolic links to the Kernels files it shares (AttentionHead.swift, FastMath.swift).
 #if arch(x86_64)
-let avx2Settings: [SwiftSetting] = v5Optimised + [.define("KERNELS_AVX2"), .unsafeFlags(["-target-cpu", "haswell"])]
+let avx2Settings: [SwiftSetting] = v6Optimised + [.define("KERNELS_AVX2"), .unsafeFlags(["-target-cpu", "haswell"])]
 #else
-let avx2Settings: [SwiftSetting] = v5Optimised  // never selected off x86-64
+let avx2Settings: [SwiftSetting] = v6Optimised  // never selected off x86-64
 #endif
 
 let package = Package(
@@ -52,14 +56,14 @@ let package = Package(
         .target(name: "CCPUFeatures"),
 
         // MARK: Model runtime
-        .target(name: "Tensors", swiftSettings: v5Optimised),
+        .target(name: "Tensors", swiftSettings: v6Optimised),
         .target(name: "KernelsAVX2", swiftSettings: avx2Settings),
-        .target(name: "Kernels", dependencies: ["COpenBLAS", "COneDNN", "CCPUFeatures", "KernelsAVX2"], swiftSettings: v5Optimised),
+        .target(name: "Kernels", dependencies: ["COpenBLAS", "COneDNN", "CCPUFeatures", "KernelsAVX2"], swiftSettings: v6Optimised),
         .target(name: "Model", dependencies: ["Tensors", "Kernels"], swiftSettings: v5Optimised),
 
         // MARK: Input pipeline
-        .target(name: "Images", dependencies: ["CImageCodecs"], swiftSettings: v5Optimised),
-        .target(name: "Tokenizer", swiftSettings: v5Optimised),
+        .target(name: "Images", dependencies: ["CImageCodecs"], swiftSettings: v6Optimised),
+        .target(name: "Tokenizer", swiftSettings: v6Optimised),
 
         // MARK: Network
         .target(name: "POSIX", dependencies: ["CSystemShims"], swiftSettings: v5),
@@ -81,11 +85,11 @@ let package = Package(
                           swiftSettings: v5),
 
         // MARK: Tests (one test target per module, files mirror sources)
-        .testTarget(name: "TensorsTests", dependencies: ["Tensors"], swiftSettings: v5),
-        .testTarget(name: "KernelsTests", dependencies: ["Kernels", "KernelsAVX2"], swiftSettings: v5),
+        .testTarget(name: "TensorsTests", dependencies: ["Tensors"], swiftSettings: v6),
+        .testTarget(name: "KernelsTests", dependencies: ["Kernels", "KernelsAVX2"], swiftSettings: v6),
         .testTarget(name: "ModelTests", dependencies: ["Model", "Tensors"], swiftSettings: v5),
-        .testTarget(name: "ImagesTests", dependencies: ["Images"], swiftSettings: v5),
-        .testTarget(name: "TokenizerTests", dependencies: ["Tokenizer"], swiftSettings: v5),
+        .testTarget(name: "ImagesTests", dependencies: ["Images"], swiftSettings: v6),
+        .testTarget(name: "TokenizerTests", dependencies: ["Tokenizer"], swiftSettings: v6),
         .testTarget(name: "POSIXTests", dependencies: ["POSIX"], swiftSettings: v5),
         .testTarget(name: "SystemdTests", dependencies: ["Systemd"], swiftSettings: v5),
         .testTarget(name: "TLSTests", dependencies: ["TLS"], swiftSettings: v5),

@@ -1,4 +1,4 @@
-import Foundation
+import Synchronization
 
 /// The shape of one `sgemm` call, enough to replay it in isolation.
 package struct GEMMShape: Hashable, Sendable, CustomStringConvertible {
@@ -21,14 +21,16 @@ package struct GEMMShape: Hashable, Sendable, CustomStringConvertible {
 
 /// Records the `sgemm` calls of a forward pass, for the benchmark's FLOP count and for
 /// replaying the same products without the rest of the model. Thread-safe.
-package final class GEMMLog: @unchecked Sendable {
-    // @unchecked: the mutable state is only touched under `lock`.
-    private let lock = NSLock()
-    private var indexByShape: [GEMMShape: Int] = [:]
-    private var shapes: [GEMMShape] = []
-    private var counts: [Int] = []
-    private var calls: [Int] = []
-    private var nanoseconds: UInt64 = 0
+package final class GEMMLog: Sendable {
+    private struct State {
+        var indexByShape: [GEMMShape: Int] = [:]
+        var shapes: [GEMMShape] = []
+        var counts: [Int] = []
+        var calls: [Int] = []
+        var nanoseconds: UInt64 = 0
+    }
+
+    private let state = Mutex(State())
     /// Longest call sequence kept (the seed-size model at B = 8 makes about 5000 calls);
     /// counts stay exact beyond it.
     package static let maxSequence = 1 << 20
@@ -36,42 +38,32 @@ package final class GEMMLog: @unchecked Sendable {
     package init() {}
 
     package func record(_ shape: GEMMShape, nanoseconds elapsed: UInt64 = 0) {
-        lock.lock()
-        defer { lock.unlock() }
-        let index: Int
-        if let known = indexByShape[shape] {
-            index = known
-        } else {
-            index = shapes.count
-            indexByShape[shape] = index
-            shapes.append(shape)
-            counts.append(0)
+        state.withLock { state in
+            let index: Int
+            if let known = state.indexByShape[shape] {
+                index = known
+            } else {
+                index = state.shapes.count
+                state.indexByShape[shape] = index
+                state.shapes.append(shape)
+                state.counts.append(0)
+            }
+            state.counts[index] += 1
+            state.nanoseconds += elapsed
+            if state.calls.count < Self.maxSequence { state.calls.append(index) }
         }
-        counts[index] += 1
-        nanoseconds += elapsed
-        if calls.count < Self.maxSequence { calls.append(index) }
     }
 
     /// Each distinct shape with its number of calls, in order of first use.
     package var entries: [(shape: GEMMShape, count: Int)] {
-        lock.lock()
-        defer { lock.unlock() }
-        return zip(shapes, counts).map { ($0, $1) }
+        state.withLock { state in zip(state.shapes, state.counts).map { ($0, $1) } }
     }
 
     /// The recorded calls in order, as indices into `entries`.
-    package var sequence: [Int] {
-        lock.lock()
-        defer { lock.unlock() }
-        return calls
-    }
+    package var sequence: [Int] { state.withLock(\.calls) }
 
     /// Wall-clock seconds spent inside the recorded `sgemm` calls.
-    package var seconds: Double {
-        lock.lock()
-        defer { lock.unlock() }
-        return Double(nanoseconds) / 1e9
-    }
+    package var seconds: Double { state.withLock { Double($0.nanoseconds) / 1e9 } }
 
     /// Total floating-point operations of all recorded calls.
     package var totalFlops: Double {

@@ -17,9 +17,19 @@ func parallelChunks(_ count: Int, minimumChunk: Int, maxThreads: Int, _ body: (R
         return
     }
     let chunk = (count + threads - 1) / threads
-    DispatchQueue.concurrentPerform(iterations: threads) { t in
-        let start = t * chunk
-        let end = min(start + chunk, count)
-        if start < end { body(start..<end) }
+    withoutActuallyEscaping(body) { body in
+        let shared = ChunkBody(run: body)
+        DispatchQueue.concurrentPerform(iterations: threads) { t in
+            let start = t * chunk
+            let end = min(start + chunk, count)
+            if start < end { shared.run(start..<end) }
+        }
     }
+}
+
+/// `body` handed to `concurrentPerform`'s `@Sendable` closure.
+/// @unchecked: the chunks are disjoint and `body` only writes its own chunk (the contract of
+/// `parallelChunks`), which the compiler cannot see through the raw pointers it captures.
+private struct ChunkBody: @unchecked Sendable {
+    let run: (Range<Int>) -> Void
 }

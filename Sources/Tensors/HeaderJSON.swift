@@ -2,7 +2,7 @@
 ///
 /// Numbers keep their literal text: header offsets can exceed 2^53, so converting them
 /// through `Double` (as `JSONSerialization` does) could silently change them.
-enum JSONValue: Equatable {
+enum JSONValue: Equatable, Sendable {
     case object([(key: String, value: JSONValue)])
     case array([JSONValue])
     case string(String)

@@ -12,6 +12,7 @@ import Darwin
 /// If another process truncates the file while it is mapped, touching the lost pages raises
 /// SIGBUS; no user-space check can prevent that, so model files must not be rewritten in place.
 package final class MappedFile: @unchecked Sendable {
+    // @unchecked: immutable after init, and the mapping is read-only (a raw pointer is not Sendable).
     /// The path the file was opened with, for error messages.
     package let path: String
     /// Size of the file (and of the mapping) in bytes.

@@ -6,8 +6,8 @@ import KernelsAVX2
 /// `attendHead` directly, both compiled copies: query and key counts that differ, strided rows,
 /// masks, and the exp's range (scores far apart).
 struct AttentionHeadTests {
-    private typealias Head = (UnsafePointer<Float>, UnsafePointer<Float>, UnsafePointer<Float>, Int, Int, Int, Int,
-                              UnsafePointer<Bool>?, UnsafeMutablePointer<Float>, Int) -> Void
+    private typealias Head = @Sendable (UnsafePointer<Float>, UnsafePointer<Float>, UnsafePointer<Float>, Int, Int, Int, Int,
+                                        UnsafePointer<Bool>?, UnsafeMutablePointer<Float>, Int) -> Void
 
     private static let copies: [(String, Head)] = {
         var copies: [(String, Head)] = [("baseline", { Kernels.attendHead(query: $0, key: $1, value: $2, ld: $3, rows: $4,
