@@ -59,7 +59,7 @@ let package = Package(
         .target(name: "Tensors", swiftSettings: v6Optimised),
         .target(name: "KernelsAVX2", swiftSettings: avx2Settings),
         .target(name: "Kernels", dependencies: ["COpenBLAS", "COneDNN", "CCPUFeatures", "KernelsAVX2"], swiftSettings: v6Optimised),
-        .target(name: "Model", dependencies: ["Tensors", "Kernels"], swiftSettings: v5Optimised),
+        .target(name: "Model", dependencies: ["Tensors", "Kernels"], swiftSettings: v6Optimised),
 
         // MARK: Input pipeline
         .target(name: "Images", dependencies: ["CImageCodecs"], swiftSettings: v6Optimised),
@@ -87,7 +87,7 @@ let package = Package(
         // MARK: Tests (one test target per module, files mirror sources)
         .testTarget(name: "TensorsTests", dependencies: ["Tensors"], swiftSettings: v6),
         .testTarget(name: "KernelsTests", dependencies: ["Kernels", "KernelsAVX2"], swiftSettings: v6),
-        .testTarget(name: "ModelTests", dependencies: ["Model", "Tensors"], swiftSettings: v5),
+        .testTarget(name: "ModelTests", dependencies: ["Model", "Tensors"], swiftSettings: v6),
         .testTarget(name: "ImagesTests", dependencies: ["Images"], swiftSettings: v6),
         .testTarget(name: "TokenizerTests", dependencies: ["Tokenizer"], swiftSettings: v6),
         .testTarget(name: "POSIXTests", dependencies: ["POSIX"], swiftSettings: v5),

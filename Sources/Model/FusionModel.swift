@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import Kernels
 import Tensors
 
@@ -6,8 +7,7 @@ import Tensors
 ///
 /// Weights are immutable after loading; F32 weights stay in the shared file mapping. `forward`
 /// may be called from several threads at once: each call borrows its own activation workspace.
-public final class FusionModel: @unchecked Sendable {
-    // @unchecked: the encoders and weights are immutable; `idleWorkspaces` is guarded by `lock`.
+public final class FusionModel: Sendable {
 
     /// The validated configuration.
     public let config: ModelConfig
@@ -21,8 +21,8 @@ public final class FusionModel: @unchecked Sendable {
     private let image: ImageEncoder
     private let text: TextEncoder
     private let fusion: FusionHead
-    private let lock = NSLock()
-    private var idleWorkspaces: [Workspace] = []
+    /// Activation buffers of finished forward passes, for the next ones to reuse.
+    private let idleWorkspaces = Mutex<[Workspace]>([])
     private static let maxIdleWorkspaces = 4
 
     /// Loads `directory/config.json` and the weight files it names.
@@ -148,14 +148,10 @@ public final class FusionModel: @unchecked Sendable {
     }
 
     private func borrowWorkspace() -> Workspace {
-        lock.lock()
-        defer { lock.unlock() }
-        return idleWorkspaces.popLast() ?? Workspace()
+        idleWorkspaces.withLock { $0.popLast() } ?? Workspace()
     }
 
     private func returnWorkspace(_ ws: Workspace) {
-        lock.lock()
-        defer { lock.unlock() }
-        if idleWorkspaces.count < Self.maxIdleWorkspaces { idleWorkspaces.append(ws) }
+        idleWorkspaces.withLock { if $0.count < Self.maxIdleWorkspaces { $0.append(ws) } }
     }
 }

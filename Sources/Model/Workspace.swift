@@ -19,7 +19,9 @@ final class FloatBlock {
 /// nothing per request. The phases share scratch buffers (the image encoder's, then the text
 /// encoder's, then fusion's), so memory is the largest phase plus the two encoder outputs.
 /// Not thread-safe: `FusionModel` hands each concurrent call its own workspace.
-final class Workspace {
+final class Workspace: @unchecked Sendable {
+    // @unchecked: owned by one forward pass at a time; it crosses threads only through
+    // FusionModel's pool of idle workspaces, under that pool's lock.
     struct Size: Equatable {
         var imageOut = 0, textOut = 0, patches = 0
         var hidden = 0, qkv = 0, context = 0, mlp = 0, padding = 0
