@@ -66,10 +66,10 @@ let package = Package(
         .target(name: "Tokenizer", swiftSettings: v6Optimised),
 
         // MARK: Network
-        .target(name: "POSIX", dependencies: ["CSystemShims"], swiftSettings: v5),
-        .target(name: "TLS", dependencies: ["COpenSSL"], swiftSettings: v5),
+        .target(name: "POSIX", dependencies: ["CSystemShims"], swiftSettings: v6),
+        .target(name: "TLS", dependencies: ["COpenSSL"], swiftSettings: v6),
         .target(name: "HTTP", dependencies: ["POSIX", "TLS"], swiftSettings: v5),
-        .target(name: "Systemd", dependencies: ["POSIX"], swiftSettings: v5),
+        .target(name: "Systemd", dependencies: ["POSIX"], swiftSettings: v6),
 
         // MARK: Service
         .target(name: "Serving",
@@ -90,9 +90,9 @@ let package = Package(
         .testTarget(name: "ModelTests", dependencies: ["Model", "Tensors"], swiftSettings: v6),
         .testTarget(name: "ImagesTests", dependencies: ["Images"], swiftSettings: v6),
         .testTarget(name: "TokenizerTests", dependencies: ["Tokenizer"], swiftSettings: v6),
-        .testTarget(name: "POSIXTests", dependencies: ["POSIX"], swiftSettings: v5),
-        .testTarget(name: "SystemdTests", dependencies: ["Systemd"], swiftSettings: v5),
-        .testTarget(name: "TLSTests", dependencies: ["TLS"], swiftSettings: v5),
+        .testTarget(name: "POSIXTests", dependencies: ["POSIX"], swiftSettings: v6),
+        .testTarget(name: "SystemdTests", dependencies: ["Systemd"], swiftSettings: v6),
+        .testTarget(name: "TLSTests", dependencies: ["TLS"], swiftSettings: v6),
         .testTarget(name: "HTTPTests", dependencies: ["HTTP", "TLS"], swiftSettings: v5),
         .testTarget(name: "ServingTests", dependencies: ["Serving"], swiftSettings: v5),
         // Runs the built `fusion-serve` binary as a subprocess (real loopback, real curl).

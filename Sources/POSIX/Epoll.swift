@@ -32,6 +32,8 @@ public struct EpollEvent: Sendable, Hashable {
 /// An `epoll` instance (close-on-exec). Registration is thread-safe (the kernel locks);
 /// `wait` uses an internal buffer and must be called from one thread at a time.
 public final class Epoll: @unchecked Sendable {
+    // @unchecked: the kernel serialises registrations; `buffer` is used only by `wait`, which
+    // one thread (the event loop's) calls at a time, as documented above.
     /// The epoll descriptor.
     public let descriptor: FileDescriptor
     private var buffer: [fs_epoll_event]
