@@ -68,7 +68,7 @@ let package = Package(
         // MARK: Network
         .target(name: "POSIX", dependencies: ["CSystemShims"], swiftSettings: v6),
         .target(name: "TLS", dependencies: ["COpenSSL"], swiftSettings: v6),
-        .target(name: "HTTP", dependencies: ["POSIX", "TLS"], swiftSettings: v5),
+        .target(name: "HTTP", dependencies: ["POSIX", "TLS"], swiftSettings: v6),
         .target(name: "Systemd", dependencies: ["POSIX"], swiftSettings: v6),
 
         // MARK: Service
@@ -93,7 +93,7 @@ let package = Package(
         .testTarget(name: "POSIXTests", dependencies: ["POSIX"], swiftSettings: v6),
         .testTarget(name: "SystemdTests", dependencies: ["Systemd"], swiftSettings: v6),
         .testTarget(name: "TLSTests", dependencies: ["TLS"], swiftSettings: v6),
-        .testTarget(name: "HTTPTests", dependencies: ["HTTP", "TLS"], swiftSettings: v5),
+        .testTarget(name: "HTTPTests", dependencies: ["HTTP", "TLS"], swiftSettings: v6),
         .testTarget(name: "ServingTests", dependencies: ["Serving"], swiftSettings: v5),
         // Runs the built `fusion-serve` binary as a subprocess (real loopback, real curl).
         .testTarget(name: "EndToEndTests", dependencies: ["fusion-serve"], swiftSettings: v5),

@@ -13,10 +13,11 @@ struct EventLoopTests {
         let started = Date()
         try slow.send("GET / HTTP/1.1\r\nHo")
         // Trickle bytes in the background; the deadline counts from the first byte.
+        let slowSocket = slow.socket
         let trickle = Thread {
             for byte in "st: a\r\nX: 1234567890".utf8 {
                 Thread.sleep(forTimeInterval: 0.05)
-                guard (try? slow.socket.writeAll([byte])) != nil else { return }
+                guard (try? slowSocket.writeAll([byte])) != nil else { return }
             }
         }
         trickle.start()
@@ -194,7 +195,8 @@ struct EventLoopPipeliningTests {
         let client = try RawClient(port: server.port, timeoutMilliseconds: 20_000)
         let count = 6000
         let burst = (0..<count).map { getRequest("/\($0)") }.joined()
-        let writer = Thread { try? client.send(burst) }
+        let socket = client.socket
+        let writer = Thread { try? socket.writeAll(Array(burst.utf8)) }
         writer.start()
         let other = try RawClient(port: server.port)
         try other.send(getRequest("/other"))
@@ -337,10 +339,11 @@ struct EventLoopLimitsTests {
         let client = try RawClient(port: server.port, timeoutMilliseconds: 20_000)
         try client.send("POST /slow HTTP/1.1\r\nHost: a\r\nContent-Length: 100\r\n\r\n")
         let sent = Counter()
+        let socket = client.socket
         let trickle = Thread {
             for _ in 0..<100 {
                 Thread.sleep(forTimeInterval: 0.15)
-                guard (try? client.socket.writeAll([0x61])) != nil else { return }
+                guard (try? socket.writeAll([0x61])) != nil else { return }
                 sent.increment()
             }
         }
