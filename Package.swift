@@ -75,7 +75,7 @@ let package = Package(
         .target(name: "Serving",
                 dependencies: ["Model", "Images", "Tokenizer", "HTTP", "TLS", "POSIX", "Systemd",
                                .product(name: "Logging", package: "swift-log")],
-                swiftSettings: v5),
+                swiftSettings: v6),
 
         .executableTarget(name: "fusion-serve",
                           dependencies: ["Serving", "Systemd", "Model", "Images", "Tokenizer",
@@ -94,7 +94,7 @@ let package = Package(
         .testTarget(name: "SystemdTests", dependencies: ["Systemd"], swiftSettings: v6),
         .testTarget(name: "TLSTests", dependencies: ["TLS"], swiftSettings: v6),
         .testTarget(name: "HTTPTests", dependencies: ["HTTP", "TLS"], swiftSettings: v6),
-        .testTarget(name: "ServingTests", dependencies: ["Serving"], swiftSettings: v5),
+        .testTarget(name: "ServingTests", dependencies: ["Serving"], swiftSettings: v6),
         // Runs the built `fusion-serve` binary as a subprocess (real loopback, real curl).
         .testTarget(name: "EndToEndTests", dependencies: ["fusion-serve"], swiftSettings: v5),
     ]

@@ -4,10 +4,12 @@ import Testing
 @testable import Serving
 
 /// A model stand-in: label = number of tokens, logits = first pixel, embedding = pixel sum.
-final class FakeExecutor: BatchExecutor {
+final class FakeExecutor: BatchExecutor, Sendable {
     let identity = WorkerIdentity(pid: 0, modelName: "fake", imageSize: 8, maxTextLength: 16, labelCount: 2,
                                   embeddingSize: 4)
-    var failOn: Int32?
+    let failOn: Int32?
+
+    init(failOn: Int32? = nil) { self.failOn = failOn }
 
     func run(_ batch: [InferencePayload]) throws -> [InferenceResult] {
         if let bad = failOn, batch.contains(where: { $0.tokenIds.contains(bad) }) {
@@ -62,8 +64,7 @@ private func item(_ first: Float, tokens: Int, embedding: Bool = false) -> Infer
     }
 
     @Test func aModelErrorFailsOnlyThatBatch() throws {
-        let executor = FakeExecutor()
-        executor.failOn = 666
+        let executor = FakeExecutor(failOn: 666)
         let (channel, _) = try startWorker(executor: executor)
         try channel.send(.hello(protocolVersion: WireProtocol.version, workerIndex: 0))
         _ = try channel.receive()

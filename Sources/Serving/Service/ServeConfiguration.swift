@@ -76,10 +76,10 @@ public struct ServeConfiguration: Sendable, Equatable {
     public init() {}
 
     /// One setting: its flag, its environment variable, and how to apply a text value.
-    struct Setting {
+    struct Setting: Sendable {
         let flag: String
         let variable: String
-        let apply: (inout ServeConfiguration, String) throws(ConfigurationError) -> Void
+        let apply: @Sendable (inout ServeConfiguration, String) throws(ConfigurationError) -> Void
     }
 
     static func integer(_ text: String, flag: String, in range: ClosedRange<Int>) throws(ConfigurationError) -> Int {
