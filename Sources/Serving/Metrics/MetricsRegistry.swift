@@ -1,29 +1,27 @@
-import Foundation
+import Synchronization
 
 /// A metric family: one name, one type, one set of label names, a value per label set.
-public class MetricFamily: @unchecked Sendable {
-    public let name: String
-    public let help: String
-    public let labelNames: [String]
-    let lock = NSLock()
+public protocol MetricFamily: AnyObject, Sendable {
+    var name: String { get }
+    var help: String { get }
+    var labelNames: [String] { get }
+    /// The Prometheus type (`counter`, `gauge`, `histogram`).
+    var typeName: String { get }
+    /// Appends the family's sample lines, label sets in a stable order.
+    func renderSamples(into out: inout String)
+}
 
-    init(name: String, help: String, labelNames: [String]) {
-        self.name = name
-        self.help = help
-        self.labelNames = labelNames
-    }
-
-    var typeName: String { "untyped" }
-
-    func renderSamples(into out: inout String) {}
-
+extension MetricFamily {
     func labelText(_ values: [String], extra: (String, String)? = nil) -> String {
         var pairs = zip(labelNames, values).map { ($0, $1) }
         if let extra { pairs.append(extra) }
         guard !pairs.isEmpty else { return "" }
-        return "{" + pairs.map { "\($0)=\"\(Self.escape($1))\"" }.joined(separator: ",") + "}"
+        return "{" + pairs.map { "\($0)=\"\(MetricText.escape($1))\"" }.joined(separator: ",") + "}"
     }
+}
 
+/// Prometheus text-format helpers.
+enum MetricText {
     static func escape(_ value: String) -> String {
         var out = ""
         for c in value {
@@ -45,109 +43,119 @@ public class MetricFamily: @unchecked Sendable {
     }
 }
 
+/// One value per label set, shared by counters and gauges (they differ only in which updates
+/// they allow).
+final class LabelledValues: Sendable {
+    private let values = Mutex<[[String]: Double]>([:])
+
+    func set(_ labels: [String], to value: Double) { values.withLock { $0[labels] = value } }
+
+    func add(_ labels: [String], _ amount: Double) { values.withLock { $0[labels, default: 0] += amount } }
+
+    func value(_ labels: [String]) -> Double { values.withLock { $0[labels] ?? 0 } }
+
+    func render(_ family: some MetricFamily, into out: inout String) {
+        let snapshot = values.withLock { $0.sorted { $0.key.lexicographicallyPrecedes($1.key) } }
+        for (labels, value) in snapshot {
+            out += "\(family.name)\(family.labelText(labels)) \(MetricText.format(value))\n"
+        }
+    }
+}
+
 /// A monotonically increasing count.
-public final class CounterMetric: MetricFamily, @unchecked Sendable {
-    private var values: [[String]: Double] = [:]
-    override var typeName: String { "counter" }
+public final class CounterMetric: MetricFamily {
+    public let name: String
+    public let help: String
+    public let labelNames: [String]
+    public var typeName: String { "counter" }
+    private let values = LabelledValues()
+
+    init(name: String, help: String, labelNames: [String]) {
+        self.name = name
+        self.help = help
+        self.labelNames = labelNames
+    }
 
     /// Adds `amount` (≥ 0) to the series with `labels` (in `labelNames` order).
-    public func increment(_ labels: [String] = [], by amount: Double = 1) {
-        lock.lock()
-        values[labels, default: 0] += max(0, amount)
-        lock.unlock()
-    }
+    public func increment(_ labels: [String] = [], by amount: Double = 1) { values.add(labels, max(0, amount)) }
 
     /// Sets a series from an external monotonic count (e.g. a worker's restarts).
-    public func set(_ labels: [String] = [], to value: Double) {
-        lock.lock()
-        values[labels] = value
-        lock.unlock()
-    }
+    public func set(_ labels: [String] = [], to value: Double) { values.set(labels, to: value) }
 
     /// The current value of a series.
-    public func value(_ labels: [String] = []) -> Double {
-        lock.lock()
-        defer { lock.unlock() }
-        return values[labels] ?? 0
-    }
+    public func value(_ labels: [String] = []) -> Double { values.value(labels) }
 
-    override func renderSamples(into out: inout String) {
-        lock.lock()
-        let snapshot = values.sorted { $0.key.lexicographicallyPrecedes($1.key) }
-        lock.unlock()
-        for (labels, value) in snapshot { out += "\(name)\(labelText(labels)) \(Self.format(value))\n" }
-    }
+    public func renderSamples(into out: inout String) { values.render(self, into: &out) }
 }
 
 /// A value that goes up and down.
-public final class GaugeMetric: MetricFamily, @unchecked Sendable {
-    private var values: [[String]: Double] = [:]
-    override var typeName: String { "gauge" }
+public final class GaugeMetric: MetricFamily {
+    public let name: String
+    public let help: String
+    public let labelNames: [String]
+    public var typeName: String { "gauge" }
+    private let values = LabelledValues()
+
+    init(name: String, help: String, labelNames: [String]) {
+        self.name = name
+        self.help = help
+        self.labelNames = labelNames
+    }
 
     /// Sets the series with `labels`.
-    public func set(_ labels: [String] = [], to value: Double) {
-        lock.lock()
-        values[labels] = value
-        lock.unlock()
-    }
+    public func set(_ labels: [String] = [], to value: Double) { values.set(labels, to: value) }
 
     /// The current value of a series.
-    public func value(_ labels: [String] = []) -> Double {
-        lock.lock()
-        defer { lock.unlock() }
-        return values[labels] ?? 0
-    }
+    public func value(_ labels: [String] = []) -> Double { values.value(labels) }
 
-    override func renderSamples(into out: inout String) {
-        lock.lock()
-        let snapshot = values.sorted { $0.key.lexicographicallyPrecedes($1.key) }
-        lock.unlock()
-        for (labels, value) in snapshot { out += "\(name)\(labelText(labels)) \(Self.format(value))\n" }
-    }
+    public func renderSamples(into out: inout String) { values.render(self, into: &out) }
 }
 
 /// Counts observations into cumulative buckets (Prometheus histogram).
-public final class HistogramMetric: MetricFamily, @unchecked Sendable {
+public final class HistogramMetric: MetricFamily {
+    public let name: String
+    public let help: String
+    public let labelNames: [String]
+    public var typeName: String { "histogram" }
     public let buckets: [Double]
     private struct Series { var counts: [UInt64]; var sum: Double; var count: UInt64 }
-    private var series: [[String]: Series] = [:]
-    override var typeName: String { "histogram" }
+    private let series = Mutex<[[String]: Series]>([:])
 
     init(name: String, help: String, labelNames: [String], buckets: [Double]) {
+        self.name = name
+        self.help = help
+        self.labelNames = labelNames
         self.buckets = buckets.sorted()
-        super.init(name: name, help: help, labelNames: labelNames)
     }
 
     /// Records one observation.
     public func observe(_ value: Double, _ labels: [String] = []) {
-        lock.lock()
-        var s = series[labels] ?? Series(counts: Array(repeating: 0, count: buckets.count), sum: 0, count: 0)
-        if let index = buckets.firstIndex(where: { value <= $0 }) { s.counts[index] += 1 }
-        s.sum += value
-        s.count += 1
-        series[labels] = s
-        lock.unlock()
+        let index = buckets.firstIndex(where: { value <= $0 })
+        let bucketCount = buckets.count
+        series.withLock { series in
+            var s = series[labels] ?? Series(counts: Array(repeating: 0, count: bucketCount), sum: 0, count: 0)
+            if let index { s.counts[index] += 1 }
+            s.sum += value
+            s.count += 1
+            series[labels] = s
+        }
     }
 
     /// Observations recorded in a series.
     public func count(_ labels: [String] = []) -> UInt64 {
-        lock.lock()
-        defer { lock.unlock() }
-        return series[labels]?.count ?? 0
+        series.withLock { $0[labels]?.count ?? 0 }
     }
 
-    override func renderSamples(into out: inout String) {
-        lock.lock()
-        let snapshot = series.sorted { $0.key.lexicographicallyPrecedes($1.key) }
-        lock.unlock()
+    public func renderSamples(into out: inout String) {
+        let snapshot = series.withLock { $0.sorted { $0.key.lexicographicallyPrecedes($1.key) } }
         for (labels, s) in snapshot {
             var cumulative: UInt64 = 0
             for (bound, n) in zip(buckets, s.counts) {
                 cumulative += n
-                out += "\(name)_bucket\(labelText(labels, extra: ("le", Self.format(bound)))) \(cumulative)\n"
+                out += "\(name)_bucket\(labelText(labels, extra: ("le", MetricText.format(bound)))) \(cumulative)\n"
             }
             out += "\(name)_bucket\(labelText(labels, extra: ("le", "+Inf"))) \(s.count)\n"
-            out += "\(name)_sum\(labelText(labels)) \(Self.format(s.sum))\n"
+            out += "\(name)_sum\(labelText(labels)) \(MetricText.format(s.sum))\n"
             out += "\(name)_count\(labelText(labels)) \(s.count)\n"
         }
     }
@@ -155,18 +163,19 @@ public final class HistogramMetric: MetricFamily, @unchecked Sendable {
 
 /// A small Prometheus registry: families in registration order, plus collectors that refresh
 /// gauges from live state right before each scrape.
-public final class MetricsRegistry: @unchecked Sendable {
-    private let lock = NSLock()
-    private var families: [MetricFamily] = []
-    private var collectors: [@Sendable () -> Void] = []
+public final class MetricsRegistry: Sendable {
+    private struct State {
+        var families: [any MetricFamily] = []
+        var collectors: [@Sendable () -> Void] = []
+    }
+
+    private let state = Mutex(State())
 
     /// An empty registry.
     public init() {}
 
     private func register<F: MetricFamily>(_ family: F) -> F {
-        lock.lock()
-        families.append(family)
-        lock.unlock()
+        state.withLock { $0.families.append(family) }
         return family
     }
 
@@ -187,17 +196,12 @@ public final class MetricsRegistry: @unchecked Sendable {
 
     /// Runs `collect` before every render (to copy live state into gauges).
     public func addCollector(_ collect: @escaping @Sendable () -> Void) {
-        lock.lock()
-        collectors.append(collect)
-        lock.unlock()
+        state.withLock { $0.collectors.append(collect) }
     }
 
     /// The text exposition format (version 0.0.4).
     public func render() -> String {
-        lock.lock()
-        let families = self.families
-        let collectors = self.collectors
-        lock.unlock()
+        let (families, collectors) = state.withLock { ($0.families, $0.collectors) }
         for collect in collectors { collect() }
         var out = ""
         for family in families {
