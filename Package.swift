@@ -11,6 +11,8 @@ import PackageDescription
 //   Systemd                                  — sd_notify, socket activation (no libsystemd)
 //   Serving                                  — dispatcher, router, worker processes
 //   fusion-serve                             — thin command-line executable
+// Every module and test target is in the Swift 6 language mode (complete strict concurrency
+// checking); only the libFuzzer targets below stay in Swift 5 mode.
 let v5: [SwiftSetting] = [.swiftLanguageMode(.v5)]
 let v6: [SwiftSetting] = [.swiftLanguageMode(.v6)]
 // The numeric modules (weights, kernels, forward pass, image resize, WordPiece) are optimised
@@ -18,10 +20,7 @@ let v6: [SwiftSetting] = [.swiftLanguageMode(.v6)]
 // the end-to-end accuracy test over 500 held-out pairs would take ~7 minutes instead of
 // seconds. `-O` drops `assert` inside these modules; their checks that matter use
 // `precondition` or throw, which `-O` keeps.
-let v5Optimised: [SwiftSetting] = v5 + [.unsafeFlags(["-O"], .when(configuration: .debug))]
-// Swift 6 language mode (complete strict concurrency checking), module by module (issue 18):
-// the thread-free numeric and input modules first.
-let v6Optimised: [SwiftSetting] = [.swiftLanguageMode(.v6), .unsafeFlags(["-O"], .when(configuration: .debug))]
+let v6Optimised: [SwiftSetting] = v6 + [.unsafeFlags(["-O"], .when(configuration: .debug))]
 // A second copy of the fused attention kernel for CPUs with AVX2 + FMA, chosen at run time
 // (`AttentionKernel.best`): every other module stays baseline x86-64 so the binary runs anywhere.
 // Its sources are symbolic links to the Kernels files it shares (AttentionHead.swift, FastMath.swift).
@@ -78,11 +77,11 @@ let package = Package(
                 swiftSettings: v6),
 
         .executableTarget(name: "fusion-serve",
-                          dependencies: ["Serving", "Systemd", "Model", "Images", "Tokenizer",
+                          dependencies: ["Serving", "Systemd", "Model", "Images", "Tokenizer", "CSystemShims",
                                          .product(name: "ArgumentParser", package: "swift-argument-parser"),
                                          .product(name: "Logging", package: "swift-log"),
                                          .product(name: "Histogram", package: "hdrhistogram-swift")],
-                          swiftSettings: v5),
+                          swiftSettings: v6),
 
         // MARK: Tests (one test target per module, files mirror sources)
         .testTarget(name: "TensorsTests", dependencies: ["Tensors"], swiftSettings: v6),
@@ -96,7 +95,7 @@ let package = Package(
         .testTarget(name: "HTTPTests", dependencies: ["HTTP", "TLS"], swiftSettings: v6),
         .testTarget(name: "ServingTests", dependencies: ["Serving"], swiftSettings: v6),
         // Runs the built `fusion-serve` binary as a subprocess (real loopback, real curl).
-        .testTarget(name: "EndToEndTests", dependencies: ["fusion-serve"], swiftSettings: v5),
+        .testTarget(name: "EndToEndTests", dependencies: ["fusion-serve"], swiftSettings: v6),
     ]
 )
 

@@ -313,3 +313,7 @@ int fs_format_http_date(int64_t seconds, char *out, int capacity) {
 int fs_getrandom(void *buffer, int length) {
     return (int)getrandom(buffer, (size_t)length, 0);
 }
+
+FILE *fs_stdin(void) { return stdin; }
+FILE *fs_stdout(void) { return stdout; }
+FILE *fs_stderr(void) { return stderr; }

@@ -2,6 +2,7 @@ import ArgumentParser
 import Dispatch
 import Foundation
 import Model
+import Synchronization
 
 /// `fusion-serve eval`: accuracy of a model on labelled JSON Lines, through the same input
 /// pipeline (JPEG/PNG decode, Pillow-exact resize, WordPiece) and forward pass the service uses.
@@ -87,15 +88,15 @@ struct EvalCommand: ParsableCommand {
         while index < examples.count {
             let batch = Array(examples[index..<min(index + maxBatch, examples.count)])
             // Decode the batch's images in parallel; the forward pass then uses every core too.
-            var decoded = [Result<ModelInput, PredictLineError>](repeating: .failure(PredictLineError("")), count: batch.count)
-            decoded.withUnsafeMutableBufferPointer { slots in
-                let base = slots
-                DispatchQueue.concurrentPerform(iterations: batch.count) { i in
-                    base[i] = Result { () throws(PredictLineError) in
-                        try inputs.input(imagePath: batch[i].image, text: batch[i].text)
-                    }
+            let slots = Mutex([Result<ModelInput, PredictLineError>](repeating: .failure(PredictLineError("")),
+                                                                     count: batch.count))
+            DispatchQueue.concurrentPerform(iterations: batch.count) { i in
+                let result = Result { () throws(PredictLineError) in
+                    try inputs.input(imagePath: batch[i].image, text: batch[i].text)
                 }
+                slots.withLock { $0[i] = result }
             }
+            let decoded = slots.withLock { $0 }
             var modelInputs: [ModelInput] = []
             for (offset, result) in decoded.enumerated() {
                 switch result {

@@ -120,12 +120,12 @@ struct PredictLineError: Error {
 }
 
 /// Turns one JSON request line into a `ModelInput`.
-struct InputDecoder {
+struct InputDecoder: Sendable {
     let config: ModelConfig
     /// Text → token ids (the model's WordPiece vocabulary).
-    let tokenize: (String) throws -> [Int32]
+    let tokenize: @Sendable (String) throws -> [Int32]
     /// Encoded image file bytes (JPEG/PNG) → normalised `[3, S, S]` pixels.
-    let decodeImage: ([UInt8]) throws -> [Float]
+    let decodeImage: @Sendable ([UInt8]) throws -> [Float]
 
     /// Builds the input pipeline from the model directory: its `vocab.txt` and `preprocess`
     /// settings, exactly as the service does.

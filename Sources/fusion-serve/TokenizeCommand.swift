@@ -41,7 +41,7 @@ struct TokenizeCommand: ParsableCommand {
             TokenizeOutput.fail("tokenize: \(error)")
         }
         var output = TokenizeOutput()
-        var reader = JSONLinesReader(file: stdin, maxLineBytes: 64 << 20)
+        var reader = JSONLinesReader(file: StandardStreams.input, maxLineBytes: 64 << 20)
         var lineNumber = 0
         while true {
             let line: [UInt8]?
@@ -158,14 +158,14 @@ struct TokenizeOutput {
     }
 
     mutating func flush() {
-        pending.withUnsafeBytes { _ = fwrite($0.baseAddress, 1, $0.count, stdout) }
-        fflush(stdout)
+        pending.withUnsafeBytes { _ = fwrite($0.baseAddress, 1, $0.count, StandardStreams.output) }
+        fflush(StandardStreams.output)
         pending.removeAll(keepingCapacity: true)
     }
 
     /// Prints `fusion-serve <message>` on stderr and exits with status 1.
     static func fail(_ message: String) -> Never {
-        fputs("fusion-serve \(message)\n", stderr)
+        fputs("fusion-serve \(message)\n", StandardStreams.error)
         Foundation.exit(1)
     }
 }

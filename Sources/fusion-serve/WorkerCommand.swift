@@ -32,7 +32,7 @@ struct WorkerCommand: ParsableCommand {
         do {
             try WorkerMain.run(modelDirectory: model, index: index, cpus: set, maxBatch: maxBatch, precision: arithmetic)
         } catch {
-            fputs("fusion-serve worker \(index): \(error)\n", stderr)
+            fputs("fusion-serve worker \(index): \(error)\n", StandardStreams.error)
             throw ExitCode(1)
         }
     }

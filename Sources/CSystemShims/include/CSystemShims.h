@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 #include <sys/socket.h>
+#include <stdio.h>
 
 // MARK: fcntl (variadic in C)
 int fs_fcntl_getfl(int fd);
@@ -94,5 +95,11 @@ int fs_format_http_date(int64_t seconds, char *out, int capacity);
 
 // MARK: randomness
 int fs_getrandom(void *buffer, int length);
+
+/// The C standard streams as functions: Swift 6 flags the `stdin`/`stdout`/`stderr` globals as
+/// shared mutable state, though glibc sets them before `main` and stdio locks each stream.
+FILE *fs_stdin(void);
+FILE *fs_stdout(void);
+FILE *fs_stderr(void);
 
 #endif

@@ -12,7 +12,8 @@ enum ChildCleanup {
     static let capacity = 256
 
     /// Plain memory, zero = free slot: the signal handler reads it without locks or allocation.
-    static let pids: UnsafeMutablePointer<Int32> = {
+    /// nonisolated(unsafe): written only under `lock`; the handler's unlocked read is the point.
+    nonisolated(unsafe) static let pids: UnsafeMutablePointer<Int32> = {
         let slots = UnsafeMutablePointer<Int32>.allocate(capacity: capacity)
         slots.initialize(repeating: 0, count: capacity)
         for number in [SIGINT, SIGTERM] {

@@ -29,7 +29,8 @@ struct ClientResponse {
 
 /// A minimal blocking HTTP/1.1 client over a loopback TCP socket (the "Swift client" of the
 /// tests): raw bytes out, Content-Length framed responses in.
-final class HTTPClient {
+final class HTTPClient: @unchecked Sendable {
+    // @unchecked: a client is used by one thread at a time (tests hand each to its own thread).
     let fd: Int32
     private var buffer: [UInt8] = []
 
