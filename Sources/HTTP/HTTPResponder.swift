@@ -15,6 +15,7 @@ struct ResponseDelivery: Sendable {
 /// list (no lock, no wake-up), elsewhere into a locked queue plus one eventfd signal per
 /// batch.
 final class ResponseSink: @unchecked Sendable {
+    // @unchecked: `local` is only touched on the loop thread (checked against `loopThread`).
     private let wakeup: EventNotifier
     private let queue = Mutex<[ResponseDelivery]>([])
     /// `pthread_self()` of the running loop (0 when not running).

@@ -26,6 +26,7 @@ public struct LoadSample: Sendable {
 /// A load generator for `fusion-serve bench`, like Triton's perf_analyzer: closed or open loop
 /// over keep-alive connections, every sample reported to `record` (called under a lock).
 public final class LoadGenerator: @unchecked Sendable {
+    // @unchecked: `record` (not @Sendable: a caller's collector) is only called under `lock`.
     public struct Configuration: Sendable {
         public var host: String
         public var port: UInt16
@@ -166,6 +167,7 @@ public final class LoadGenerator: @unchecked Sendable {
 
 /// Intended send times waiting for a free connection (bounded; oldest dropped when full).
 private final class ArrivalQueue: @unchecked Sendable {
+    // @unchecked: `times` and `finished` are only touched while `condition` is locked.
     private let condition = NSCondition()
     private var times: RingBuffer<UInt64>
     private var finished = false

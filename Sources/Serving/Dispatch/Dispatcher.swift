@@ -25,6 +25,7 @@ public struct DispatcherSnapshot: Sendable, Equatable {
 /// transport. All decisions live in `DispatchCore`; this class only adds the lock, the thread
 /// and the real clock.
 public final class Dispatcher: @unchecked Sendable {
+    // @unchecked: `core`, `transport`, `thread` and `stopping` only while `condition` is locked.
     /// Dispatcher settings (validated by the caller).
     public struct Configuration: Sendable {
         public var maxBatch: Int

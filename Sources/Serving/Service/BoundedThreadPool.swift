@@ -7,6 +7,7 @@ import Glibc
 /// A fixed set of threads taking work from a bounded queue; `submit` refuses instead of
 /// growing. The HTTP event loop hands preprocessing here so it never decodes an image itself.
 public final class BoundedThreadPool: @unchecked Sendable {
+    // @unchecked: `queue`, `stopped` and `busy` are only touched while `condition` is locked.
     private let condition = NSCondition()
     private var queue: RingBuffer<@Sendable () -> Void>
     private var stopped = false

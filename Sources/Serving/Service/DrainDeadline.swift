@@ -8,6 +8,7 @@ import Foundation
 /// One thread, started at the signal, that waits until the deadline or until cancelled (the
 /// drain finished in time) and then runs the action once.
 final class DrainDeadline: @unchecked Sendable {
+    // @unchecked: `armed` and `cancelled` are only touched while `condition` is locked.
     private let condition = NSCondition()
     private var armed = false
     private var cancelled = false

@@ -273,6 +273,7 @@ public final class FusionServer {
 /// `WATCHDOG=1` while healthy: at least one worker ready, not draining, and the HTTP event loop
 /// went round recently (it wakes at least once a second even when idle).
 final class LifecycleWatcher: @unchecked Sendable {
+    // @unchecked: `stopped` is only touched while `condition` is locked; the rest is immutable.
     private let dispatcher: Dispatcher
     private let pool: WorkerPool
     private let service: InferenceService

@@ -5,6 +5,7 @@ import POSIX
 /// One thread may `receive` while another `send`s (the socket is full duplex); two concurrent
 /// senders must serialise themselves.
 final class FrameChannel: @unchecked Sendable {
+    // @unchecked: `limits` is set once, by the worker loop before its first read (one thread).
     let descriptor: FileDescriptor
     var limits: WireLimits
 

@@ -38,6 +38,7 @@ public struct WorkerStatus: Sendable, Equatable {
 /// the dispatcher never blocks on a socket). A worker that dies is reported to the dispatcher,
 /// which re-sends the batches it held once to another worker.
 public final class WorkerPool: BatchTransport, @unchecked Sendable {
+    // @unchecked: `stopping` and `runningSupervisors` are only touched while `lock` is held.
     /// Pool settings.
     public struct Configuration: Sendable {
         /// The `fusion-serve` binary to run as `worker`.
@@ -289,6 +290,7 @@ public final class WorkerPool: BatchTransport, @unchecked Sendable {
 
     /// A process spawned and connected, not yet (or just) handshaken.
     struct StartedWorker: @unchecked Sendable {
+        // @unchecked: handed once from the thread that started it to its slot; not shared after.
         let child: ChildProcess
         let channel: FrameChannel
     }
@@ -569,6 +571,7 @@ public final class WorkerPool: BatchTransport, @unchecked Sendable {
 
 /// The new processes of one reload as they start, one entry per slot (guarded by a condition).
 final class StandbyStarts: @unchecked Sendable {
+    // @unchecked: every `var` is only touched while `condition` is locked.
     private let condition = NSCondition()
     private var results: [Result<WorkerPool.StartedWorker, any Error>?]
     private var children: [ChildProcess?]
@@ -686,6 +689,7 @@ enum WatchdogKill: Equatable {
 }
 
 final class WorkerSlot: @unchecked Sendable {
+    // @unchecked: every `var` is only touched while `condition` is locked.
     let index: Int
     let cpus: CPUSet
     private let condition = NSCondition()
