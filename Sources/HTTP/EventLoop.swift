@@ -764,18 +764,18 @@ final class EventLoop {
             idle.remove(connection)
         }
         var deadline: Int64? = nil
-        var reason = ""
+        var reason: DeadlineReason? = nil
         if connection.phase == .lingering {
             deadline = connection.lingerUntil
-            reason = "linger"
+            reason = .linger
         } else if connection.hasOutput {
             deadline = connection.lastWriteProgressAt + writeTimeout
-            reason = "write"
+            reason = .write
         } else if connection.readingRequests {
             switch connection.parser.progress {
             case .head:
                 deadline = connection.headStartedAt + headerTimeout
-                reason = "header"
+                reason = .header
             case .body:
                 // A client waiting for our (delayed) 100 Continue is not slow.
                 if !(connection.slots.last?.owesContinue ?? false) {
@@ -783,7 +783,7 @@ final class EventLoop {
                     let rate = Int64(max(1, configuration.minBodyBytesPerSecond))
                     let allowance = Int64(connection.parser.bodyByteCount) * 1_000_000_000 / rate
                     deadline = min(connection.lastReadAt + bodyTimeout, connection.bodyStartedAt + bodyTimeout + allowance)
-                    reason = "body"
+                    reason = .body
                 }
             case .idle:
                 if connection.slots.isEmpty {
@@ -791,10 +791,10 @@ final class EventLoop {
                         // Near the connection limit idle clients get less time to come back.
                         let crowded = activeConnections * 4 >= configuration.maxConnections * 3
                         deadline = connection.idleSince + (crowded ? min(keepAliveTimeout, pressureKeepAliveTimeout) : keepAliveTimeout)
-                        reason = "idle"
+                        reason = .idle
                     } else {
                         deadline = connection.acceptedAt + headerTimeout
-                        reason = "header"
+                        reason = .header
                     }
                 }
             }
@@ -823,16 +823,19 @@ final class EventLoop {
     }
 
     private func timeOut(_ connection: HTTPConnection) {
-        let reason = connection.deadlineReason
         connection.deadline = nil
+        guard let reason = connection.deadlineReason else {
+            close(connection)
+            return
+        }
         switch reason {
-        case "linger":
+        case .linger:
             close(connection)
-        case "write", "idle":
-            count(timeout: reason)
+        case .write, .idle:
+            count(timeout: reason.rawValue)
             close(connection)
-        case "header", "body":
-            count(timeout: reason)
+        case .header, .body:
+            count(timeout: reason.rawValue)
             if connection.parser.progress == .idle && !connection.servedAny && connection.slots.isEmpty {
                 // Connected but never sent a byte: nothing to answer.
                 close(connection)
@@ -840,11 +843,9 @@ final class EventLoop {
             }
             metrics.parseErrors["request_timeout", default: 0] += 1
             fail(connection, status: .requestTimeout, code: "request_timeout",
-                 message: reason == "header" ? "The request headers did not arrive in time."
-                                             : "The request body stalled.")
+                 message: reason == .header ? "The request headers did not arrive in time."
+                                            : "The request body stalled.")
             flush(connection)
-        default:
-            close(connection)
         }
     }
 

@@ -88,7 +88,7 @@ final class HTTPConnection {
     /// The deadline in force and the earliest deadline the heap holds for us.
     var deadline: Int64?
     var scheduled: Int64?
-    var deadlineReason: String = ""
+    var deadlineReason: DeadlineReason?
 
     init(id: UInt64, socket: FileDescriptor, limits: HTTPLimits, now: Int64, rejected: Bool) {
         self.id = id
@@ -113,4 +113,19 @@ final class HTTPConnection {
         let index = Int(sequence - first.sequence)
         return index < slots.count ? index : nil
     }
+}
+
+/// What a connection's deadline is for; decides what happens when it passes. The raw value is
+/// the `reason` label of `fusion_http_timeouts_total`.
+enum DeadlineReason: String {
+    /// Closing: unread input is drained for a moment before the close, so the answer arrives.
+    case linger
+    /// Output the client does not read.
+    case write
+    /// The request head (or, on a new connection, its first byte).
+    case header
+    /// The request body: a pause between bytes, or the whole body slower than the minimum rate.
+    case body
+    /// Keep-alive between requests.
+    case idle
 }
