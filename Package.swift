@@ -53,31 +53,33 @@ let package = Package(
         .target(name: "CSystemShims"),
         .target(name: "COpenSSL", linkerSettings: [.linkedLibrary("ssl"), .linkedLibrary("crypto")]),
         .target(name: "CCPUFeatures"),
+        // `Locked<Value>`: the one lock type (a pthread mutex ThreadSanitizer can see).
+        .target(name: "Locking", swiftSettings: v6),
 
         // MARK: Model runtime
         .target(name: "Tensors", swiftSettings: v6Optimised),
         .target(name: "KernelsAVX2", swiftSettings: avx2Settings),
-        .target(name: "Kernels", dependencies: ["COpenBLAS", "COneDNN", "CCPUFeatures", "KernelsAVX2"], swiftSettings: v6Optimised),
-        .target(name: "Model", dependencies: ["Tensors", "Kernels"], swiftSettings: v6Optimised),
+        .target(name: "Kernels", dependencies: ["COpenBLAS", "COneDNN", "CCPUFeatures", "KernelsAVX2", "Locking"], swiftSettings: v6Optimised),
+        .target(name: "Model", dependencies: ["Tensors", "Kernels", "Locking"], swiftSettings: v6Optimised),
 
         // MARK: Input pipeline
         .target(name: "Images", dependencies: ["CImageCodecs"], swiftSettings: v6Optimised),
         .target(name: "Tokenizer", swiftSettings: v6Optimised),
 
         // MARK: Network
-        .target(name: "POSIX", dependencies: ["CSystemShims"], swiftSettings: v6),
-        .target(name: "TLS", dependencies: ["COpenSSL"], swiftSettings: v6),
-        .target(name: "HTTP", dependencies: ["POSIX", "TLS"], swiftSettings: v6),
+        .target(name: "POSIX", dependencies: ["CSystemShims", "Locking"], swiftSettings: v6),
+        .target(name: "TLS", dependencies: ["COpenSSL", "Locking"], swiftSettings: v6),
+        .target(name: "HTTP", dependencies: ["POSIX", "TLS", "Locking"], swiftSettings: v6),
         .target(name: "Systemd", dependencies: ["POSIX"], swiftSettings: v6),
 
         // MARK: Service
         .target(name: "Serving",
-                dependencies: ["Model", "Images", "Tokenizer", "HTTP", "TLS", "POSIX", "Systemd",
+                dependencies: ["Model", "Images", "Tokenizer", "HTTP", "TLS", "POSIX", "Systemd", "Locking",
                                .product(name: "Logging", package: "swift-log")],
                 swiftSettings: v6),
 
         .executableTarget(name: "fusion-serve",
-                          dependencies: ["Serving", "Systemd", "Model", "Images", "Tokenizer", "CSystemShims",
+                          dependencies: ["Serving", "Systemd", "Model", "Images", "Tokenizer", "CSystemShims", "Locking",
                                          .product(name: "ArgumentParser", package: "swift-argument-parser"),
                                          .product(name: "Logging", package: "swift-log"),
                                          .product(name: "Histogram", package: "hdrhistogram-swift")],

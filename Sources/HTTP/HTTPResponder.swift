@@ -3,6 +3,7 @@ import Glibc
 #endif
 import POSIX
 import Synchronization
+import Locking
 
 /// A response travelling to the event loop.
 struct ResponseDelivery: Sendable {
@@ -17,7 +18,7 @@ struct ResponseDelivery: Sendable {
 final class ResponseSink: @unchecked Sendable {
     // @unchecked: `local` is only touched on the loop thread (checked against `loopThread`).
     private let wakeup: EventNotifier
-    private let queue = Mutex<[ResponseDelivery]>([])
+    private let queue = Locked<[ResponseDelivery]>([])
     /// `pthread_self()` of the running loop (0 when not running).
     private let loopThread = Atomic<UInt>(0)
     /// Touched only on the loop thread.

@@ -3,6 +3,7 @@ import Glibc
 #endif
 import POSIX
 import Synchronization
+import Locking
 
 /// A single-threaded, non-blocking HTTP/1.1 server on epoll.
 ///
@@ -28,9 +29,9 @@ public final class HTTPServer: Sendable {
     private let sink: ResponseSink
     private let shutdownRequested = Atomic<Bool>(false)
     private let running = Atomic<Bool>(false)
-    private let metricsSnapshot = Mutex(HTTPServerMetrics())
+    private let metricsSnapshot = Locked(HTTPServerMetrics())
     private let lastTurn = Atomic<Int64>(0)
-    private let signalWatch = Mutex<(SignalNotifier, @Sendable (Int32) -> Void)?>(nil)
+    private let signalWatch = Locked<(SignalNotifier, @Sendable (Int32) -> Void)?>(nil)
 
     /// Creates the listener (bound or adopted) and the loop's epoll instance. Ignores
     /// `SIGPIPE` process-wide so writes to vanished clients fail with `EPIPE`.

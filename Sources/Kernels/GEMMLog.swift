@@ -1,4 +1,4 @@
-import Synchronization
+import Locking
 
 /// The shape of one `sgemm` call, enough to replay it in isolation.
 package struct GEMMShape: Hashable, Sendable, CustomStringConvertible {
@@ -30,7 +30,7 @@ package final class GEMMLog: Sendable {
         var nanoseconds: UInt64 = 0
     }
 
-    private let state = Mutex(State())
+    private let state = Locked(State())
     /// Longest call sequence kept (the seed-size model at B = 8 makes about 5000 calls);
     /// counts stay exact beyond it.
     package static let maxSequence = 1 << 20

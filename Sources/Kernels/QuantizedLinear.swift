@@ -1,6 +1,6 @@
 import CCPUFeatures
 import COneDNN
-import Synchronization
+import Locking
 
 /// A `[n, k]` weight matrix quantized for int8 products: symmetric, one scale per output row,
 /// `weight[j, i] ≈ scale[j] · values[j, i]`. Made once, at load.
@@ -196,7 +196,7 @@ private enum QuantizedScratch {
         var rowZero: [Int32] = []
     }
 
-    static let pool = Mutex<[Buffers]>([])
+    static let pool = Locked<[Buffers]>([])
     static let maxIdle = 4
 
     static func borrow(activations: Int, products: Int, rows: Int,

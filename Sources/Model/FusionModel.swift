@@ -1,5 +1,5 @@
 import Foundation
-import Synchronization
+import Locking
 import Kernels
 import Tensors
 
@@ -22,7 +22,7 @@ public final class FusionModel: Sendable {
     private let text: TextEncoder
     private let fusion: FusionHead
     /// Activation buffers of finished forward passes, for the next ones to reuse.
-    private let idleWorkspaces = Mutex<[Workspace]>([])
+    private let idleWorkspaces = Locked<[Workspace]>([])
     private static let maxIdleWorkspaces = 4
 
     /// Loads `directory/config.json` and the weight files it names.

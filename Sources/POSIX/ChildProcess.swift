@@ -2,7 +2,7 @@
 import Glibc
 #endif
 import CSystemShims
-import Synchronization
+import Locking
 
 /// How a child process ended.
 public enum ExitStatus: Sendable, Hashable, CustomStringConvertible {
@@ -34,11 +34,11 @@ public enum ExitStatus: Sendable, Hashable, CustomStringConvertible {
 public final class ChildProcess: Sendable {
     /// The child's process id.
     public let pid: Int32
-    private let reaped: Mutex<ExitStatus?>
+    private let reaped: Locked<ExitStatus?>
 
     private init(pid: Int32) {
         self.pid = pid
-        self.reaped = Mutex(nil)
+        self.reaped = Locked(nil)
     }
 
     /// Starts `executable` with `arguments` (argv[1...]; argv[0] is `executable`) and

@@ -46,10 +46,10 @@ public final class TLSContext: @unchecked Sendable {
 /// The context new handshakes use, swapped atomically on rotation (SIGHUP): connections
 /// already established keep the context they started with.
 public final class TLSContextHolder: Sendable {
-    private let box: Mutex<TLSContext>
+    private let box: Locked<TLSContext>
 
     /// Holds `context`.
-    public init(_ context: TLSContext) { box = Mutex(context) }
+    public init(_ context: TLSContext) { box = Locked(context) }
 
     /// The context for the next handshake.
     public var current: TLSContext { box.withLock { $0 } }
@@ -65,4 +65,4 @@ public final class TLSContextHolder: Sendable {
     }
 }
 
-import Synchronization
+import Locking

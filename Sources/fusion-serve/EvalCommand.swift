@@ -2,7 +2,7 @@ import ArgumentParser
 import Dispatch
 import Foundation
 import Model
-import Synchronization
+import Locking
 
 /// `fusion-serve eval`: accuracy of a model on labelled JSON Lines, through the same input
 /// pipeline (JPEG/PNG decode, Pillow-exact resize, WordPiece) and forward pass the service uses.
@@ -88,7 +88,7 @@ struct EvalCommand: ParsableCommand {
         while index < examples.count {
             let batch = Array(examples[index..<min(index + maxBatch, examples.count)])
             // Decode the batch's images in parallel; the forward pass then uses every core too.
-            let slots = Mutex([Result<ModelInput, PredictLineError>](repeating: .failure(PredictLineError("")),
+            let slots = Locked([Result<ModelInput, PredictLineError>](repeating: .failure(PredictLineError("")),
                                                                      count: batch.count))
             DispatchQueue.concurrentPerform(iterations: batch.count) { i in
                 let result = Result { () throws(PredictLineError) in

@@ -1,5 +1,5 @@
 import Foundation
-import Synchronization
+import Locking
 import Testing
 
 #if canImport(Glibc)
@@ -180,7 +180,7 @@ extension EndToEnd {
                                            environment: ["FUSION_ENABLE_TEST_HOOKS": "1", "FUSION_TEST_WORKER_HANG_ONCE": hangFile],
                                            workers: 1, model: directory)
             defer { server.stop() }
-            let answer = Mutex<ClientResponse?>(nil)
+            let answer = Locked<ClientResponse?>(nil)
             let done = DispatchSemaphore(value: 0)
             Thread {
                 let response = try? HTTPClient.request(port: server.port, method: "POST", path: "/infer",

@@ -2,7 +2,7 @@ import Foundation
 import HTTP
 import Logging
 import Model
-import Synchronization
+import Locking
 import Testing
 @testable import Serving
 
@@ -45,7 +45,7 @@ private final class FakeWorkers: Sendable {
         var failure: WorkerPoolError?
         var blocked = false
     }
-    private let state = Mutex(State())
+    private let state = Locked(State())
 
     var replacements: Int { state.withLock { $0.replacements } }
     var results: [Bool] { state.withLock { $0.results } }
@@ -214,7 +214,7 @@ private final class FakeWorkers: Sendable {
         try fixture("models/tiny-f16/model.safetensors").write(to: URL(fileURLWithPath: directory + "/model.safetensors"))
         workers.block(true)
         let done = DispatchSemaphore(value: 0)
-        let first = Mutex<Result<ModelReloader.Outcome, ModelReloadError>?>(nil)
+        let first = Locked<Result<ModelReloader.Outcome, ModelReloadError>?>(nil)
         reloader.reloadInBackground(trigger: "first") { result in
             first.withLock { $0 = result }
             done.signal()
@@ -287,7 +287,7 @@ private final class FakeWorkers: Sendable {
             var headers = HTTPHeaders()
             if let token { headers.add(name: "Authorization", value: "Bearer \(token)") }
             let done = DispatchSemaphore(value: 0)
-            let reply = Mutex<HTTPResponse?>(nil)
+            let reply = Locked<HTTPResponse?>(nil)
             service.handle(HTTPRequest(method: method, target: target, headers: headers, body: Array(body.utf8))) { response in
                 reply.withLock { $0 = response }
                 done.signal()

@@ -1,4 +1,4 @@
-import Synchronization
+import Locking
 
 /// A metric family: one name, one type, one set of label names, a value per label set.
 public protocol MetricFamily: AnyObject, Sendable {
@@ -46,7 +46,7 @@ enum MetricText {
 /// One value per label set, shared by counters and gauges (they differ only in which updates
 /// they allow).
 final class LabelledValues: Sendable {
-    private let values = Mutex<[[String]: Double]>([:])
+    private let values = Locked<[[String]: Double]>([:])
 
     func set(_ labels: [String], to value: Double) { values.withLock { $0[labels] = value } }
 
@@ -119,7 +119,7 @@ public final class HistogramMetric: MetricFamily {
     public var typeName: String { "histogram" }
     public let buckets: [Double]
     private struct Series { var counts: [UInt64]; var sum: Double; var count: UInt64 }
-    private let series = Mutex<[[String]: Series]>([:])
+    private let series = Locked<[[String]: Series]>([:])
 
     init(name: String, help: String, labelNames: [String], buckets: [Double]) {
         self.name = name
@@ -169,7 +169,7 @@ public final class MetricsRegistry: Sendable {
         var collectors: [@Sendable () -> Void] = []
     }
 
-    private let state = Mutex(State())
+    private let state = Locked(State())
 
     /// An empty registry.
     public init() {}

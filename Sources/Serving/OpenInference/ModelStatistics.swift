@@ -1,5 +1,5 @@
 import Foundation
-import Synchronization
+import Locking
 
 /// The served model's counters for Triton's statistics extension
 /// (`GET /v2/models/{name}/stats`), fed by `POST /infer` and `POST /v2/models/{name}/infer`.
@@ -54,7 +54,7 @@ public final class ModelStatistics: Sendable {
     }
 
     static let maxBatchSizes = 1024
-    private let state = Mutex(Snapshot())
+    private let state = Locked(Snapshot())
 
     /// Creates empty counters.
     public init() {}

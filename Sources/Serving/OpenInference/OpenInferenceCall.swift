@@ -1,5 +1,6 @@
 import HTTP
 import Synchronization
+import Locking
 
 /// One `POST /v2/models/{name}/infer` in flight: its N items travel through preprocessing and
 /// the dynamic batcher on their own, and come back here, in any order, to be answered in
@@ -37,7 +38,7 @@ final class OpenInferenceCall: Sendable {
     let parsed: OpenInferenceRequest
     let model: OpenInferenceModel
     let count: Int
-    private let state: Mutex<State>
+    private let state: Locked<State>
     private let abortedFlag = Atomic<Bool>(false)
 
     init(request: HTTPRequest, send: @escaping @Sendable (HTTPResponse) -> Void, started: UInt64, deadline: UInt64,
@@ -49,7 +50,7 @@ final class OpenInferenceCall: Sendable {
         self.parsed = parsed
         self.model = model
         self.count = count
-        state = Mutex(State(results: Array(repeating: nil, count: count), remaining: count))
+        state = Locked(State(results: Array(repeating: nil, count: count), remaining: count))
     }
 
     /// True once the request was answered with an error.

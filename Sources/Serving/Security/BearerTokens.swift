@@ -1,5 +1,5 @@
 import Foundation
-import Synchronization
+import Locking
 import TLS
 
 /// Why a token file was refused (the path is always named; the tokens never are).
@@ -18,7 +18,7 @@ public struct TokenFileError: Error, CustomStringConvertible, Equatable {
 public final class BearerTokenStore: Sendable {
     /// The file the tokens come from.
     public let path: String
-    private let digests: Mutex<[[UInt8]]>
+    private let digests: Locked<[[UInt8]]>
 
     /// Largest token file read (a token file is a few lines; this bounds a mistake).
     static let maxFileBytes = 1 << 20
@@ -26,7 +26,7 @@ public final class BearerTokenStore: Sendable {
     /// Loads `path`; throws if it cannot be read or holds no token.
     public init(path: String) throws(TokenFileError) {
         self.path = path
-        digests = Mutex(try Self.load(path))
+        digests = Locked(try Self.load(path))
     }
 
     /// How many tokens are in force.

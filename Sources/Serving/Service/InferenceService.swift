@@ -4,6 +4,7 @@ import Images
 import Logging
 import Model
 import Synchronization
+import Locking
 
 /// Settings the routes need (validated by `ServeConfiguration`).
 public struct ServiceSettings: Sendable {
@@ -64,7 +65,7 @@ public final class InferenceService: Sendable {
     private let drainingFlag = Atomic<Bool>(false)
     private let tokens: BearerTokenStore?
     private let authMetrics: Bool
-    private let healthCache = Mutex(HealthCache())
+    private let healthCache = Locked(HealthCache())
 
     /// Wires the routes to their collaborators.
     public init(model: ModelConfig, settings: ServiceSettings, preprocessing: Preprocessing, pool: BoundedThreadPool,

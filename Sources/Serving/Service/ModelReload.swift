@@ -2,7 +2,7 @@ import Foundation
 import HTTP
 import Logging
 import Model
-import Synchronization
+import Locking
 import TLS
 
 #if canImport(Glibc)
@@ -198,7 +198,7 @@ public final class ModelReloader: Sendable {
         var lastFailure: String?
     }
 
-    private let state: Mutex<State>
+    private let state: Locked<State>
     private let vocabulary: [UInt8]?
     private let replaceWorkers: @Sendable () throws -> Void
     private let onResult: @Sendable (_ success: Bool) -> Void
@@ -209,7 +209,7 @@ public final class ModelReloader: Sendable {
     public init(initial: ServingModel, logger: Logger,
                 replaceWorkers: @escaping @Sendable () throws -> Void,
                 onResult: @escaping @Sendable (_ success: Bool) -> Void = { _ in }) throws(ModelReloadError) {
-        state = Mutex(State(current: initial))
+        state = Locked(State(current: initial))
         vocabulary = try ModelVersion.digest(ofFileAt: initial.directory + "/vocab.txt")
         self.replaceWorkers = replaceWorkers
         self.onResult = onResult
