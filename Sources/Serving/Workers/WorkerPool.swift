@@ -116,6 +116,14 @@ public final class WorkerPool: BatchTransport, @unchecked Sendable {
         watchdog.start()
     }
 
+    /// A supervisor thread's last step: `stop` waits for `runningSupervisors` to reach 0.
+    private func supervisorEnded() {
+        lock.lock()
+        runningSupervisors -= 1
+        lock.broadcast()
+        lock.unlock()
+    }
+
     /// A supervising thread for `slot` while it is in `generation`; with `handedOver`, it starts
     /// by serving that (already ready) process instead of spawning one.
     /// `lockHeld`: the caller holds `lock` (it is not recursive).
@@ -125,10 +133,7 @@ public final class WorkerPool: BatchTransport, @unchecked Sendable {
         if !lockHeld { lock.unlock() }
         let supervisor = Thread { [self] in
             supervise(slot, generation: generation, handedOver: handedOver)
-            lock.lock()
-            runningSupervisors -= 1
-            lock.broadcast()
-            lock.unlock()
+            supervisorEnded()
         }
         supervisor.name = "worker-\(slot.index)-supervisor"
         supervisor.start()
@@ -481,10 +486,7 @@ public final class WorkerPool: BatchTransport, @unchecked Sendable {
                     return
                 }
                 supervise(slot, generation: generation, handedOver: worker)
-                lock.lock()
-                runningSupervisors -= 1
-                lock.broadcast()
-                lock.unlock()
+                supervisorEnded()
             }
             thread.name = "worker-\(slot.index)-supervisor"
             thread.start()
