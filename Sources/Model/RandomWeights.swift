@@ -38,6 +38,7 @@ package enum RandomWeights {
 
         /// `count` values uniform in [-halfWidth, halfWidth).
         package mutating func uniform(count: Int, halfWidth: Double) -> [Float] {
+            guard count > 0 else { return [] }  // see ByteReader.raw: no write into the empty-array singleton
             let scale = Float(2 * halfWidth) / Float(1 << 24), offset = Float(halfWidth)
             return [Float](unsafeUninitializedCapacity: count) { buffer, initialized in
                 var i = 0

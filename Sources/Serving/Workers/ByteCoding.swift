@@ -76,6 +76,9 @@ struct ByteReader {
     }
 
     private mutating func raw<T>(_: T.Type, count: Int) -> [T] {
+        // `Array(unsafeUninitializedCapacity: 0)` stores its count into the shared empty-array
+        // singleton, a write that ThreadSanitizer reports as a race when two threads decode at once.
+        guard count > 0 else { return [] }
         let size = MemoryLayout<T>.size * count
         let values = [T](unsafeUninitializedCapacity: count) { buffer, initialized in
             bytes.withUnsafeBytes { source in
