@@ -73,6 +73,17 @@ private func replace(_ path: String, with bytes: [UInt8]) throws {
     guard rename(temporary, path) == 0 else { throw EndToEndError("rename \(temporary): errno \(errno)") }
 }
 
+/// A private copy of the tiny-f32 fixture model in a new temporary directory.
+private func copiedModel(_ name: String) throws -> String {
+    let directory = FileManager.default.temporaryDirectory
+        .appendingPathComponent("fusion-reload-\(name)-\(getpid())-\(UInt32.random(in: 0...UInt32.max))").path
+    try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+    for file in ["config.json", "model.safetensors", "vocab.txt"] {
+        try FileManager.default.copyItem(atPath: Paths.fixture("models/tiny-f32/\(file)"), toPath: directory + "/" + file)
+    }
+    return directory
+}
+
 extension EndToEnd {
     @Suite struct ModelReload {
         /// The issue's test: 4 clients loop on /infer through a SIGHUP (nothing changed), a weight
@@ -202,6 +213,68 @@ extension EndToEnd {
             #expect(try server.metric("fusion_retried_requests_total") == 1)
         }
     
+        /// Memory for only one more worker (the test hook stands in for a full machine): the
+        /// two workers are replaced one after the other, each old process gone before the next
+        /// new one starts (3 processes at the peak, not 4), and no request fails meanwhile.
+        @Test func aReloadShortOfMemoryReplacesOneWorkerAtATime() throws {
+            let directory = try copiedModel("one-at-a-time")
+            defer { try? FileManager.default.removeItem(atPath: directory) }
+            let server = try ServerProcess(["--worker-timeout-s", "20"],
+                                           environment: ["FUSION_ENABLE_TEST_HOOKS": "1", "FUSION_TEST_WORKER_DELAY_FACTOR": "30,30",
+                                                         "FUSION_TEST_RELOAD_FREE_WORKERS": "1"],
+                                           workers: 2, model: directory)
+            defer { server.stop() }
+            let initial = try HTTPClient.request(port: server.port, method: "GET", path: "/v1/model").json["version"] as? String
+            let load = InferLoop(port: server.port, clients: 4)
+            defer { _ = load.finish() }
+            #expect(waitUntil(timeout: 10) { load.answered >= 8 }, "the clients got no answers")
+
+            try replace(directory + "/model.safetensors", with: Paths.bytes("models/tiny-f16/model.safetensors"))
+            let loaded = try HTTPClient.request(port: server.port, method: "POST", path: "/v2/repository/models/tiny-f32/load")
+            #expect(loaded.status == 200, "load: \(loaded.status) \(loaded.text)")
+            let version = try HTTPClient.request(port: server.port, method: "GET", path: "/v1/model").json["version"] as? String
+            #expect(version != nil && version != initial, "version \(initial ?? "-") → \(version ?? "-")")
+
+            // The order in the log: worker 0 switches and its old process exits before worker 1's
+            // new process is ready.
+            let lines = server.log.split(separator: "\n").map(String.init)
+            func first(_ message: String, worker: Int) -> Int? {
+                lines.firstIndex { $0.contains(message) && $0.contains("worker=\(worker)") }
+            }
+            #expect(server.log.contains("replacing them one at a time"), "\(server.log.suffix(3000))")
+            let ready0 = first("worker ready on the reloaded model", worker: 0)
+            let exited0 = first("retired worker exited", worker: 0)
+            let ready1 = first("worker ready on the reloaded model", worker: 1)
+            #expect(ready0 != nil && exited0 != nil && ready1 != nil, "\(server.log.suffix(3000))")
+            if let ready0, let exited0, let ready1 {
+                #expect(ready0 < exited0 && exited0 < ready1, "order \(ready0), \(exited0), \(ready1): \(server.log.suffix(3000))")
+            }
+            let answeredAfter = load.answered
+            #expect(waitUntil(timeout: 10) { load.answered >= answeredAfter + 8 }, "no answers after the reload")
+            let (answers, failures) = load.finish()
+            #expect(failures.isEmpty, "\(failures.count) of \(answers) requests failed: \(failures.prefix(5))")
+        }
+
+        /// No room for even one more worker: the load call answers 503 saying so, and the old
+        /// model keeps serving.
+        @Test func aReloadWithNoRoomForOneWorkerIsRefused() throws {
+            let directory = try copiedModel("no-room")
+            defer { try? FileManager.default.removeItem(atPath: directory) }
+            let server = try ServerProcess([], environment: ["FUSION_ENABLE_TEST_HOOKS": "1", "FUSION_TEST_RELOAD_FREE_WORKERS": "0"],
+                                           workers: 1, model: directory)
+            defer { server.stop() }
+            let initial = try HTTPClient.request(port: server.port, method: "GET", path: "/v1/model").json["version"] as? String
+            try replace(directory + "/model.safetensors", with: Paths.bytes("models/tiny-f16/model.safetensors"))
+            let refused = try HTTPClient.request(port: server.port, method: "POST", path: "/v2/repository/models/tiny-f32/load")
+            #expect(refused.status == 503, "load: \(refused.status) \(refused.text)")
+            #expect((refused.json["error"] as? String ?? "").contains("not enough memory to start even one new worker"), "\(refused.text)")
+            #expect(try HTTPClient.request(port: server.port, method: "GET", path: "/v1/model").json["version"] as? String == initial)
+            let answer = try HTTPClient.request(port: server.port, method: "POST", path: "/infer",
+                                                body: HTTPClient.inferJSON(image: picture, text: "still serving"),
+                                                contentType: "application/json")
+            #expect(answer.status == 200, "\(answer.status) \(answer.text)")
+        }
+
         /// Triton's own Python client (tritonclient[http], from tools/ci/test-venv.sh) drives the
         /// repository routes with a bearer token: index, load after a weight change, a broken
         /// load (its 400 reason reaches the client), an unknown name.

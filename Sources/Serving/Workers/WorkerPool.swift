@@ -446,18 +446,123 @@ public final class WorkerPool: BatchTransport, @unchecked Sendable {
     /// untouched and the error names the worker and the reason.
     ///
     /// Memory: for the time it takes the new set to load, old and new processes coexist (2 × N
-    /// workers; the weights of both versions in the page cache).
+    /// workers; the weights of both versions in the page cache). When the free memory cannot
+    /// hold N more workers but holds one, the slots are replaced one at a time instead
+    /// (`replaceOneAtATime`); when it cannot hold even one, the reload is refused.
     public func replaceWorkers() throws {
         guard !isStopping else { throw WorkerPoolError.stopping }
+        switch try reloadPlan() {
+        case .together:
+            try replace(slots)
+        case .oneAtATime(let needed, let free):
+            logger.notice("not enough free memory for a second set of workers: replacing them one at a time", metadata: [
+                "workers": "\(slots.count)", "needed_mib": "\(needed >> 20)", "free_mib": "\(free >> 20)"])
+            try replaceOneAtATime()
+        }
+    }
+
+    /// How a reload replaces the workers, given the free memory.
+    enum ReloadPlan: Equatable {
+        /// A whole second set fits (or nothing is known): all new processes start at once and
+        /// the switch is atomic.
+        case together
+        /// Only one more worker fits: `needed` is what a whole set would take, `free` what is free.
+        case oneAtATime(needed: Int, free: Int)
+    }
+
+    /// `.together` when N more workers fit in the free memory, `.oneAtATime` when only one
+    /// does, `notEnoughMemory` when not even one does (see `memoryShortfall`).
+    static func reloadPlan(privateBytes: [Int?], workers: Int, freeBytes: Int?) throws(WorkerPoolError) -> ReloadPlan {
+        guard let short = memoryShortfall(privateBytes: privateBytes, workers: workers, freeBytes: freeBytes) else {
+            return .together
+        }
+        if workers > 1, memoryShortfall(privateBytes: privateBytes, workers: 1, freeBytes: freeBytes) == nil {
+            return .oneAtATime(needed: short.needed, free: short.free)
+        }
+        let one = memoryShortfall(privateBytes: privateBytes, workers: 1, freeBytes: freeBytes) ?? short
+        throw .notEnoughMemory(neededBytes: one.needed, freeBytes: one.free)
+    }
+
+    private func reloadPlan() throws -> ReloadPlan {
         // Only live workers: the pid of one that ended may already belong to another process.
         let pids = slots.map(\.status).filter { $0.state == .ready }.compactMap(\.pid)
-        if let short = Self.memoryShortfall(privateBytes: pids.map { SystemMemory.anonymousResidentBytes(pid: $0) },
-                                            workers: slots.count, freeBytes: SystemMemory.freeBytes()) {
-            throw WorkerPoolError.notEnoughMemory(neededBytes: short.needed, freeBytes: short.free)
+        let privateBytes = pids.map { SystemMemory.anonymousResidentBytes(pid: $0) }
+        var free = SystemMemory.freeBytes()
+        if let workers = WorkerTestHooks.reloadFreeWorkers(environment: ProcessInfo.processInfo.environment),
+           let largest = privateBytes.compactMap({ $0 }).max() {
+            free = largest * workers  // the test hook: room for exactly that many more workers
         }
-        let count = slots.count
-        let starts = StandbyStarts(count: count)
-        for slot in slots {
+        return try Self.reloadPlan(privateBytes: privateBytes, workers: slots.count, freeBytes: free)
+    }
+
+    /// The reload when memory holds only one more worker: slot by slot, a new process starts
+    /// next to the old one, the slot switches when it is ready, and the old process must have
+    /// finished its batches and exited before the next slot starts (N + 1 processes at the
+    /// peak). The first slot validates the new model while every old process still serves, so
+    /// a model that does not load fails the reload with nothing switched, as in `.together`.
+    /// Past the first slot the two versions serve side by side until the last slot switches;
+    /// a later slot that fails to start (the model loaded once already, so this is a passing
+    /// fault such as memory) is tried again, and after `attemptsPerLaterSlot` failures the
+    /// reload stops with `partiallyReloaded`: the slots before it serve the new model, the
+    /// others the old one (a new load call replaces them all again).
+    private func replaceOneAtATime() throws {
+        for (position, slot) in slots.enumerated() {
+            if position > 0 {
+                do {
+                    try waitForRetiredExit(slots[position - 1])
+                } catch {
+                    throw WorkerPoolError.partiallyReloaded(switched: position, of: slots.count, reason: error.description)
+                }
+            }
+            var attempt = 0
+            while true {
+                do {
+                    if position > 0 {
+                        // The previous old process's memory is back by now: check again that
+                        // one more worker fits before starting it.
+                        _ = try reloadPlan()
+                    }
+                    try replace([slot])
+                    break
+                } catch let error as WorkerPoolError {
+                    if position == 0 { throw error }
+                    if case .stopping = error { throw error }
+                    attempt += 1
+                    guard attempt < Self.attemptsPerLaterSlot else {
+                        throw WorkerPoolError.partiallyReloaded(switched: position, of: slots.count, reason: error.description)
+                    }
+                    logger.warning("new worker failed to start during a one-at-a-time reload; trying again", metadata: [
+                        "worker": "\(slot.index)", "attempt": "\(attempt)", "error": "\(error.description)"])
+                    pause(configuration.initialBackoffNanos << attempt)
+                    if isStopping { throw WorkerPoolError.stopping }
+                }
+            }
+        }
+    }
+
+    /// Tries per slot after the first in a one-at-a-time reload.
+    static let attemptsPerLaterSlot = 3
+
+    /// Waits until the process a reload retired from `slot` has exited (its memory is free),
+    /// at most the worker timeout and a little more (the watchdog kills a retired process
+    /// that overstays the worker timeout).
+    private func waitForRetiredExit(_ slot: WorkerSlot) throws(WorkerPoolError) {
+        let limit = (configuration.workerTimeoutNanos ?? 60_000_000_000) &+ 5_000_000_000
+        let deadline = Monotonic.now() &+ limit
+        while slot.isRetiring {
+            if isStopping { throw .stopping }
+            guard Monotonic.now() < deadline else {
+                throw .reloadFailed(worker: slot.index, reason: "the process it replaced did not exit", modelFault: false)
+            }
+            pause(10_000_000)
+        }
+    }
+
+    /// Starts a new process for each slot of `group` next to its current one and switches
+    /// them all when every new one is ready, or none (see `replaceWorkers`).
+    private func replace(_ group: [WorkerSlot]) throws {
+        let starts = StandbyStarts(count: group.count)
+        for (position, slot) in group.enumerated() {
             // This thread spawns the new process and, if the reload goes through, stays as its
             // supervisor: a worker dies with the thread that spawned it (PR_SET_PDEATHSIG
             // follows the spawning thread, not the process), so that thread must outlive it.
@@ -466,10 +571,10 @@ public final class WorkerPool: BatchTransport, @unchecked Sendable {
                 do {
                     worker = try spawn(slot)
                 } catch {
-                    starts.finish(slot.index, .failure(error))
+                    starts.finish(position, .failure(error))
                     return
                 }
-                guard starts.spawned(slot.index, worker.child) else {
+                guard starts.spawned(position, worker.child) else {
                     discard(worker)  // the reload already gave up
                     return
                 }
@@ -477,11 +582,11 @@ public final class WorkerPool: BatchTransport, @unchecked Sendable {
                     try handshake(worker.channel, slot: slot)
                 } catch {
                     discard(worker)
-                    starts.finish(slot.index, .failure(error))
+                    starts.finish(position, .failure(error))
                     return
                 }
-                starts.finish(slot.index, .success(worker))
-                guard let generation = starts.verdict(for: slot.index) else {
+                starts.finish(position, .success(worker))
+                guard let generation = starts.verdict(for: position) else {
                     discard(worker)
                     return
                 }
@@ -511,7 +616,7 @@ public final class WorkerPool: BatchTransport, @unchecked Sendable {
         let stoppingNow = stopping
         if failure == nil, !stoppingNow {
             var generations: [Int] = []
-            for (slot, worker) in zip(slots, started) {
+            for (slot, worker) in zip(group, started) {
                 let (generation, unready) = slot.swap(to: worker.child, channel: worker.channel)
                 // An old process still loading serves nothing: it is killed rather than drained.
                 if let unready { _ = try? unready.signal(SIGKILL) }
@@ -532,7 +637,7 @@ public final class WorkerPool: BatchTransport, @unchecked Sendable {
                 default: break
                 }
             }
-            throw WorkerPoolError.reloadFailed(worker: failure.index, reason: "\(failure.error)", modelFault: modelFault)
+            throw WorkerPoolError.reloadFailed(worker: group[failure.index].index, reason: "\(failure.error)", modelFault: modelFault)
         }
         if stoppingNow { throw WorkerPoolError.stopping }
     }
@@ -662,8 +767,10 @@ public enum WorkerPoolError: Error, CustomStringConvertible {
     case reloadFailed(worker: Int, reason: String, modelFault: Bool)
     /// The pool is shutting down.
     case stopping
-    /// A second set of workers would not fit in the free memory (`memoryShortfall`).
+    /// Not even one more worker would fit in the free memory (`reloadPlan`).
     case notEnoughMemory(neededBytes: Int, freeBytes: Int)
+    /// A one-at-a-time reload stopped after switching the first `switched` of `of` slots.
+    case partiallyReloaded(switched: Int, of: Int, reason: String)
 
     public var description: String {
         switch self {
@@ -672,7 +779,9 @@ public enum WorkerPoolError: Error, CustomStringConvertible {
         case .reloadFailed(let worker, let reason, _): return "new worker \(worker): \(reason)"
         case .stopping: return "the server is shutting down"
         case .notEnoughMemory(let needed, let free):
-            return "not enough memory to start a second set of workers next to the serving ones (about \(needed >> 20) MiB needed, \(free >> 20) MiB free); the previous model stays in service (restart the server to switch models)"
+            return "not enough memory to start even one new worker next to the serving ones (about \(needed >> 20) MiB needed, \(free >> 20) MiB free); the previous model stays in service (restart the server to switch models)"
+        case .partiallyReloaded(let switched, let total, let reason):
+            return "the one-at-a-time reload stopped at worker \(switched) of \(total) (\(reason)): workers 0 to \(switched - 1) serve the new model, the others the previous one; load again to finish"
         case .exitedBeforeReady: return "the worker exited before it was ready"
         case .loadFailed(let message): return "the worker could not load the model: \(message)"
         case .modelMismatch(let expected, let got):
@@ -891,6 +1000,13 @@ final class WorkerSlot: @unchecked Sendable {
             if state == .ready { state = .restarting }
         }
         return .current
+    }
+
+    /// Whether a process a reload replaced in this slot is still running.
+    var isRetiring: Bool {
+        condition.lock()
+        defer { condition.unlock() }
+        return !retiring.isEmpty
     }
 
     /// The slot's generation (see `swap`).

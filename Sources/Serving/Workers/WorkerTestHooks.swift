@@ -13,8 +13,19 @@ public enum WorkerTestHooks {
     public static let hangOnceVariable = "FUSION_TEST_WORKER_HANG_ONCE"
     /// Worker 0 never finishes loading the model, once per marker file PATH.
     public static let hangLoadOnceVariable = "FUSION_TEST_WORKER_HANG_LOAD_ONCE"
+    /// (Server side.) A reload takes the free memory to hold exactly this many more workers of
+    /// the largest current worker's size, e.g. `1` for a one-at-a-time reload, `0` to refuse.
+    public static let reloadFreeWorkersVariable = "FUSION_TEST_RELOAD_FREE_WORKERS"
     /// Every hook variable, in the order the warnings name them.
-    public static let hookVariables = [delayFactorVariable, hangOnceVariable, hangLoadOnceVariable]
+    public static let hookVariables = [delayFactorVariable, hangOnceVariable, hangLoadOnceVariable,
+                                       reloadFreeWorkersVariable]
+
+    /// The `reloadFreeWorkersVariable` count when the hooks are enabled and it is a number.
+    public static func reloadFreeWorkers(environment: [String: String]) -> Int? {
+        guard areEnabled(environment: environment), let text = environment[reloadFreeWorkersVariable],
+              let count = Int(text), count >= 0, count <= 1024 else { return nil }
+        return count
+    }
 
     /// Whether the hooks may act: `FUSION_ENABLE_TEST_HOOKS` is exactly `1`.
     public static func areEnabled(environment: [String: String]) -> Bool {
