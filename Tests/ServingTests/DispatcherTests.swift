@@ -25,7 +25,7 @@ private final class EchoTransport: BatchTransport, @unchecked Sendable {
 
     func answer(_ id: UInt64, _ worker: Int, _ payloads: [InferencePayload]) {
         let results = payloads.map {
-            InferenceResult(logits: [], scores: [], label: Int($0.pixels.first ?? -1), gateImage: 0, gateText: 0, embedding: [])
+            InferenceResult(logits: [], scores: [], label: Int($0.image.floats.first ?? -1), gateImage: 0, gateText: 0, embedding: [])
         }
         dispatcher?.batchFinished(batchID: id, worker: worker, results: results, inferenceNanos: 1000)
     }

@@ -85,8 +85,8 @@ private func tensors(_ n: Int, length: Int, ids: [Int64]? = nil, mask: [Int64]? 
         #expect(embedding)
         guard case .tensors(let first) = items[0], case .tensors(let second) = items[1] else { Issue.record("\(items)"); return }
         #expect(first.tokenIds == [101, 7, 102] && second.tokenIds == [101, 5, 6, 102])
-        #expect(first.pixels.count == 3 * 32 * 32 && first.returnEmbedding)
-        #expect(second.pixels.first == Float(3 * 32 * 32 % 7) / 7, "item 1 starts where item 0's pixels end")
+        #expect(first.image.floats.count == 3 * 32 * 32 && first.returnEmbedding)
+        #expect(second.image.floats.first == Float(3 * 32 * 32 % 7) / 7, "item 1 starts where item 0's pixels end")
         // Without a mask every token counts; INT32 ids are fine too.
         let int32 = [tensors(1, length: 3)[0],
                      InputTensor(name: "input_ids", datatype: .int32, shape: [1, 3], values: .int64([1, 2, 3]), fromJSON: false)]

@@ -23,6 +23,9 @@ private let result = InferenceResult(logits: [0.25, -1.5], scores: [0.85, 0.15],
                               embeddingSize: 32)),
         .loadFailed("no such file: model.safetensors"),
         .batch(id: 7, items: [payload, InferencePayload(pixels: [], tokenIds: [], returnEmbedding: false)]),
+        .batch(id: 8, items: [InferencePayload(image: .resizedRGB((0..<192).map { UInt8($0) }), tokenIds: [101, 102],
+                                               returnEmbedding: false), payload,
+                              InferencePayload(image: .resizedRGB([]), tokenIds: [], returnEmbedding: true)]),
         .results(id: 7, inferenceNanos: 123_456, items: [result, result]),
         .batchFailed(id: 9, message: "shape mismatch"),
         .shutdown,
@@ -54,6 +57,23 @@ private let result = InferenceResult(logits: [0.25, -1.5], scores: [0.85, 0.15],
         #expect(throws: WireError.countTooLarge("pixels", count: 193, limit: 192)) {
             try WireProtocol.decodePayload(type: 4, Array(WireProtocol.encode(bigImage).dropFirst(12)), limits: limits)
         }
+    }
+
+    @Test func resizedImagesTakeAQuarterOfTheBytesAndKeepTheirLimit() throws {
+        let rgb = WireMessage.batch(id: 1, items: [InferencePayload(image: .resizedRGB(Array(repeating: 9, count: 192)),
+                                                                    tokenIds: [], returnEmbedding: false)])
+        let floats = WireMessage.batch(id: 1, items: [InferencePayload(pixels: Array(repeating: 9, count: 192),
+                                                                       tokenIds: [], returnEmbedding: false)])
+        #expect(WireProtocol.encode(floats).count - WireProtocol.encode(rgb).count == 3 * 192)
+        let tooBig = WireMessage.batch(id: 1, items: [InferencePayload(image: .resizedRGB(Array(repeating: 0, count: 193)),
+                                                                       tokenIds: [], returnEmbedding: false)])
+        #expect(throws: WireError.countTooLarge("pixels", count: 193, limit: 192)) {
+            try WireProtocol.decodePayload(type: 4, Array(WireProtocol.encode(tooBig).dropFirst(12)), limits: limits)
+        }
+        // A flag bit this version does not know is refused, not guessed at.
+        var frame = Array(WireProtocol.encode(rgb).dropFirst(12))
+        frame[12] |= 0x80  // the first item's flags byte, after the batch id and count
+        #expect(throws: WireError.unknownFlags(0x82)) { try WireProtocol.decodePayload(type: 4, frame, limits: limits) }
     }
 
     @Test func truncatedAndPaddedPayloadsAreRefused() throws {

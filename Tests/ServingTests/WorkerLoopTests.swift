@@ -16,8 +16,8 @@ final class FakeExecutor: BatchExecutor, Sendable {
             throw WireError.unexpected("token \(bad)")
         }
         return batch.map {
-            InferenceResult(logits: [$0.pixels.first ?? 0, 0], scores: [0.5, 0.5], label: $0.tokenIds.count,
-                            gateImage: 0.5, gateText: 0.5, embedding: [$0.pixels.reduce(0, +), 0, 0, 0])
+            InferenceResult(logits: [$0.image.floats.first ?? 0, 0], scores: [0.5, 0.5], label: $0.tokenIds.count,
+                            gateImage: 0.5, gateText: 0.5, embedding: [$0.image.floats.reduce(0, +), 0, 0, 0])
         }
     }
 }

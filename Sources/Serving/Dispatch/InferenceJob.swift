@@ -1,17 +1,41 @@
+/// The image of one request as it travels to a worker.
+public enum PixelInput: Sendable, Equatable {
+    /// The image decoded and resized to S×S: row-major RGB bytes, which the worker normalises
+    /// into the model's tensor. What `/infer` and v2 BYTES images send: a quarter of the bytes
+    /// of the float tensor on the worker's socket, and the normalising moves off the server.
+    case resizedRGB([UInt8])
+    /// The normalised `[3, S, S]` float tensor, C order, ready for the model (v2 `pixel_values`,
+    /// which clients preprocess themselves).
+    case tensor([Float])
+
+    /// Values it holds (`3 × S × S` for a valid image).
+    public var count: Int {
+        switch self {
+        case .resizedRGB(let bytes): return bytes.count
+        case .tensor(let values): return values.count
+        }
+    }
+}
+
 /// One preprocessed request, as it travels to a worker.
 public struct InferencePayload: Sendable, Equatable {
-    /// Normalised image tensor `[3, S, S]`, C order.
-    public var pixels: [Float]
+    /// The image, resized or already a tensor.
+    public var image: PixelInput
     /// Token ids with `[CLS]` … `[SEP]`, unpadded.
     public var tokenIds: [Int32]
     /// Whether the worker should send the fused embedding back.
     public var returnEmbedding: Bool
 
     /// Creates a payload.
-    public init(pixels: [Float], tokenIds: [Int32], returnEmbedding: Bool) {
-        self.pixels = pixels
+    public init(image: PixelInput, tokenIds: [Int32], returnEmbedding: Bool) {
+        self.image = image
         self.tokenIds = tokenIds
         self.returnEmbedding = returnEmbedding
+    }
+
+    /// Creates a payload with an already normalised image tensor.
+    public init(pixels: [Float], tokenIds: [Int32], returnEmbedding: Bool) {
+        self.init(image: .tensor(pixels), tokenIds: tokenIds, returnEmbedding: returnEmbedding)
     }
 }
 

@@ -17,17 +17,18 @@ public struct Preprocessing: Sendable {
         maxTextLength = config.preprocess.maxTextLength
     }
 
-    /// The model input for one request.
+    /// The model input for one request: the image decoded and resized to S×S (the worker
+    /// normalises it, `PixelInput.resizedRGB`) and the text's token ids.
     public func payload(for request: InferRequest) throws(APIError) -> InferencePayload {
-        let pixels: [Float]
+        let resized: RGBImage
         do {
-            pixels = try images.tensor(from: request.image)
+            resized = try images.resized(from: request.image)
         } catch let error as ImageError {
             throw APIError.from(error)
         } catch {
             throw APIError(.internalServerError, "preprocessing_failed", "Image preprocessing failed: \(error).")
         }
         let ids = tokenizer.encode(request.text, maxLength: maxTextLength)
-        return InferencePayload(pixels: pixels, tokenIds: ids, returnEmbedding: request.returnEmbedding)
+        return InferencePayload(image: .resizedRGB(resized.pixels), tokenIds: ids, returnEmbedding: request.returnEmbedding)
     }
 }

@@ -31,6 +31,12 @@ struct ByteWriter {
         values.withUnsafeBytes { bytes.append(contentsOf: $0) }
     }
 
+    /// A count as u32, then the bytes.
+    mutating func bytes(_ values: [UInt8]) {
+        u32(UInt32(values.count))
+        bytes.append(contentsOf: values)
+    }
+
     mutating func string(_ value: String) {
         let utf8 = Array(value.utf8)
         u32(UInt32(utf8.count))
@@ -94,6 +100,11 @@ struct ByteReader {
     mutating func floats(_ what: String, limit: Int) throws -> [Float] {
         let n = try count(what, elementSize: 4, limit: limit)
         return raw(Float.self, count: n)
+    }
+
+    mutating func bytes(_ what: String, limit: Int) throws -> [UInt8] {
+        let n = try count(what, elementSize: 1, limit: limit)
+        return raw(UInt8.self, count: n)
     }
 
     mutating func int32s(_ what: String, limit: Int) throws -> [Int32] {

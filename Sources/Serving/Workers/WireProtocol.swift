@@ -9,6 +9,7 @@ public enum WireError: Error, Equatable, CustomStringConvertible {
     case trailingBytes(Int)
     case versionMismatch(got: UInt32, expected: UInt32)
     case unexpected(String)
+    case unknownFlags(UInt8)
 
     public var description: String {
         switch self {
@@ -21,6 +22,7 @@ public enum WireError: Error, Equatable, CustomStringConvertible {
         case .trailingBytes(let n): return "IPC frame: \(n) unexpected bytes after the message"
         case .versionMismatch(let got, let expected): return "IPC protocol version \(got), expected \(expected)"
         case .unexpected(let what): return "IPC: unexpected message \(what)"
+        case .unknownFlags(let flags): return "IPC frame: unknown batch item flags 0x\(String(flags, radix: 16))"
         }
     }
 }
@@ -129,7 +131,7 @@ public struct WireLimits: Sendable, Equatable {
 /// then the payload.
 public enum WireProtocol {
     /// Bumped whenever the layout of any message changes.
-    public static let version: UInt32 = 1
+    public static let version: UInt32 = 2
     static let magic: UInt32 = 0x4653_5256   // "FSRV"
     /// Header bytes before each payload.
     public static let headerSize = 12
@@ -161,8 +163,14 @@ public enum WireProtocol {
             payload.u64(id)
             payload.u32(UInt32(items.count))
             for item in items {
-                payload.u8(item.returnEmbedding ? 1 : 0)
-                payload.floats(item.pixels)
+                switch item.image {
+                case .tensor(let values):
+                    payload.u8(item.returnEmbedding ? ItemFlags.returnEmbedding : 0)
+                    payload.floats(values)
+                case .resizedRGB(let bytes):
+                    payload.u8((item.returnEmbedding ? ItemFlags.returnEmbedding : 0) | ItemFlags.resizedRGB)
+                    payload.bytes(bytes)
+                }
                 payload.int32s(item.tokenIds)
             }
         case .results(let id, let nanos, let items):
@@ -189,7 +197,15 @@ public enum WireProtocol {
 
     private static func estimatedSize(_ message: WireMessage) -> Int {
         switch message {
-        case .batch(_, let items): return 16 + items.reduce(0) { $0 + 9 + 4 * ($1.pixels.count + $1.tokenIds.count) }
+        case .batch(_, let items):
+            return 16 + items.reduce(0) {
+                let pixelBytes: Int
+                switch $1.image {
+                case .resizedRGB(let bytes): pixelBytes = bytes.count
+                case .tensor(let values): pixelBytes = 4 * values.count
+                }
+                return $0 + 9 + pixelBytes + 4 * $1.tokenIds.count
+            }
         case .results(_, _, let items):
             return 24 + items.reduce(0) { $0 + 24 + 4 * ($1.logits.count + $1.scores.count + $1.embedding.count) }
         default: return 64
@@ -234,9 +250,13 @@ public enum WireProtocol {
             items.reserveCapacity(count)
             for _ in 0..<count {
                 let flags = try r.u8("flags")
-                let pixels = try r.floats("pixels", limit: limits.maxPixels)
+                guard flags & ~ItemFlags.known == 0 else { throw WireError.unknownFlags(flags) }
+                let image: PixelInput = flags & ItemFlags.resizedRGB != 0
+                    ? .resizedRGB(try r.bytes("pixels", limit: limits.maxPixels))
+                    : .tensor(try r.floats("pixels", limit: limits.maxPixels))
                 let tokens = try r.int32s("token ids", limit: limits.maxTokens)
-                items.append(InferencePayload(pixels: pixels, tokenIds: tokens, returnEmbedding: flags & 1 != 0))
+                items.append(InferencePayload(image: image, tokenIds: tokens,
+                                              returnEmbedding: flags & ItemFlags.returnEmbedding != 0))
             }
             message = .batch(id: id, items: items)
         case 5:
@@ -267,4 +287,13 @@ public enum WireProtocol {
         guard r.remaining == 0 else { throw WireError.trailingBytes(r.remaining) }
         return message
     }
+}
+
+/// The flags byte in front of each batch item.
+enum ItemFlags {
+    /// The worker sends the fused embedding back.
+    static let returnEmbedding: UInt8 = 1
+    /// The pixels are resized RGB bytes (`PixelInput.resizedRGB`), not floats.
+    static let resizedRGB: UInt8 = 2
+    static let known: UInt8 = returnEmbedding | resizedRGB
 }
