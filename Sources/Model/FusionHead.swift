@@ -7,13 +7,13 @@ struct FusionHead {
     let config: FusionConfig
     /// `image_proj` with `modality_embedding[0]` folded into its bias (and `text_proj` with
     /// `[1]`): adding a constant row after a linear layer is adding it to the bias.
-    let imageProjection: Linear
-    let textProjection: Linear
-    let inProjection: Linear
-    let outProjection: Linear
-    let gateHidden: Linear
-    let gateOutput: Linear
-    let classifier: Linear
+    private(set) var imageProjection: Linear
+    private(set) var textProjection: Linear
+    private(set) var inProjection: Linear
+    private(set) var outProjection: Linear
+    private(set) var gateHidden: Linear
+    private(set) var gateOutput: Linear
+    private(set) var classifier: Linear
 
     init(_ table: WeightTable, config: FusionConfig) throws(ModelError) {
         let names = Names.Fusion.self
@@ -32,6 +32,19 @@ struct FusionHead {
         gateHidden = try Linear(table, names.gateHidden)
         gateOutput = try Linear(table, names.gateOutput)
         classifier = try Linear(table, names.classifier)
+    }
+
+    /// The head with every product on oneDNN (`Backend.onednn`).
+    func onOneDNN() throws(ModelError) -> FusionHead {
+        var copy = self
+        copy.imageProjection = try imageProjection.onOneDNN()
+        copy.textProjection = try textProjection.onOneDNN()
+        copy.inProjection = try inProjection.onOneDNN()
+        copy.outProjection = try outProjection.onOneDNN()
+        copy.gateHidden = try gateHidden.onOneDNN()
+        copy.gateOutput = try gateOutput.onOneDNN()
+        copy.classifier = try classifier.onOneDNN()
+        return copy
     }
 
     /// Fuses `ws.imageOut` (`[B, imageTokens, di]`) and `ws.textOut` (`[B, textLength, dt]`).

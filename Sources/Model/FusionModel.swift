@@ -15,6 +15,8 @@ public final class FusionModel: Sendable {
     public let weightBytes: Int
     /// The arithmetic of the encoder blocks.
     public let precision: Precision
+    /// The library of the fp32 products.
+    public let backend: Backend
     /// Largest batch `forward` accepts.
     public static let maxBatchSize = 1024
 
@@ -30,7 +32,7 @@ public final class FusionModel: Sendable {
     /// Throws a `ModelError` naming the file, field or tensor when the directory is not a valid
     /// model (missing files, malformed or hostile safetensors, missing or mis-shaped tensors).
     /// `precision` other than fp32 converts the weights once, here.
-    public static func load(directory: String, precision: Precision = .fp32) throws -> FusionModel {
+    public static func load(directory: String, precision: Precision = .fp32, backend: Backend? = nil) throws -> FusionModel {
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory) else {
             throw ModelError.io(path: directory, reason: "model directory does not exist")
@@ -38,7 +40,7 @@ public final class FusionModel: Sendable {
         guard isDirectory.boolValue else { throw ModelError.io(path: directory, reason: "not a directory") }
         let config = try ModelConfig.load(path: directory + "/config.json")
         let tensors = try WeightLoader.load(directory: directory, config: config)
-        return try FusionModel(config: config, tensors: tensors, precision: precision)
+        return try FusionModel(config: config, tensors: tensors, precision: precision, backend: backend)
     }
 
     /// Throws `unsupportedPrecision` if this machine (or its sandbox) cannot run `precision`;
@@ -48,6 +50,15 @@ public final class FusionModel: Sendable {
         case .fp32: return
         case .int8:
             if let problem = checkQuantizedProducts() { throw .unsupportedPrecision(.int8, reason: problem) }
+        }
+    }
+
+    /// Throws `unsupportedBackend` if this machine (or its sandbox) cannot run `backend`.
+    public static func check(_ backend: Backend) throws(ModelError) {
+        switch backend {
+        case .openblas: return
+        case .onednn:
+            if let problem = checkOneDNNMatmul() { throw .unsupportedBackend(.onednn, reason: problem) }
         }
     }
 
@@ -78,24 +89,35 @@ public final class FusionModel: Sendable {
     }
 
     /// A model from in-memory tensors (full names), checked like files are.
-    package init(config: ModelConfig, tensors: [String: Tensor], precision: Precision = .fp32) throws(ModelError) {
+    /// `backend` nil: `Backend.default(for: precision)`.
+    package init(config: ModelConfig, tensors: [String: Tensor], precision: Precision = .fp32,
+                 backend: Backend? = nil) throws(ModelError) {
+        let backend = backend ?? .default(for: precision)
         try config.validate()
         try WeightLoader.check(tensors, config: config)
         let table = WeightTable(tensors: tensors)
         self.config = config
         let image = try ImageEncoder(table, config: config.imageEncoder)
         let text = try TextEncoder(table, config: config.textEncoder)
-        switch precision {
-        case .fp32:
-            self.image = image
-            self.text = text
-        case .int8:
+        var (encodedImage, encodedText) = (image, text)
+        if precision == .int8 {
             try Self.check(precision)
-            self.image = image.quantized(levels: Precision.int8Levels)
-            self.text = text.quantized(levels: Precision.int8Levels)
+            encodedImage = image.quantized(levels: Precision.int8Levels)
+            encodedText = text.quantized(levels: Precision.int8Levels)
         }
+        var fusion = try FusionHead(table, config: config.fusion)
+        if backend == .onednn {
+            try Self.check(backend)
+            // After quantizing: the int8 layers stay on their u8×s8 products, the rest moves.
+            encodedImage = try encodedImage.onOneDNN()
+            encodedText = try encodedText.onOneDNN()
+            fusion = try fusion.onOneDNN()
+        }
+        self.image = encodedImage
+        self.text = encodedText
+        self.fusion = fusion
         self.precision = precision
-        fusion = try FusionHead(table, config: config.fusion)
+        self.backend = backend
         let declared = Set(WeightDeclaration(config: config).entries.map(\.name))
         weightBytes = tensors.reduce(0) { declared.contains($1.key) ? $0 + $1.value.byteCount : $0 }
     }

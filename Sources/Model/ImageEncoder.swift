@@ -13,7 +13,7 @@ struct ImageEncoder {
     }
 
     let config: ImageEncoderConfig
-    let patchProjection: Linear  // conv weight [d, 3, p, p] used as [d, 3·p·p]
+    private(set) var patchProjection: Linear  // conv weight [d, 3, p, p] used as [d, 3·p·p]
     let clsToken: Tensor
     let positionEmbeddings: Tensor
     private(set) var layers: [Layer]
@@ -50,6 +50,20 @@ struct ImageEncoder {
             Layer(normBefore: $0.normBefore, attention: $0.attention.quantized(levels: levels), normAfter: $0.normAfter,
                   intermediate: $0.intermediate.quantized(levels: levels), output: $0.output.quantized(levels: levels))
         }
+        return copy
+    }
+
+    /// The encoder with every fp32 product on oneDNN (`Backend.onednn`), the patch embedding too.
+    func onOneDNN() throws(ModelError) -> ImageEncoder {
+        var copy = self
+        copy.patchProjection = try patchProjection.onOneDNN()
+        var moved: [Layer] = []
+        for layer in layers {
+            moved.append(Layer(normBefore: layer.normBefore, attention: try layer.attention.onOneDNN(),
+                               normAfter: layer.normAfter, intermediate: try layer.intermediate.onOneDNN(),
+                               output: try layer.output.onOneDNN()))
+        }
+        copy.layers = moved
         return copy
     }
 

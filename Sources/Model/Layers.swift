@@ -21,6 +21,8 @@ struct Linear {
     let outFeatures: Int
     /// The weight in int8 (`Precision.int8`): products then go through `quantizedLinear`.
     private(set) var int8: QuantizedWeights?
+    /// The weight reordered for oneDNN (`Backend.onednn`): fp32 products then run there.
+    private(set) var onednn: OneDNNLinear?
 
     init(weight: Tensor, bias: Tensor) {
         self.weight = weight
@@ -61,9 +63,7 @@ struct Linear {
             bias.withUnsafeBufferPointer { b in
                 guard let w = w.baseAddress, let b = b.baseAddress else { return }
                 if !accumulate { fillRows(rows: rows, cols: outFeatures, data: output, ld: ldo, bias: b) }
-                sgemm(transposeB: true, m: rows, n: outFeatures, k: inFeatures,
-                      a: input, lda: ldInput ?? inFeatures, b: w, ldb: inFeatures,
-                      beta: 1, c: output, ldc: ldo, log: log)
+                product(input, rows: rows, ldInput: ldInput ?? inFeatures, weight: w, into: output, ldOutput: ldo, log: log)
                 switch (accumulate, activation) {
                 case (false, .none): break
                 case (false, .gelu): addBiasGELU(rows: rows, cols: outFeatures, data: output, ld: ldo, bias: nil)
@@ -91,12 +91,37 @@ struct Linear {
         weight.withUnsafeBufferPointer { w in
             bias.withUnsafeBufferPointer { b in
                 guard let w = w.baseAddress, let b = b.baseAddress else { return }
-                sgemm(transposeB: true, m: rows, n: outFeatures, k: inFeatures,
-                      a: input, lda: inFeatures, b: w, ldb: inFeatures,
-                      beta: 1, c: residual, ldc: outFeatures, log: log)
+                product(input, rows: rows, ldInput: inFeatures, weight: w, into: residual, ldOutput: outFeatures, log: log)
                 norm.addBiasThenApply(b, rows: rows, residual: residual, into: normOutput)
             }
         }
+    }
+
+    /// `output += input · Wᵀ` in fp32, on the layer's backend.
+    private func product(_ input: UnsafePointer<Float>, rows: Int, ldInput: Int, weight: UnsafePointer<Float>,
+                         into output: UnsafeMutablePointer<Float>, ldOutput: Int, log: GEMMLog?) {
+        guard let onednn else {
+            sgemm(transposeB: true, m: rows, n: outFeatures, k: inFeatures, a: input, lda: ldInput, b: weight,
+                  ldb: inFeatures, beta: 1, c: output, ldc: ldOutput, log: log)
+            return
+        }
+        onednn.accumulate(input, rows: rows, ldInput: ldInput, into: output, ldOutput: ldOutput, log: log)
+    }
+
+    /// This layer with its fp32 products on oneDNN, the weight reordered once, here. A layer
+    /// already in int8 stays as it is (its products are oneDNN's u8×s8 already).
+    func onOneDNN() throws(ModelError) -> Linear {
+        guard int8 == nil, outFeatures > 0, inFeatures > 0 else { return self }
+        var copy = self
+        do {
+            copy.onednn = try weight.withUnsafeBufferPointer { (w) throws(OneDNNError) -> OneDNNLinear? in
+                guard let base = w.baseAddress else { return nil }
+                return try OneDNNLinear(weight: base, outFeatures: outFeatures, inFeatures: inFeatures)
+            }
+        } catch {
+            throw .unsupportedBackend(.onednn, reason: "\(error)")
+        }
+        return copy
     }
 
     /// This layer with its weight quantized to int8 (the fp32 weight stays for reference).
@@ -174,6 +199,13 @@ struct SelfAttention {
         self.projections = projections
         self.output = output
         self.numHeads = numHeads
+    }
+
+    /// These projections on oneDNN (`Linear.onOneDNN`).
+    func onOneDNN() throws(ModelError) -> SelfAttention {
+        var moved: [Linear] = []
+        for projection in projections { moved.append(try projection.onOneDNN()) }
+        return SelfAttention(projections: moved, output: try output.onOneDNN(), numHeads: numHeads)
     }
 
     /// These projections in int8. Q, K and V become one product whatever their size: the int8

@@ -18,6 +18,8 @@ public enum ModelError: Error, CustomStringConvertible {
     case invalidInput(index: Int, reason: String)
     /// This machine cannot run the model in the requested precision.
     case unsupportedPrecision(Precision, reason: String)
+    /// This machine cannot run the requested backend.
+    case unsupportedBackend(Backend, reason: String)
 
     public var description: String {
         switch self {
@@ -37,6 +39,8 @@ public enum ModelError: Error, CustomStringConvertible {
             return "input \(index): \(reason)"
         case let .unsupportedPrecision(precision, reason):
             return "precision \(precision) cannot run here: \(reason)"
+        case let .unsupportedBackend(backend, reason):
+            return "backend \(backend) cannot run here: \(reason)"
         }
     }
 }

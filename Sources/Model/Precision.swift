@@ -14,11 +14,13 @@ public enum Precision: String, Sendable, CaseIterable, CustomStringConvertible {
 
     public var description: String { rawValue }
 
-    /// The libraries that run the matrix products in this mode (`/v1/model`, the start-up log).
-    public var backend: String {
-        switch self {
-        case .fp32: return "openblas"
-        case .int8: return "onednn+openblas"  // oneDNN's u8s8s32 for the blocks, OpenBLAS for the rest
+    /// The libraries that run the matrix products in this mode with `backend` for the fp32
+    /// ones (`/v1/model`, the start-up log): int8 blocks always run on oneDNN's u8×s8.
+    public func libraries(backend: Backend) -> String {
+        switch (self, backend) {
+        case (.fp32, _): return backend.rawValue
+        case (.int8, .onednn): return "onednn"
+        case (.int8, .openblas): return "onednn+openblas"  // oneDNN's u8s8s32 for the blocks, OpenBLAS for the rest
         }
     }
 
@@ -26,5 +28,28 @@ public enum Precision: String, Sendable, CaseIterable, CustomStringConvertible {
     public static var int8Levels: Int { QuantizedWeights.levels }
 
     /// The accepted values, for error messages: "fp32, int8".
+    public static var names: String { allCases.map(\.rawValue).joined(separator: ", ") }
+}
+
+/// The library that runs a model's fp32 matrix products (`--backend`).
+public enum Backend: String, Sendable, CaseIterable, CustomStringConvertible {
+    /// OpenBLAS `cblas_sgemm`, the weights used in place from the file mapping.
+    case openblas
+    /// oneDNN's matmul primitive, the weights reordered once at load into the layout it wants
+    /// (a private copy per worker) and one primitive per layer (`OneDNNLinear`).
+    case onednn
+
+    public var description: String { rawValue }
+
+    /// The backend `--backend` defaults to for a precision, chosen by measurement
+    /// (docs/benchmarks.md, "fp32 backends").
+    public static func `default`(for precision: Precision) -> Backend {
+        switch precision {
+        case .fp32: return .onednn
+        case .int8: return .onednn
+        }
+    }
+
+    /// The accepted values, for error messages: "openblas, onednn".
     public static var names: String { allCases.map(\.rawValue).joined(separator: ", ") }
 }

@@ -54,6 +54,19 @@ struct TextEncoder {
         return copy
     }
 
+    /// The encoder with every fp32 product on oneDNN (`Backend.onednn`).
+    func onOneDNN() throws(ModelError) -> TextEncoder {
+        var copy = self
+        var moved: [Layer] = []
+        for layer in layers {
+            moved.append(Layer(attention: try layer.attention.onOneDNN(), attentionNorm: layer.attentionNorm,
+                               intermediate: try layer.intermediate.onOneDNN(), output: try layer.output.onOneDNN(),
+                               outputNorm: layer.outputNorm))
+        }
+        copy.layers = moved
+        return copy
+    }
+
     /// Encodes the batch's token ids, right-padded to `length`, into `ws.textOut`
     /// (`[B, length, hidden]`). Ids were validated by the caller. Padding rows hold finite
     /// values that no valid position ever reads.
