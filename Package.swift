@@ -53,7 +53,8 @@ let package = Package(
         .target(name: "CSystemShims"),
         .target(name: "COpenSSL", linkerSettings: [.linkedLibrary("ssl"), .linkedLibrary("crypto")]),
         .target(name: "CCPUFeatures"),
-        // `Locked<Value>`: the one lock type (a pthread mutex ThreadSanitizer can see).
+        // `Locked<Value>`: the one lock type (a pthread mutex ThreadSanitizer can see), and
+        // `LockedCondition<Value>` for threads that wait for the guarded value to change.
         .target(name: "Locking", swiftSettings: v6),
 
         // MARK: Model runtime
@@ -86,6 +87,7 @@ let package = Package(
                           swiftSettings: v6),
 
         // MARK: Tests (one test target per module, files mirror sources)
+        .testTarget(name: "LockingTests", dependencies: ["Locking"], swiftSettings: v6),
         .testTarget(name: "TensorsTests", dependencies: ["Tensors"], swiftSettings: v6),
         .testTarget(name: "KernelsTests", dependencies: ["Kernels", "KernelsAVX2"], swiftSettings: v6),
         .testTarget(name: "ModelTests", dependencies: ["Model", "Tensors"], swiftSettings: v6),

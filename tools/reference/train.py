@@ -49,6 +49,8 @@ import random
 import shutil
 import sys
 import time
+import warnings
+from typing import Callable
 
 # Threads that spin while waiting steal the CPU from everyone on a shared 2-core machine.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
@@ -578,6 +580,34 @@ def set_lr(opt: torch.optim.Optimizer, lr: float) -> None:
 
 # ------------------------------------------------------------------ main
 
+@dataclasses.dataclass
+class StageSpec:
+    """What sets one training stage apart; `Trainer.run_stage` runs it."""
+    tag: str                    # "A", "B" or "C": log prefix, batch order and caption seeds
+    named: list[tuple[str, nn.Parameter]]   # what the stage trains
+    lr: float
+    epochs: int
+    batch: int
+    minutes: float
+    warmup: int                 # steps of linear learning-rate warm-up
+    # One batch: (step, image indices) -> the loss and named metrics (0-d tensors or floats;
+    # tensors are read after the optimiser step).
+    step: Callable[[int, list[int]], tuple[torch.Tensor, dict[str, object]]]
+    log_every: int
+    report: str                 # the averaged metrics in a log line, a format string over their names
+    validate: Callable[[], str] | None = None   # a log line, every `val_every` steps
+    val_every: int = 0
+
+
+def named(names: tuple[str, ...], values) -> dict[str, object]:
+    """A metric vector (tensor or list) as named metrics."""
+    return {name: values[k] for k, name in enumerate(names)}
+
+
+def match_accuracy(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    return (logits.argmax(-1) == y).float().mean()
+
+
 class Trainer:
     def __init__(self, a: argparse.Namespace):
         self.a = a
@@ -687,21 +717,43 @@ class Trainer:
         kind, fits, said = token_targets(offsets, caps, scenes)
         return ids, mask, kind, fits, said, torch.tensor(labels)
 
+    def run_stage(self, spec: StageSpec) -> int:
+        """One stage's training loop (every stage's is the same): an AdamW on `spec.named`, the
+        learning-rate schedule, one `spec.step` per batch until the step or minute budget is
+        spent, the averaged metrics logged every `spec.log_every` steps. Returns the step it
+        stopped at."""
+        opt = adamw(spec.named, spec.lr)
+        steps = spec.epochs * (len(self.scenes) // spec.batch)
+        sched = Schedule(spec.lr, steps, spec.minutes, warmup=spec.warmup)
+        params = [p for _, p in spec.named]
+        run: list[dict[str, float]] = []
+        step = 0
+        for step, (epoch, idx) in enumerate(self.batches(spec.batch, spec.tag)):
+            if sched.over(step):
+                break
+            set_lr(opt, sched(step))
+            loss, metrics = spec.step(step, idx)
+            optimise(opt, loss, params)
+            run.append({name: value.item() if torch.is_tensor(value) else value for name, value in metrics.items()})
+            if (step + 1) % spec.log_every == 0:
+                with warnings.catch_warnings():
+                    # A metric may be NaN for a whole window (stage A's text columns once the
+                    # text side stops training): its mean is NaN, which is what the log shows.
+                    warnings.simplefilter("ignore", RuntimeWarning)
+                    mean = {name: float(np.nanmean([r[name] for r in run])) for name in run[0]}
+                run = []
+                self.log(f"{spec.tag} step {step + 1}/{steps} epoch {epoch}: {spec.report.format_map(mean)}; "
+                         f"lr {sched(step):.2e}")
+            if spec.validate is not None and (step + 1) % spec.val_every == 0:
+                self.log(spec.validate())
+        return step
+
     # A: encoders with their probes.
     def stage_a(self) -> None:
         a = self.a
         m = self.model
-        named = (list(m.image_encoder.named_parameters()) + list(m.text_encoder.named_parameters())
-                 + list(self.patch_probe.named_parameters()) + list(self.token_probe.named_parameters()))
-        opt = adamw(named, a.lr_a)
-        steps = a.epochs_a * (len(self.scenes) // a.batch_a)
-        sched = Schedule(a.lr_a, steps, a.minutes_a, warmup=100)
-        params = [p for _, p in named]
-        run = []
-        for step, (epoch, idx) in enumerate(self.batches(a.batch_a, "A")):
-            if sched.over(step):
-                break
-            set_lr(opt, sched(step))
+
+        def step(step: int, idx: list[int]):
             u8, shown, aux, owner = self.views(idx, "A", step)
             img_h = self.vit(pixel_values=to_pixel_values(u8)).last_hidden_state
             l_img, acc_img = self.patch_probe(img_h, aux, owner, self.objects[idx])
@@ -714,16 +766,19 @@ class Trainer:
                 txt_h = encode_text(m, ids, mask)
                 l_txt, acc_txt = self.token_probe(txt_h, said)
                 loss = loss + l_txt
-            optimise(opt, loss, params)
-            run.append(torch.cat([torch.tensor([l_img.item(), l_txt.item()]), acc_img, acc_txt]))
-            if (step + 1) % 50 == 0:
-                r = torch.stack(run).nanmean(0).tolist()   # text columns are NaN once it stops
-                run = []
-                self.log(f"A step {step + 1}/{steps} epoch {epoch}: image loss {r[0]:.3f} acc object shape/size "
-                         f"{r[2]:.3f}/{r[3]:.3f}, patch colour/position {r[4]:.3f}/{r[5]:.3f}; "
-                         f"token loss {r[1]:.3f} acc {r[6]:.3f}/{r[7]:.3f}/{r[8]:.3f}/{r[9]:.3f}; "
-                         f"lr {sched(step):.2e}")
-        self.log(f"A done after {step} steps; validation images: {self.probe_validation()}")
+            return loss, {"image_loss": l_img, "token_loss": l_txt,
+                          **named(("object_shape", "object_size", "patch_colour", "patch_position"), acc_img),
+                          **named(("token_shape", "token_colour", "token_size", "token_position"), acc_txt)}
+
+        last = self.run_stage(StageSpec(
+            tag="A", lr=a.lr_a, epochs=a.epochs_a, batch=a.batch_a, minutes=a.minutes_a, warmup=100,
+            named=(list(m.image_encoder.named_parameters()) + list(m.text_encoder.named_parameters())
+                   + list(self.patch_probe.named_parameters()) + list(self.token_probe.named_parameters())),
+            step=step, log_every=50,
+            report=("image loss {image_loss:.3f} acc object shape/size {object_shape:.3f}/{object_size:.3f}, "
+                    "patch colour/position {patch_colour:.3f}/{patch_position:.3f}; token loss {token_loss:.3f} "
+                    "acc {token_shape:.3f}/{token_colour:.3f}/{token_size:.3f}/{token_position:.3f}")))
+        self.log(f"A done after {last} steps; validation images: {self.probe_validation()}")
 
     # B: fusion on frozen encoders.
     @torch.no_grad()
@@ -745,16 +800,8 @@ class Trainer:
         m = self.model
         feats = self.cache_image_features()
         self.log("B: image features cached")
-        named = self.fusion_named()
-        opt = adamw(named, a.lr_b)
-        steps = a.epochs_b * (len(self.scenes) // a.batch_b)
-        sched = Schedule(a.lr_b, steps, a.minutes_b, warmup=100)
-        params = [p for _, p in named]
-        run = []
-        for step, (epoch, idx) in enumerate(self.batches(a.batch_b, "B")):
-            if sched.over(step):
-                break
-            set_lr(opt, sched(step))
+
+        def step(step: int, idx: list[int]):
             ids, mask, kind, fits, said, y = self.captions(idx, "B", step)
             with torch.no_grad():
                 txt_h = encode_text(m, ids, mask)
@@ -762,35 +809,25 @@ class Trainer:
             l_match = F.cross_entropy(logits, y)
             l_att, mass = attention_loss(logp, kind, fits, self.patch_obj[idx].repeat_interleave(2, dim=0), mask)
             loss = l_match + a.att_weight * l_att
-            optimise(opt, loss, params)
-            acc = (logits.argmax(-1) == y).float().mean().item()
-            run.append([l_match.item(), l_att.item(), acc] + mass)
-            if (step + 1) % 100 == 0:
-                r = np.nanmean(np.array(run), axis=0)
-                run = []
-                self.log(f"B step {step + 1}/{steps} epoch {epoch}: match loss {r[0]:.4f} acc {r[2]:.3f}; "
-                         f"attention loss {r[1]:.3f}, mass on target found/missing/other "
-                         f"{r[3]:.2f}/{r[4]:.2f}/{r[5]:.2f}; lr {sched(step):.2e}")
-            if (step + 1) % a.val_every == 0:
-                self.log(f"B validation accuracy {evaluate(m, self.tok, self.val_px, self.val_pairs):.4f}")
-        self.log(f"B done after {step} steps; validation accuracy "
+            return loss, {"match_loss": l_match, "attention_loss": l_att, "match_acc": match_accuracy(logits, y),
+                          **named(("mass_found", "mass_missing", "mass_other"), mass)}
+
+        last = self.run_stage(StageSpec(
+            tag="B", lr=a.lr_b, epochs=a.epochs_b, batch=a.batch_b, minutes=a.minutes_b, warmup=100,
+            named=self.fusion_named(), step=step, log_every=100,
+            report=("match loss {match_loss:.4f} acc {match_acc:.3f}; attention loss {attention_loss:.3f}, "
+                    "mass on target found/missing/other {mass_found:.2f}/{mass_missing:.2f}/{mass_other:.2f}"),
+            validate=lambda: f"B validation accuracy {evaluate(m, self.tok, self.val_px, self.val_pairs):.4f}",
+            val_every=a.val_every))
+        self.log(f"B done after {last} steps; validation accuracy "
                  f"{evaluate(m, self.tok, self.val_px, self.val_pairs):.4f}")
 
     # C: everything.
     def stage_c(self) -> None:
         a = self.a
         m = self.model
-        named = (list(m.named_parameters()) + list(self.patch_probe.named_parameters())
-                 + list(self.token_probe.named_parameters()))
-        opt = adamw(named, a.lr_c)
-        steps = a.epochs_c * (len(self.scenes) // a.batch_c)
-        sched = Schedule(a.lr_c, steps, a.minutes_c, warmup=50)
-        params = [p for _, p in named]
-        run = []
-        for step, (epoch, idx) in enumerate(self.batches(a.batch_c, "C")):
-            if sched.over(step):
-                break
-            set_lr(opt, sched(step))
+
+        def step(step: int, idx: list[int]):
             u8, shown, aux, owner = self.views(idx, "C", step)
             img_h = self.vit(pixel_values=to_pixel_values(u8)).last_hidden_state
             ids, mask, kind, fits, said, y = self.captions(idx, "C", step, shown, pairs=a.pairs_c)
@@ -801,17 +838,19 @@ class Trainer:
             l_img, _ = self.patch_probe(img_h, aux, owner, self.objects[idx])
             l_txt, _ = self.token_probe(txt_h, said)
             loss = l_match + a.att_weight * l_att + a.aux_weight * (l_img + l_txt)
-            optimise(opt, loss, params)
-            acc = (logits.argmax(-1) == y).float().mean().item()
-            run.append([l_match.item(), l_att.item(), acc, (l_img + l_txt).item()] + mass)
-            if (step + 1) % 50 == 0:
-                r = np.nanmean(np.array(run), axis=0)
-                run = []
-                self.log(f"C step {step + 1}/{steps} epoch {epoch}: match loss {r[0]:.4f} acc {r[2]:.3f}; "
-                         f"attention loss {r[1]:.3f} (mass {r[4]:.2f}/{r[5]:.2f}/{r[6]:.2f}); probes {r[3]:.3f}; "
-                         f"lr {sched(step):.2e}")
+            return loss, {"match_loss": l_match, "attention_loss": l_att, "match_acc": match_accuracy(logits, y),
+                          "probe_loss": (l_img + l_txt).detach(),
+                          **named(("mass_found", "mass_missing", "mass_other"), mass)}
+
+        last = self.run_stage(StageSpec(
+            tag="C", lr=a.lr_c, epochs=a.epochs_c, batch=a.batch_c, minutes=a.minutes_c, warmup=50,
+            named=(list(m.named_parameters()) + list(self.patch_probe.named_parameters())
+                   + list(self.token_probe.named_parameters())),
+            step=step, log_every=50,
+            report=("match loss {match_loss:.4f} acc {match_acc:.3f}; attention loss {attention_loss:.3f} "
+                    "(mass {mass_found:.2f}/{mass_missing:.2f}/{mass_other:.2f}); probes {probe_loss:.3f}")))
         self.log(f"C validation images: {self.probe_validation()}")
-        self.log(f"C done after {step} steps; validation accuracy "
+        self.log(f"C done after {last} steps; validation accuracy "
                  f"{evaluate(m, self.tok, self.val_px, self.val_pairs):.4f}")
 
     def save(self, out: str) -> None:

@@ -1,4 +1,5 @@
 import Foundation
+import Locking
 
 /// How requests are offered.
 public enum LoadMode: Sendable, Equatable {
@@ -26,7 +27,7 @@ public struct LoadSample: Sendable {
 /// A load generator for `fusion-serve bench`, like Triton's perf_analyzer: closed or open loop
 /// over keep-alive connections, every sample reported to `record` (called under a lock).
 public final class LoadGenerator: @unchecked Sendable {
-    // @unchecked: `record` (not @Sendable: a caller's collector) is only called under `lock`.
+    // @unchecked: `record` (not @Sendable: a caller's collector) is only called under `recording`.
     public struct Configuration: Sendable {
         public var host: String
         public var port: UInt16
@@ -50,7 +51,8 @@ public final class LoadGenerator: @unchecked Sendable {
     }
 
     private let configuration: Configuration
-    private let lock = NSLock()
+    /// Held while `record` runs: samples come from many threads, one at a time.
+    private let recording = Locked(())
     private let record: (LoadSample) -> Void
 
     /// A generator that reports each sample to `record`.
@@ -74,9 +76,7 @@ public final class LoadGenerator: @unchecked Sendable {
     }
 
     private func emit(_ sample: LoadSample) {
-        lock.lock()
-        record(sample)
-        lock.unlock()
+        recording.withLock { _ in record(sample) }
     }
 
     private func sample(sentAt: UInt64, measureFrom: UInt64, _ outcome: Result<BenchResponse, Error>) -> LoadSample {
@@ -166,36 +166,34 @@ public final class LoadGenerator: @unchecked Sendable {
 }
 
 /// Intended send times waiting for a free connection (bounded; oldest dropped when full).
-private final class ArrivalQueue: @unchecked Sendable {
-    // @unchecked: `times` and `finished` are only touched while `condition` is locked.
-    private let condition = NSCondition()
-    private var times: RingBuffer<UInt64>
-    private var finished = false
+private final class ArrivalQueue: Sendable {
+    private struct State {
+        var times: RingBuffer<UInt64>
+        var finished = false
+    }
 
-    init(capacity: Int) { times = RingBuffer(capacity: capacity) }
+    private let state: LockedCondition<State>
+
+    init(capacity: Int) { state = LockedCondition(State(times: RingBuffer(capacity: capacity))) }
 
     /// Adds an arrival; returns the oldest one if it had to be dropped to make room.
     func push(_ time: UInt64) -> UInt64? {
-        condition.lock()
-        defer { condition.unlock() }
-        let dropped = times.isFull ? times.popFirst() : nil
-        times.append(time)
-        condition.signal()
+        let dropped = state.withLock { state in
+            let dropped = state.times.isFull ? state.times.popFirst() : nil
+            state.times.append(time)
+            return dropped
+        }
+        state.signal()
         return dropped
     }
 
     /// The next arrival, waiting for one; nil once finished and empty.
     func pop() -> UInt64? {
-        condition.lock()
-        defer { condition.unlock() }
-        while times.isEmpty && !finished { condition.wait() }
-        return times.popFirst()
+        state.withLock(waitingUntil: { !$0.times.isEmpty || $0.finished }) { state, _ in state.times.popFirst() }
     }
 
     func finish() {
-        condition.lock()
-        finished = true
-        condition.broadcast()
-        condition.unlock()
+        state.withLock { $0.finished = true }
+        state.broadcast()
     }
 }

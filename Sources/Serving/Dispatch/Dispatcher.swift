@@ -1,4 +1,5 @@
 import Foundation
+import Locking
 
 /// Sends batches to worker processes; implemented by the worker pool.
 public protocol BatchTransport: AnyObject, Sendable {
@@ -25,7 +26,7 @@ public struct DispatcherSnapshot: Sendable, Equatable {
 /// transport. All decisions live in `DispatchCore`; this class only adds the lock, the thread
 /// and the real clock.
 public final class Dispatcher: @unchecked Sendable {
-    // @unchecked: `core`, `transport`, `thread` and `stopping` only while `condition` is locked.
+    // @unchecked: `DispatchCore` and its generic parts declare no Sendable; all of it is behind `state`.
     /// Dispatcher settings (validated by the caller).
     public struct Configuration: Sendable {
         public var maxBatch: Int
@@ -47,11 +48,14 @@ public final class Dispatcher: @unchecked Sendable {
         }
     }
 
-    private let condition = NSCondition()
-    private var core: DispatchCore<InferenceJob>
-    private var transport: BatchTransport?
-    private var thread: Thread?
-    private var stopping = false
+    private struct State {
+        var core: DispatchCore<InferenceJob>
+        var transport: BatchTransport?
+        var thread: Thread?
+        var stopping = false
+    }
+
+    private let state: LockedCondition<State>
     private let onBatchSent: @Sendable (_ size: Int, _ worker: Int) -> Void
     private let onRetry: @Sendable (_ requests: Int) -> Void
 
@@ -61,30 +65,28 @@ public final class Dispatcher: @unchecked Sendable {
                 onBatchSent: @escaping @Sendable (_ size: Int, _ worker: Int) -> Void = { _, _ in },
                 onRetry: @escaping @Sendable (_ requests: Int) -> Void = { _ in }) {
         self.onRetry = onRetry
-        core = DispatchCore(queueCapacity: configuration.maxQueue, maxBatch: configuration.maxBatch,
-                            maxDelay: configuration.maxDelayNanos, policy: configuration.policy,
-                            workerCount: configuration.workerCount,
-                            maxBatchesPerWorker: configuration.maxBatchesPerWorker)
+        state = LockedCondition(State(core: DispatchCore(queueCapacity: configuration.maxQueue, maxBatch: configuration.maxBatch,
+                                                         maxDelay: configuration.maxDelayNanos, policy: configuration.policy,
+                                                         workerCount: configuration.workerCount,
+                                                         maxBatchesPerWorker: configuration.maxBatchesPerWorker)))
         self.onBatchSent = onBatchSent
     }
 
     /// Starts the dispatching thread.
     public func start(transport: BatchTransport) {
-        condition.lock()
-        self.transport = transport
         let thread = Thread { [weak self] in self?.loop() }
         thread.name = "dispatcher"
-        self.thread = thread
-        condition.unlock()
+        state.withLock { state in
+            state.transport = transport
+            state.thread = thread
+        }
         thread.start()
     }
 
     /// Offers a request; `accepted` means its completion will be called exactly once.
     public func submit(_ job: InferenceJob) -> SubmitOutcome {
-        condition.lock()
-        defer { condition.unlock() }
-        let outcome = core.submit(job, now: Monotonic.now(), deadline: job.deadline)
-        if outcome == .accepted { condition.broadcast() }
+        let outcome = state.withLock { $0.core.submit(job, now: Monotonic.now(), deadline: job.deadline) }
+        if outcome == .accepted { state.broadcast() }
         return outcome
     }
 
@@ -112,27 +114,21 @@ public final class Dispatcher: @unchecked Sendable {
     }
 
     private func complete(batchID: UInt64, worker: Int, inferenceNanos: UInt64) -> DispatchedBatch<InferenceJob>? {
-        condition.lock()
-        defer { condition.unlock() }
-        let batch = core.complete(batchID: batchID, worker: worker, inferenceNanos: inferenceNanos)
-        condition.broadcast()
+        let batch = state.withLock { $0.core.complete(batchID: batchID, worker: worker, inferenceNanos: inferenceNanos) }
+        state.broadcast()
         return batch
     }
 
     /// A worker finished its handshake and can take batches.
     public func workerReady(_ worker: Int) {
-        condition.lock()
-        core.workerReady(worker)
-        condition.broadcast()
-        condition.unlock()
+        state.withLock { $0.core.workerReady(worker) }
+        state.broadcast()
     }
 
     /// A worker died or stopped; what it held is retried once elsewhere.
     public func workerLost(_ worker: Int, reason: String) {
-        condition.lock()
-        let (retried, failed) = core.workerLost(worker)
-        condition.broadcast()
-        condition.unlock()
+        let (retried, failed) = state.withLock { $0.core.workerLost(worker) }
+        state.broadcast()
         if retried > 0 { onRetry(retried) }
         for request in failed { request.job.finish(.failure(.workerFailed(reason))) }
     }
@@ -142,88 +138,73 @@ public final class Dispatcher: @unchecked Sendable {
     /// serves it).
     public func batchesLost(_ batchIDs: [UInt64], worker: Int, reason: String) {
         guard !batchIDs.isEmpty else { return }
-        condition.lock()
-        let (retried, failed) = core.batchesLost(batchIDs, worker: worker)
-        condition.broadcast()
-        condition.unlock()
+        let (retried, failed) = state.withLock { $0.core.batchesLost(batchIDs, worker: worker) }
+        state.broadcast()
         if retried > 0 { onRetry(retried) }
         for request in failed { request.job.finish(.failure(.workerFailed(reason))) }
     }
 
     /// Sets whether new requests are taken (the worker pool says `.unavailable` when it gives up).
     public func setAdmission(_ admission: Admission) {
-        condition.lock()
-        if core.admission != .draining { core.admission = admission }
-        condition.unlock()
+        state.withLock { state in
+            if state.core.admission != .draining { state.core.admission = admission }
+        }
     }
 
     /// Stops taking requests; everything accepted still runs.
     public func beginDrain() {
-        condition.lock()
-        core.admission = .draining
-        condition.broadcast()
-        condition.unlock()
+        state.withLock { $0.core.admission = .draining }
+        state.broadcast()
     }
 
     /// Waits until nothing is queued or running, or until `timeoutNanos` passed; true if idle.
     public func waitUntilIdle(timeoutNanos: UInt64) -> Bool {
-        let deadline = Monotonic.now() &+ timeoutNanos
-        condition.lock()
-        defer { condition.unlock() }
-        while !core.isIdle {
-            let now = Monotonic.now()
-            guard now < deadline else { return false }
-            _ = condition.wait(until: Date(timeIntervalSinceNow: Double(deadline - now) / 1e9))
-        }
-        return true
+        state.wait(until: { $0.core.isIdle }, timeout: .nanoseconds(Int64(clamping: timeoutNanos)))
     }
 
     /// Stops the thread; whatever is still queued or running is answered `shuttingDown`.
     public func stop() {
-        condition.lock()
-        stopping = true
-        core.admission = .draining
-        let abandoned = core.removeAllWaiting() + core.removeAllOutstanding()
-        condition.broadcast()
-        condition.unlock()
+        let abandoned = state.withLock { state in
+            state.stopping = true
+            state.core.admission = .draining
+            return state.core.removeAllWaiting() + state.core.removeAllOutstanding()
+        }
+        state.broadcast()
         for request in abandoned { request.job.finish(.failure(.shuttingDown)) }
     }
 
     /// The current state, for health checks and metrics.
     public var snapshot: DispatcherSnapshot {
-        condition.lock()
-        defer { condition.unlock() }
-        return DispatcherSnapshot(admission: core.admission, queueDepth: core.queue.count,
-                                  queueCapacity: core.queue.capacity, readyWorkers: core.router.readyCount,
-                                  totalWorkers: core.router.workers.count,
-                                  inFlightPerWorker: core.inFlightPerWorker)
+        state.withLock { state in
+            DispatcherSnapshot(admission: state.core.admission, queueDepth: state.core.queue.count,
+                               queueCapacity: state.core.queue.capacity, readyWorkers: state.core.router.readyCount,
+                               totalWorkers: state.core.router.workers.count,
+                               inFlightPerWorker: state.core.inFlightPerWorker)
+        }
     }
 
     private func loop() {
-        condition.lock()
-        while !stopping {
-            let now = Monotonic.now()
-            let step = core.step(now: now, isCancelled: { $0.isCancelled })
-            if step.sends.isEmpty && step.expired.isEmpty && step.cancelled.isEmpty {
-                if let wake = step.wakeAt {
-                    let seconds = wake > now ? Double(wake - now) / 1e9 : 0
-                    _ = condition.wait(until: Date(timeIntervalSinceNow: seconds))
-                } else {
-                    condition.wait()
+        while true {
+            // Under the lock: the next step, or a wait for a change (or for the step's wake-up
+            // time) and another try.
+            let next = state.withLock(repeating: { state -> ConditionStep<(DispatchStep<InferenceJob>, BatchTransport?)?> in
+                guard !state.stopping else { return .done(nil) }
+                let now = Monotonic.now()
+                let step = state.core.step(now: now, isCancelled: { $0.isCancelled })
+                if step.sends.isEmpty && step.expired.isEmpty && step.cancelled.isEmpty {
+                    guard let wake = step.wakeAt else { return .wait(until: nil) }
+                    return .wait(until: ContinuousClock.now + .nanoseconds(Int64(clamping: wake > now ? wake - now : 0)))
                 }
-                continue
-            }
-            let transport = self.transport
-            if core.isIdle { condition.broadcast() }
-            condition.unlock()
+                if state.core.isIdle { self.state.broadcast() }
+                return .done((step, state.transport))
+            })
+            guard let (step, transport) = next else { return }
             for request in step.expired { request.job.finish(.failure(.deadlineExceeded)) }
             for request in step.cancelled { request.job.finish(.failure(.cancelled)) }
             for batch in step.sends {
                 onBatchSent(batch.requests.count, batch.worker)
                 transport?.send(batchID: batch.id, payloads: batch.requests.map(\.job.payload), to: batch.worker)
             }
-            condition.lock()
         }
-        condition.unlock()
     }
 }

@@ -54,3 +54,5 @@ struct RingBuffer<Element> {
         (0..<count).compactMap { storage[(head + $0) % capacity] }
     }
 }
+
+extension RingBuffer: Sendable where Element: Sendable {}

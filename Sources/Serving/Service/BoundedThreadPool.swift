@@ -1,4 +1,5 @@
 import Foundation
+import Locking
 
 #if canImport(Glibc)
 import Glibc
@@ -6,12 +7,14 @@ import Glibc
 
 /// A fixed set of threads taking work from a bounded queue; `submit` refuses instead of
 /// growing. The HTTP event loop hands preprocessing here so it never decodes an image itself.
-public final class BoundedThreadPool: @unchecked Sendable {
-    // @unchecked: `queue`, `stopped` and `busy` are only touched while `condition` is locked.
-    private let condition = NSCondition()
-    private var queue: RingBuffer<@Sendable () -> Void>
-    private var stopped = false
-    private var busy = 0
+public final class BoundedThreadPool: Sendable {
+    private struct State {
+        var queue: RingBuffer<@Sendable () -> Void>
+        var stopped = false
+        var busy = 0
+    }
+
+    private let state: LockedCondition<State>
     public let threadCount: Int
 
     /// Starts `threads` threads named `name-i`; at most `queueCapacity` tasks may wait.
@@ -19,7 +22,7 @@ public final class BoundedThreadPool: @unchecked Sendable {
     /// their work yields the CPU to everything else in the process.
     public init(name: String, threads: Int, queueCapacity: Int, niceness: Int32 = 0) {
         threadCount = max(1, threads)
-        queue = RingBuffer(capacity: max(1, queueCapacity))
+        state = LockedCondition(State(queue: RingBuffer(capacity: max(1, queueCapacity))))
         for i in 0..<threadCount {
             let thread = Thread { [self] in
                 // `who` 0 is the calling thread on Linux. Raising one's own nice value needs no
@@ -34,49 +37,37 @@ public final class BoundedThreadPool: @unchecked Sendable {
 
     /// Queues `task`; false if the queue is full or the pool stopped.
     public func submit(_ task: @escaping @Sendable () -> Void) -> Bool {
-        condition.lock()
-        defer { condition.unlock() }
-        guard !stopped, queue.append(task) else { return false }
-        condition.signal()
-        return true
+        let queued = state.withLock { state in !state.stopped && state.queue.append(task) }
+        if queued { state.signal() }
+        return queued
     }
 
     /// Tasks waiting (not yet running).
     public var waiting: Int {
-        condition.lock()
-        defer { condition.unlock() }
-        return queue.count
+        state.withLock { $0.queue.count }
     }
 
     /// Tasks waiting plus tasks running.
     public var load: Int {
-        condition.lock()
-        defer { condition.unlock() }
-        return queue.count + busy
+        state.withLock { $0.queue.count + $0.busy }
     }
 
     /// Lets the threads finish the queued tasks and exit.
     public func stop() {
-        condition.lock()
-        stopped = true
-        condition.broadcast()
-        condition.unlock()
+        state.withLock { $0.stopped = true }
+        state.broadcast()
     }
 
     private func work() {
         while true {
-            condition.lock()
-            while queue.isEmpty && !stopped { condition.wait() }
-            guard let task = queue.popFirst() else {
-                condition.unlock()
-                return
+            let next = state.withLock(waitingUntil: { !$0.queue.isEmpty || $0.stopped }) { state, _ in
+                let task = state.queue.popFirst()
+                if task != nil { state.busy += 1 }
+                return task
             }
-            busy += 1
-            condition.unlock()
+            guard let task = next else { return }
             task()
-            condition.lock()
-            busy -= 1
-            condition.unlock()
+            state.withLock { $0.busy -= 1 }
         }
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import HTTP
+import Locking
 import Logging
 import Model
 import POSIX
@@ -272,8 +273,7 @@ public final class FusionServer {
 /// Sends `READY=1` once the first start of every worker is over with at least one ready, and
 /// `WATCHDOG=1` while healthy: at least one worker ready, not draining, and the HTTP event loop
 /// went round recently (it wakes at least once a second even when idle).
-final class LifecycleWatcher: @unchecked Sendable {
-    // @unchecked: `stopped` is only touched while `condition` is locked; the rest is immutable.
+final class LifecycleWatcher: Sendable {
     private let dispatcher: Dispatcher
     private let pool: WorkerPool
     private let service: InferenceService
@@ -281,8 +281,7 @@ final class LifecycleWatcher: @unchecked Sendable {
     private let logger: Logger
     /// When the HTTP event loop last went round (monotonic ns), 0 before it starts.
     private let loopTurn: @Sendable () -> Int64
-    private let condition = NSCondition()
-    private var stopped = false
+    private let stopped = LockedCondition(false)
 
     init(dispatcher: Dispatcher, pool: WorkerPool, service: InferenceService, hooks: LifecycleHooks, logger: Logger,
          loopTurn: @escaping @Sendable () -> Int64) {
@@ -301,22 +300,16 @@ final class LifecycleWatcher: @unchecked Sendable {
     }
 
     func stop() {
-        condition.lock()
-        stopped = true
-        condition.broadcast()
-        condition.unlock()
+        stopped.withLock { $0 = true }
+        stopped.broadcast()
     }
 
     private func loop() {
         var announcedReady = false
         var lastWatchdog: UInt64 = 0
-        let tick = 0.05
+        let tick = Duration.milliseconds(50)
         while true {
-            condition.lock()
-            if !stopped { _ = condition.wait(until: Date(timeIntervalSinceNow: tick)) }
-            let done = stopped
-            condition.unlock()
-            if done { return }
+            if stopped.wait(until: { $0 }, timeout: tick) { return }
             let workers = pool.status
             let ready = workers.filter { $0.state == .ready }.count
             if !announcedReady, ready > 0, !workers.contains(where: { $0.state == .starting && $0.restarts == 0 }) {

@@ -1,5 +1,6 @@
 import Foundation
 import HTTP
+import Locking
 import Logging
 
 /// A swift-log handler writing one JSON object per line to standard error
@@ -8,7 +9,8 @@ public struct JSONLogHandler: LogHandler {
     public var logLevel: Logger.Level = .info
     public var metadata: Logger.Metadata = [:]
     private let label: String
-    private static let lock = NSLock()
+    /// One line at a time on standard error, whichever thread logs.
+    private static let writing = Locked(())
 
     /// A handler for `label`.
     public init(label: String) { self.label = label }
@@ -36,9 +38,7 @@ public struct JSONLogHandler: LogHandler {
             }
         }
         let line = "{" + fields.map { "\(JSONText.quoted($0.0)):\($0.1)" }.joined(separator: ",") + "}\n"
-        Self.lock.lock()
-        FileHandle.standardError.write(Data(line.utf8))
-        Self.lock.unlock()
+        Self.writing.withLock { _ in FileHandle.standardError.write(Data(line.utf8)) }
     }
 
     /// Metadata the service logs as text that is a number by nature: written as JSON numbers

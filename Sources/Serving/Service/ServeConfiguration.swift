@@ -75,11 +75,53 @@ public struct ServeConfiguration: Sendable, Equatable {
     /// The defaults.
     public init() {}
 
-    /// One setting: its flag, its environment variable, and how to apply a text value.
+    /// One setting: its flag, its environment variable, its help and how to apply a text value.
+    /// The `serve` command takes its options' help from here (`help(flag:)`).
     struct Setting: Sendable {
+        /// How `--help` states the default.
+        enum Default: Sendable {
+            /// The value of a default `ServeConfiguration`, as text (true by construction).
+            case value(@Sendable (ServeConfiguration) -> String)
+            /// In words: a default worked out at start-up.
+            case described(String)
+            /// None to state (an optional setting, or a switch).
+            case none
+        }
+
         let flag: String
         let variable: String
+        /// What it does: `--help` adds the variable, the default and the note.
+        let summary: String
+        let defaultValue: Default
+        let note: String?
+        /// A flag without a value (`--auth-metrics`): the variable is set to `true`.
+        let isSwitch: Bool
         let apply: @Sendable (inout ServeConfiguration, String) throws(ConfigurationError) -> Void
+
+        init(flag: String, variable: String, help summary: String, default defaultValue: Default = .none,
+             note: String? = nil, isSwitch: Bool = false,
+             apply: @escaping @Sendable (inout ServeConfiguration, String) throws(ConfigurationError) -> Void) {
+            self.flag = flag
+            self.variable = variable
+            self.summary = summary
+            self.defaultValue = defaultValue
+            self.note = note
+            self.isSwitch = isSwitch
+            self.apply = apply
+        }
+
+        /// "Summary (FUSION_X; default V; note)." — the deploy test reads the default from it.
+        var help: String {
+            if isSwitch { return "\(summary) (\(variable)=true)." }
+            var parts = [variable]
+            switch defaultValue {
+            case .value(let text): parts.append("default \(text(ServeConfiguration()))")
+            case .described(let words): parts.append("default \(words)")
+            case .none: break
+            }
+            if let note { parts.append(note) }
+            return "\(summary) (\(parts.joined(separator: "; ")))."
+        }
     }
 
     static func integer(_ text: String, flag: String, in range: ClosedRange<Int>) throws(ConfigurationError) -> Int {
@@ -98,116 +140,174 @@ public struct ServeConfiguration: Sendable, Equatable {
     }
 
     static let settings: [Setting] = [
-        Setting(flag: "--host", variable: "FUSION_HOST") { config, text throws(ConfigurationError) in
+        Setting(flag: "--host", variable: "FUSION_HOST",
+                help: "Address to listen on",
+                default: .value { $0.host }) { config, text throws(ConfigurationError) in
             guard !text.isEmpty, !text.contains(where: { $0 == " " || $0 == "/" }) else {
                 throw ConfigurationError(flag: "--host", message: "expected an IP address or host name, got \"\(text)\"")
             }
             config.host = text
         },
-        Setting(flag: "--port", variable: "FUSION_PORT") { config, text throws(ConfigurationError) in
+        Setting(flag: "--port", variable: "FUSION_PORT",
+                help: "TCP port, 0 for any free port",
+                default: .value { "\($0.port)" }) { config, text throws(ConfigurationError) in
             config.port = UInt16(try integer(text, flag: "--port", in: 0...65535))
         },
-        Setting(flag: "--model", variable: "FUSION_MODEL") { config, text throws(ConfigurationError) in
+        Setting(flag: "--model", variable: "FUSION_MODEL",
+                help: "Model directory",
+                default: .value { $0.modelDirectory }) { config, text throws(ConfigurationError) in
             guard !text.isEmpty else { throw ConfigurationError(flag: "--model", message: "expected a model directory") }
             config.modelDirectory = text
         },
-        Setting(flag: "--precision", variable: "FUSION_PRECISION") { config, text throws(ConfigurationError) in
+        Setting(flag: "--precision", variable: "FUSION_PRECISION",
+                help: "Arithmetic of the model's encoder blocks: fp32, or int8 for dynamic quantization",
+                default: .value { $0.precision.rawValue }) { config, text throws(ConfigurationError) in
             guard let precision = Precision(rawValue: text) else {
                 throw ConfigurationError(flag: "--precision", message: "expected one of \(Precision.names), got \"\(text)\"")
             }
             config.precision = precision
         },
-        Setting(flag: "--workers", variable: "FUSION_WORKERS") { config, text throws(ConfigurationError) in
+        Setting(flag: "--workers", variable: "FUSION_WORKERS",
+                help: "Worker processes",
+                default: .described("allowed CPUs minus one, at least 1")) { config, text throws(ConfigurationError) in
             config.workers = try integer(text, flag: "--workers", in: 1...256)
         },
-        Setting(flag: "--cpu-sets", variable: "FUSION_CPU_SETS") { config, text throws(ConfigurationError) in
+        Setting(flag: "--cpu-sets", variable: "FUSION_CPU_SETS",
+                help: "CPU set per worker, e.g. \"0-3;4-7\"",
+                default: .described("one allowed CPU each")) { config, text throws(ConfigurationError) in
             do {
                 config.cpuSets = try CPUSet.parseList(text)
             } catch {
                 throw ConfigurationError(flag: "--cpu-sets", message: "\(error)")
             }
         },
-        Setting(flag: "--max-batch", variable: "FUSION_MAX_BATCH") { config, text throws(ConfigurationError) in
+        Setting(flag: "--max-batch", variable: "FUSION_MAX_BATCH",
+                help: "Largest batch",
+                default: .value { "\($0.maxBatch)" }) { config, text throws(ConfigurationError) in
             config.maxBatch = try integer(text, flag: "--max-batch", in: 1...256)
         },
-        Setting(flag: "--max-delay-ms", variable: "FUSION_MAX_DELAY_MS") { config, text throws(ConfigurationError) in
+        Setting(flag: "--max-delay-ms", variable: "FUSION_MAX_DELAY_MS",
+                help: "Longest extra wait, once a worker is free, for a batch of requests that queued while every worker was busy to fill; a request that finds a worker idle never waits",
+                default: .value { "\($0.maxDelayMilliseconds)" }) { config, text throws(ConfigurationError) in
             config.maxDelayMilliseconds = try integer(text, flag: "--max-delay-ms", in: 0...10_000)
         },
-        Setting(flag: "--max-queue", variable: "FUSION_MAX_QUEUE") { config, text throws(ConfigurationError) in
+        Setting(flag: "--max-queue", variable: "FUSION_MAX_QUEUE",
+                help: "Queued requests before 503",
+                default: .value { "\($0.maxQueue)" }) { config, text throws(ConfigurationError) in
             config.maxQueue = try integer(text, flag: "--max-queue", in: 1...100_000)
         },
-        Setting(flag: "--max-request-items", variable: "FUSION_MAX_REQUEST_ITEMS") { config, text throws(ConfigurationError) in
+        Setting(flag: "--max-request-items", variable: "FUSION_MAX_REQUEST_ITEMS",
+                help: "Items (batch dimension N) one POST /v2/models/{name}/infer request may hold; each joins the dynamic batcher on its own",
+                default: .value { "\($0.maxRequestItems)" }) { config, text throws(ConfigurationError) in
             config.maxRequestItems = try integer(text, flag: "--max-request-items", in: 1...4096)
         },
-        Setting(flag: "--router", variable: "FUSION_ROUTER") { config, text throws(ConfigurationError) in
+        Setting(flag: "--router", variable: "FUSION_ROUTER",
+                help: "least-loaded, round-robin or pull",
+                default: .value { $0.router.rawValue }) { config, text throws(ConfigurationError) in
             guard let policy = RoutingPolicy(rawValue: text) else {
                 throw ConfigurationError(flag: "--router", message: "expected one of \(RoutingPolicy.allCases.map(\.rawValue).joined(separator: ", ")), got \"\(text)\"")
             }
             config.router = policy
         },
-        Setting(flag: "--request-timeout-ms", variable: "FUSION_REQUEST_TIMEOUT_MS") { config, text throws(ConfigurationError) in
+        Setting(flag: "--request-timeout-ms", variable: "FUSION_REQUEST_TIMEOUT_MS",
+                help: "Deadline for a request to start running",
+                default: .value { "\($0.requestTimeoutMilliseconds)" }) { config, text throws(ConfigurationError) in
             config.requestTimeoutMilliseconds = try integer(text, flag: "--request-timeout-ms", in: 1...3_600_000)
         },
-        Setting(flag: "--drain-timeout-s", variable: "FUSION_DRAIN_TIMEOUT_S") { config, text throws(ConfigurationError) in
+        Setting(flag: "--drain-timeout-s", variable: "FUSION_DRAIN_TIMEOUT_S",
+                help: "Time allowed to finish accepted requests after SIGTERM",
+                default: .value { "\($0.drainTimeoutSeconds)" }) { config, text throws(ConfigurationError) in
             config.drainTimeoutSeconds = try integer(text, flag: "--drain-timeout-s", in: 0...3600)
         },
-        Setting(flag: "--worker-timeout-s", variable: "FUSION_WORKER_TIMEOUT_S") { config, text throws(ConfigurationError) in
+        Setting(flag: "--worker-timeout-s", variable: "FUSION_WORKER_TIMEOUT_S",
+                help: "A worker that takes longer than this for one batch, or to become ready after its start, is killed and restarted; its batch is retried elsewhere",
+                default: .value { "\($0.workerTimeoutSeconds)" }) { config, text throws(ConfigurationError) in
             config.workerTimeoutSeconds = try integer(text, flag: "--worker-timeout-s", in: 1...86_400)
         },
-        Setting(flag: "--worker-stall-ms", variable: "FUSION_WORKER_STALL_MS") { config, text throws(ConfigurationError) in
+        Setting(flag: "--worker-stall-ms", variable: "FUSION_WORKER_STALL_MS",
+                help: "A worker holding a batch longer than this and 10x its recent p99 batch time counts as stalled: /healthz answers 503 while no worker is healthy",
+                default: .value { "\($0.workerStallMilliseconds)" }) { config, text throws(ConfigurationError) in
             config.workerStallMilliseconds = try integer(text, flag: "--worker-stall-ms", in: 100...3_600_000)
         },
-        Setting(flag: "--max-body-bytes", variable: "FUSION_MAX_BODY_BYTES") { config, text throws(ConfigurationError) in
+        Setting(flag: "--max-body-bytes", variable: "FUSION_MAX_BODY_BYTES",
+                help: "Largest request body",
+                default: .value { "\($0.maxBodyBytes)" }) { config, text throws(ConfigurationError) in
             config.maxBodyBytes = try integer(text, flag: "--max-body-bytes", in: 1024...(1 << 30))
         },
-        Setting(flag: "--max-image-pixels", variable: "FUSION_MAX_IMAGE_PIXELS") { config, text throws(ConfigurationError) in
+        Setting(flag: "--max-image-pixels", variable: "FUSION_MAX_IMAGE_PIXELS",
+                help: "Images declaring more pixels (4096x4096 by default) are refused with 422 before decoding",
+                default: .value { "\($0.maxImagePixels)" }) { config, text throws(ConfigurationError) in
             config.maxImagePixels = try integer(text, flag: "--max-image-pixels", in: 1...100_000_000)
         },
-        Setting(flag: "--large-image-pixels", variable: "FUSION_LARGE_IMAGE_PIXELS") { config, text throws(ConfigurationError) in
+        Setting(flag: "--large-image-pixels", variable: "FUSION_LARGE_IMAGE_PIXELS",
+                help: "Images declaring more pixels decode one at a time in a low-priority lane, so they cannot starve small requests; 2048x2048 by default",
+                default: .value { "\($0.largeImagePixels)" }) { config, text throws(ConfigurationError) in
             config.largeImagePixels = try integer(text, flag: "--large-image-pixels", in: 1...100_000_000)
         },
-        Setting(flag: "--max-connections", variable: "FUSION_MAX_CONNECTIONS") { config, text throws(ConfigurationError) in
+        Setting(flag: "--max-connections", variable: "FUSION_MAX_CONNECTIONS",
+                help: "Open connections at most",
+                default: .value { "\($0.maxConnections)" }) { config, text throws(ConfigurationError) in
             config.maxConnections = try integer(text, flag: "--max-connections", in: 1...1_000_000)
         },
-        Setting(flag: "--max-connections-per-ip", variable: "FUSION_MAX_CONNECTIONS_PER_IP") { config, text throws(ConfigurationError) in
+        Setting(flag: "--max-connections-per-ip", variable: "FUSION_MAX_CONNECTIONS_PER_IP",
+                help: "Open connections per client address at most; 0 is no limit, the default because behind a proxy all clients share its address",
+                default: .value { "\($0.maxConnectionsPerIP ?? 0)" }) { config, text throws(ConfigurationError) in
             let value = try integer(text, flag: "--max-connections-per-ip", in: 0...1_000_000)
             config.maxConnectionsPerIP = value == 0 ? nil : value
         },
-        Setting(flag: "--max-buffered-bytes", variable: "FUSION_MAX_BUFFERED_BYTES") { config, text throws(ConfigurationError) in
+        Setting(flag: "--max-buffered-bytes", variable: "FUSION_MAX_BUFFERED_BYTES",
+                help: "Request body bytes held at once over all connections; a body beyond it gets 503",
+                default: .described("1/8 of RAM or the cgroup limit, at least 4x --max-body-bytes")) { config, text throws(ConfigurationError) in
             config.maxBufferedBytes = try integer(text, flag: "--max-buffered-bytes", in: 1024...(1 << 50))
         },
-        Setting(flag: "--min-body-rate", variable: "FUSION_MIN_BODY_RATE") { config, text throws(ConfigurationError) in
+        Setting(flag: "--min-body-rate", variable: "FUSION_MIN_BODY_RATE",
+                help: "Slowest body upload in bytes/s: a body must arrive within the client timeout plus 1 s per this many bytes",
+                default: .value { "\($0.minBodyRate)" }) { config, text throws(ConfigurationError) in
             config.minBodyRate = try integer(text, flag: "--min-body-rate", in: 1...(1 << 30))
         },
-        Setting(flag: "--tls-cert", variable: "FUSION_TLS_CERT") { config, text throws(ConfigurationError) in
+        Setting(flag: "--tls-cert", variable: "FUSION_TLS_CERT",
+                help: "Serve HTTPS: PEM certificate, chain allowed",
+                note: "needs --tls-key; SIGHUP reloads it") { config, text throws(ConfigurationError) in
             config.tlsCertificate = try path(text, flag: "--tls-cert")
         },
-        Setting(flag: "--tls-key", variable: "FUSION_TLS_KEY") { config, text throws(ConfigurationError) in
+        Setting(flag: "--tls-key", variable: "FUSION_TLS_KEY",
+                help: "PEM private key of --tls-cert") { config, text throws(ConfigurationError) in
             config.tlsKey = try path(text, flag: "--tls-key")
         },
-        Setting(flag: "--tls-client-ca", variable: "FUSION_TLS_CLIENT_CA") { config, text throws(ConfigurationError) in
+        Setting(flag: "--tls-client-ca", variable: "FUSION_TLS_CLIENT_CA",
+                help: "Mutual TLS: require client certificates signed by this PEM CA") { config, text throws(ConfigurationError) in
             config.tlsClientCA = try path(text, flag: "--tls-client-ca")
         },
-        Setting(flag: "--auth-token-file", variable: "FUSION_AUTH_TOKEN_FILE") { config, text throws(ConfigurationError) in
+        Setting(flag: "--auth-token-file", variable: "FUSION_AUTH_TOKEN_FILE",
+                help: "Bearer tokens, one per line, # comments: every route but /livez, /healthz, /v2/health/* and /metrics needs one",
+                note: "SIGHUP reloads it") { config, text throws(ConfigurationError) in
             config.authTokenFile = try path(text, flag: "--auth-token-file")
         },
-        Setting(flag: "--auth-metrics", variable: "FUSION_AUTH_METRICS") { config, text throws(ConfigurationError) in
+        Setting(flag: "--auth-metrics", variable: "FUSION_AUTH_METRICS",
+                help: "/metrics needs a bearer token too",
+                isSwitch: true) { config, text throws(ConfigurationError) in
             switch text.lowercased() {
             case "1", "true", "yes", "on": config.authMetrics = true
             case "0", "false", "no", "off": config.authMetrics = false
             default: throw ConfigurationError(flag: "--auth-metrics", message: "expected true or false, got \"\(text)\"")
             }
         },
-        Setting(flag: "--client-timeout-ms", variable: "FUSION_CLIENT_TIMEOUT_MS") { config, text throws(ConfigurationError) in
+        Setting(flag: "--client-timeout-ms", variable: "FUSION_CLIENT_TIMEOUT_MS",
+                help: "Time a client may take to send its headers, then its body",
+                default: .value { "\($0.clientTimeoutMilliseconds)" }) { config, text throws(ConfigurationError) in
             config.clientTimeoutMilliseconds = try integer(text, flag: "--client-timeout-ms", in: 100...600_000)
         },
-        Setting(flag: "--log-format", variable: "FUSION_LOG_FORMAT") { config, text throws(ConfigurationError) in
+        Setting(flag: "--log-format", variable: "FUSION_LOG_FORMAT",
+                help: "plain or json",
+                default: .value { $0.logFormat.rawValue }) { config, text throws(ConfigurationError) in
             guard let format = LogFormat(rawValue: text) else {
                 throw ConfigurationError(flag: "--log-format", message: "expected plain or json, got \"\(text)\"")
             }
             config.logFormat = format
         },
-        Setting(flag: "--log-level", variable: "FUSION_LOG_LEVEL") { config, text throws(ConfigurationError) in
+        Setting(flag: "--log-level", variable: "FUSION_LOG_LEVEL",
+                help: "trace, debug, info, notice, warning, error or critical",
+                default: .value { $0.logLevel }, note: "debug adds probe requests") { config, text throws(ConfigurationError) in
             let levels = ["trace", "debug", "info", "notice", "warning", "error", "critical"]
             guard levels.contains(text) else {
                 throw ConfigurationError(flag: "--log-level", message: "expected one of \(levels.joined(separator: ", ")), got \"\(text)\"")
@@ -219,6 +319,15 @@ public struct ServeConfiguration: Sendable, Equatable {
     /// Every flag with its environment variable, for help texts and docs.
     public static var flagsAndVariables: [(flag: String, variable: String)] {
         settings.map { ($0.flag, $0.variable) }
+    }
+
+    /// The `--help` text of `flag` (e.g. `"--port"`): "what it does (FUSION_X; default V)."
+    /// A flag without a setting is a programming error.
+    public static func help(flag: String) -> String {
+        guard let setting = settings.first(where: { $0.flag == flag }) else {
+            preconditionFailure("\(flag) is not a serve setting")
+        }
+        return setting.help
     }
 
     /// Resolves settings: a flag's value (keyed by flag, e.g. `"--port"`) wins over its

@@ -1,4 +1,5 @@
 import Foundation
+import Locking
 import Logging
 import POSIX
 
@@ -37,8 +38,7 @@ public struct WorkerStatus: Sendable, Equatable {
 /// ends, then restart with backoff) and a writer thread (encodes batches and writes them, so
 /// the dispatcher never blocks on a socket). A worker that dies is reported to the dispatcher,
 /// which re-sends the batches it held once to another worker.
-public final class WorkerPool: BatchTransport, @unchecked Sendable {
-    // @unchecked: `stopping` and `runningSupervisors` are only touched while `lock` is held.
+public final class WorkerPool: BatchTransport, Sendable {
     /// Pool settings.
     public struct Configuration: Sendable {
         /// The `fusion-serve` binary to run as `worker`.
@@ -83,9 +83,12 @@ public final class WorkerPool: BatchTransport, @unchecked Sendable {
     private let dispatcher: Dispatcher
     private let logger: Logger
     private let slots: [WorkerSlot]
-    private let lock = NSCondition()
-    private var stopping = false
-    private var runningSupervisors = 0
+    private struct State {
+        var stopping = false
+        var runningSupervisors = 0
+    }
+
+    private let state = LockedCondition(State())
 
     private let onBatchAnswered: @Sendable (_ worker: Int, _ inferenceNanos: UInt64) -> Void
 
@@ -118,19 +121,14 @@ public final class WorkerPool: BatchTransport, @unchecked Sendable {
 
     /// A supervisor thread's last step: `stop` waits for `runningSupervisors` to reach 0.
     private func supervisorEnded() {
-        lock.lock()
-        runningSupervisors -= 1
-        lock.broadcast()
-        lock.unlock()
+        state.withLock { $0.runningSupervisors -= 1 }
+        state.broadcast()
     }
 
     /// A supervising thread for `slot` while it is in `generation`; with `handedOver`, it starts
     /// by serving that (already ready) process instead of spawning one.
-    /// `lockHeld`: the caller holds `lock` (it is not recursive).
-    private func startSupervisor(_ slot: WorkerSlot, generation: Int, handedOver: StartedWorker?, lockHeld: Bool = false) {
-        if !lockHeld { lock.lock() }
-        runningSupervisors += 1
-        if !lockHeld { lock.unlock() }
+    private func startSupervisor(_ slot: WorkerSlot, generation: Int, handedOver: StartedWorker?) {
+        state.withLock { $0.runningSupervisors += 1 }
         let supervisor = Thread { [self] in
             supervise(slot, generation: generation, handedOver: handedOver)
             supervisorEnded()
@@ -159,36 +157,23 @@ public final class WorkerPool: BatchTransport, @unchecked Sendable {
     /// Asks every worker to exit, waits up to `graceNanos`, then kills what is left.
     /// Returns when every worker process has been reaped.
     public func shutdown(graceNanos: UInt64) {
-        lock.lock()
-        stopping = true
-        lock.broadcast()
-        lock.unlock()
+        state.withLock { $0.stopping = true }
+        state.broadcast()
         for slot in slots { slot.beginShutdown() }
-        let deadline = Monotonic.now() &+ graceNanos
-        lock.lock()
-        while runningSupervisors > 0, Monotonic.now() < deadline {
-            _ = lock.wait(until: Date(timeIntervalSinceNow: 0.05))
-        }
-        lock.unlock()
+        let deadline = ContinuousClock.now + .nanoseconds(Int64(clamping: graceNanos))
+        _ = state.wait(until: { $0.runningSupervisors == 0 }, deadline: deadline)
         for slot in slots { slot.kill() }
-        lock.lock()
-        while runningSupervisors > 0 { _ = lock.wait(until: Date(timeIntervalSinceNow: 0.05)) }
-        lock.unlock()
+        _ = state.wait(until: { $0.runningSupervisors == 0 })
         for slot in slots { slot.closeOutbox() }
     }
 
     private var isStopping: Bool {
-        lock.lock()
-        defer { lock.unlock() }
-        return stopping
+        state.withLock { $0.stopping }
     }
 
     /// Sleeps for `nanos` unless the pool starts stopping.
     private func pause(_ nanos: UInt64) {
-        let deadline = Date(timeIntervalSinceNow: Double(nanos) / 1e9)
-        lock.lock()
-        while !stopping, Date() < deadline { _ = lock.wait(until: deadline) }
-        lock.unlock()
+        _ = state.wait(until: { $0.stopping }, timeout: .nanoseconds(Int64(clamping: nanos)))
     }
 
     // MARK: Supervision
@@ -612,22 +597,23 @@ public final class WorkerPool: BatchTransport, @unchecked Sendable {
         if failure == nil, let index = results.firstIndex(where: { $0 == nil }) {
             failure = (index, WorkerPoolError.notReadyInTime(seconds: Double(timeout) / 1e9))
         }
-        lock.lock()
-        let stoppingNow = stopping
-        if failure == nil, !stoppingNow {
-            var generations: [Int] = []
-            for (slot, worker) in zip(group, started) {
-                let (generation, unready) = slot.swap(to: worker.child, channel: worker.channel)
-                // An old process still loading serves nothing: it is killed rather than drained.
-                if let unready { _ = try? unready.signal(SIGKILL) }
-                runningSupervisors += 1
-                generations.append(generation)
+        let stoppingNow = state.withLock { state in
+            let stoppingNow = state.stopping
+            if failure == nil, !stoppingNow {
+                var generations: [Int] = []
+                for (slot, worker) in zip(group, started) {
+                    let (generation, unready) = slot.swap(to: worker.child, channel: worker.channel)
+                    // An old process still loading serves nothing: it is killed rather than drained.
+                    if let unready { _ = try? unready.signal(SIGKILL) }
+                    state.runningSupervisors += 1
+                    generations.append(generation)
+                }
+                starts.decide(generations)
+            } else {
+                starts.decide(nil)  // the threads of the processes that started discard them
             }
-            starts.decide(generations)
-        } else {
-            starts.decide(nil)  // the threads of the processes that started discard them
+            return stoppingNow
         }
-        lock.unlock()
         if let failure {
             if let worker = failure.error as? WorkerPoolError, case .stopping = worker { throw worker }
             var modelFault = false
@@ -677,79 +663,72 @@ public final class WorkerPool: BatchTransport, @unchecked Sendable {
 }
 
 /// The new processes of one reload as they start, one entry per slot (guarded by a condition).
-final class StandbyStarts: @unchecked Sendable {
-    // @unchecked: every `var` is only touched while `condition` is locked.
-    private let condition = NSCondition()
-    private var results: [Result<WorkerPool.StartedWorker, any Error>?]
-    private var children: [ChildProcess?]
-    private var abandoned = false
-    /// nil until decided; then the generations to serve the slots in, or nil: discard.
-    private var decision: [Int]??
+final class StandbyStarts: Sendable {
+    private struct State {
+        var results: [Result<WorkerPool.StartedWorker, any Error>?]
+        var children: [ChildProcess?]
+        var abandoned = false
+        /// nil until decided; then the generations to serve the slots in, or nil: discard.
+        var decision: [Int]??
+
+        var failed: Bool { results.contains { if case .failure? = $0 { return true } else { return false } } }
+    }
+
+    private let state: LockedCondition<State>
 
     init(count: Int) {
-        results = Array(repeating: nil, count: count)
-        children = Array(repeating: nil, count: count)
+        state = LockedCondition(State(results: Array(repeating: nil, count: count),
+                                      children: Array(repeating: nil, count: count)))
     }
 
     /// Records a spawned process; false if the reload already gave up (the caller kills it).
     func spawned(_ index: Int, _ child: ChildProcess) -> Bool {
-        condition.lock()
-        defer { condition.unlock() }
-        children[index] = child
-        return !abandoned
+        state.withLock { state in
+            state.children[index] = child
+            return !state.abandoned
+        }
     }
 
     /// Tells the threads of the started processes whether they serve (each its slot's new
     /// generation) or discard their process.
     func decide(_ generations: [Int]?) {
-        condition.lock()
-        decision = .some(generations)
-        condition.broadcast()
-        condition.unlock()
+        state.withLock { $0.decision = .some(generations) }
+        state.broadcast()
     }
 
     /// Blocks until `decide`; the generation slot `index` serves in, or nil to discard.
     func verdict(for index: Int) -> Int? {
-        condition.lock()
-        defer { condition.unlock() }
-        while decision == nil { condition.wait() }
-        guard case .some(.some(let generations)) = decision, index < generations.count else { return nil }
-        return generations[index]
+        state.withLock(waitingUntil: { $0.decision != nil }) { state, _ in
+            guard case .some(.some(let generations)) = state.decision, index < generations.count else { return nil }
+            return generations[index]
+        }
     }
 
     func finish(_ index: Int, _ result: Result<WorkerPool.StartedWorker, any Error>) {
-        condition.lock()
-        results[index] = result
-        condition.broadcast()
-        condition.unlock()
+        state.withLock { $0.results[index] = result }
+        state.broadcast()
     }
 
     /// Waits until every slot has a result, one fails, or `timeoutNanos` passed. Processes still
     /// loading then are killed (their threads see the socket close and finish). Returns what is
     /// known; nil for a slot that did not finish.
     func wait(timeoutNanos: UInt64) -> [Result<WorkerPool.StartedWorker, any Error>?] {
-        let deadline = Date(timeIntervalSinceNow: Double(timeoutNanos) / 1e9)
-        condition.lock()
-        func failed() -> Bool { results.contains { if case .failure? = $0 { return true } else { return false } } }
-        while results.contains(where: { $0 == nil }), !failed(), Date() < deadline {
-            _ = condition.wait(until: deadline)
-        }
-        let complete = !results.contains(where: { $0 == nil })
-        if !complete {
-            abandoned = true
-            for (index, child) in children.enumerated() where results[index] == nil {
+        let deadline = ContinuousClock.now + .nanoseconds(Int64(clamping: timeoutNanos))
+        let complete = state.withLock(waitingUntil: { !$0.results.contains(where: { $0 == nil }) || $0.failed },
+                                      deadline: deadline) { state, _ -> [Result<WorkerPool.StartedWorker, any Error>?]? in
+            guard state.results.contains(where: { $0 == nil }) else { return state.results }
+            state.abandoned = true
+            for (index, child) in state.children.enumerated() where state.results[index] == nil {
                 _ = try? child?.signal(SIGKILL)
             }
-            // The killed ones finish quickly (their read ends); wait for them so none is left
-            // half-registered, but never forever.
-            let grace = Date(timeIntervalSinceNow: 5)
-            while results.enumerated().contains(where: { $0.element == nil && children[$0.offset] != nil }), Date() < grace {
-                _ = condition.wait(until: grace)
-            }
+            return nil
         }
-        let snapshot = results
-        condition.unlock()
-        return snapshot
+        if let complete { return complete }
+        // The killed ones finish quickly (their read ends); wait for them so none is left
+        // half-registered, but never forever.
+        return state.withLock(waitingUntil: { state in
+            !state.results.enumerated().contains(where: { $0.element == nil && state.children[$0.offset] != nil })
+        }, deadline: .now + .seconds(5)) { state, _ in state.results }
     }
 }
 
@@ -799,180 +778,175 @@ enum WatchdogKill: Equatable {
     case start
 }
 
-final class WorkerSlot: @unchecked Sendable {
-    // @unchecked: every `var` is only touched while `condition` is locked.
+final class WorkerSlot: Sendable {
     let index: Int
     let cpus: CPUSet
-    private let condition = NSCondition()
-    private var state: WorkerStatus.State = .starting
-    private var child: ChildProcess?
-    private var channel: FrameChannel?
-    private var outbox: [(WireMessage, FrameChannel)] = []
-    private var outboxClosed = false
-    private var restarts = 0
-    private var timeouts = 0
-    private var busyNanos: UInt64 = 0
-    private var batches = 0
-    /// Batches handed to the current process and not answered yet: id and when it was queued
-    /// for writing, oldest first (at most the dispatcher's two per worker, plus a retry).
-    private var unanswered: [(id: UInt64, sentAt: UInt64)] = []
-    /// Recent batch times and the stall rule.
-    private var stallDetector: StallDetector
-    /// Whether the last `checkStall` found it stalled (to count each stall once).
-    private var stallReported = false
-    private var stallCount = 0
-    /// When the current process last answered a batch (or was attached).
-    private var lastAnswerAt: UInt64 = 0
-    /// Why the watchdog killed the current process, until the supervisor reads it.
-    private var watchdogKill: WatchdogKill?
+
+    private struct State {
+        var state: WorkerStatus.State = .starting
+        var child: ChildProcess?
+        var channel: FrameChannel?
+        var outbox: [(WireMessage, FrameChannel)] = []
+        var outboxClosed = false
+        var restarts = 0
+        var timeouts = 0
+        var busyNanos: UInt64 = 0
+        var batches = 0
+        /// Batches handed to the current process and not answered yet: id and when it was queued
+        /// for writing, oldest first (at most the dispatcher's two per worker, plus a retry).
+        var unanswered: [(id: UInt64, sentAt: UInt64)] = []
+        /// Recent batch times and the stall rule.
+        var stallDetector: StallDetector
+        /// Whether the last `checkStall` found it stalled (to count each stall once).
+        var stallReported = false
+        var stallCount = 0
+        /// When the current process last answered a batch (or was attached).
+        var lastAnswerAt: UInt64 = 0
+        /// Why the watchdog killed the current process, until the supervisor reads it.
+        var watchdogKill: WatchdogKill?
+        /// Bumped each time a reload hands the slot a new process: a supervisor of an older
+        /// generation stops restarting.
+        var generationNumber = 0
+        /// Processes a reload replaced that have not exited yet: each finishes the batches it held
+        /// (`unanswered`) and exits on the `shutdown` queued behind them.
+        var retiring: [(channel: FrameChannel, child: ChildProcess, unanswered: [UInt64], since: UInt64)] = []
+
+        /// The oldest unanswered batch of a ready worker and how long the worker has been on it:
+        /// since it was sent or since the batch before it was answered, whichever is later.
+        func heldBatch(now: UInt64) -> (id: UInt64, held: UInt64)? {
+            guard state == .ready, let oldest = unanswered.first else { return nil }
+            let started = max(oldest.sentAt, lastAnswerAt)
+            return (oldest.id, now > started ? now - started : 0)
+        }
+    }
+
+    private let locked: LockedCondition<State>
     /// The dispatcher keeps at most two batches per worker; a little slack covers the shutdown
     /// message and a retry racing a restart.
     private let outboxCapacity = 8
-    /// Bumped each time a reload hands the slot a new process: a supervisor of an older
-    /// generation stops restarting.
-    private var generationNumber = 0
-    /// Processes a reload replaced that have not exited yet: each finishes the batches it held
-    /// (`unanswered`) and exits on the `shutdown` queued behind them.
-    private var retiring: [(channel: FrameChannel, child: ChildProcess, unanswered: [UInt64], since: UInt64)] = []
 
     init(index: Int, cpus: CPUSet, stalls: StallDetector = StallDetector()) {
         self.index = index
         self.cpus = cpus
-        self.stallDetector = stalls
+        locked = LockedCondition(State(stallDetector: stalls))
     }
 
     var status: WorkerStatus {
-        condition.lock()
-        defer { condition.unlock() }
-        return WorkerStatus(index: index, state: state, pid: child?.pid, cpus: cpus.description,
-                            restarts: restarts, timeouts: timeouts, busyNanos: busyNanos, batches: batches,
-                            stalled: heldBatch(now: Monotonic.now()).map { stallDetector.isStalled(heldNanos: $0.held) } ?? false,
-                            stalls: stallCount)
-    }
-
-    /// The oldest unanswered batch of a ready worker and how long the worker has been on it:
-    /// since it was sent or since the batch before it was answered, whichever is later.
-    /// Call with the lock held.
-    private func heldBatch(now: UInt64) -> (id: UInt64, held: UInt64)? {
-        guard state == .ready, let oldest = unanswered.first else { return nil }
-        let started = max(oldest.sentAt, lastAnswerAt)
-        return (oldest.id, now > started ? now - started : 0)
+        locked.withLock { slot in
+            WorkerStatus(index: index, state: slot.state, pid: slot.child?.pid, cpus: cpus.description,
+                         restarts: slot.restarts, timeouts: slot.timeouts, busyNanos: slot.busyNanos, batches: slot.batches,
+                         stalled: slot.heldBatch(now: Monotonic.now()).map { slot.stallDetector.isStalled(heldNanos: $0.held) } ?? false,
+                         stalls: slot.stallCount)
+        }
     }
 
     /// Counts and returns a stall when the worker has just become stalled (once per stall).
     func checkStall(now: UInt64) -> (batchID: UInt64, heldNanos: UInt64, thresholdNanos: UInt64)? {
-        condition.lock()
-        defer { condition.unlock() }
-        guard let held = heldBatch(now: now), stallDetector.isStalled(heldNanos: held.held) else {
-            stallReported = false
-            return nil
+        locked.withLock { slot in
+            guard let held = slot.heldBatch(now: now), slot.stallDetector.isStalled(heldNanos: held.held) else {
+                slot.stallReported = false
+                return nil
+            }
+            guard !slot.stallReported else { return nil }
+            slot.stallReported = true
+            slot.stallCount += 1
+            return (held.id, held.held, slot.stallDetector.thresholdNanos)
         }
-        guard !stallReported else { return nil }
-        stallReported = true
-        stallCount += 1
-        return (held.id, held.held, stallDetector.thresholdNanos)
     }
 
     /// Sets the state, unless a reload moved the slot past `generation` (a supervisor of a
     /// replaced process must not touch its successor's state).
     func setState(_ newState: WorkerStatus.State, generation: Int) {
-        condition.lock()
-        if generation == generationNumber { state = newState }
-        condition.unlock()
+        locked.withLock { slot in
+            if generation == slot.generationNumber { slot.state = newState }
+        }
     }
 
     func countRestart() {
-        condition.lock()
-        restarts += 1
-        condition.unlock()
+        locked.withLock { $0.restarts += 1 }
     }
 
     func recordBatch(id: UInt64, nanos: UInt64) {
-        condition.lock()
-        if let r = retiring.firstIndex(where: { $0.unanswered.contains(id) }) {
-            // Answered by a process a reload retired: counted, but it says nothing about the
-            // current process's health.
-            retiring[r].unanswered.removeAll { $0 == id }
-            busyNanos &+= nanos
-            batches += 1
-            condition.unlock()
-            return
+        locked.withLock { slot in
+            if let r = slot.retiring.firstIndex(where: { $0.unanswered.contains(id) }) {
+                // Answered by a process a reload retired: counted, but it says nothing about the
+                // current process's health.
+                slot.retiring[r].unanswered.removeAll { $0 == id }
+                slot.busyNanos &+= nanos
+                slot.batches += 1
+                return
+            }
+            let now = Monotonic.now()
+            if let held = slot.heldBatch(now: now), held.id == id { slot.stallDetector.record(batchNanos: held.held) }
+            slot.busyNanos &+= nanos
+            slot.batches += 1
+            slot.unanswered.removeAll { $0.id == id }
+            slot.lastAnswerAt = now
+            slot.stallReported = false
         }
-        let now = Monotonic.now()
-        if let held = heldBatch(now: now), held.id == id { stallDetector.record(batchNanos: held.held) }
-        busyNanos &+= nanos
-        batches += 1
-        unanswered.removeAll { $0.id == id }
-        lastAnswerAt = now
-        stallReported = false
-        condition.unlock()
     }
 
     /// The oldest unanswered batch if the process has been on it longer than `timeout`. The
     /// clock for a batch starts when it was sent or when the batch before it was answered,
     /// whichever is later, so a second batch waiting behind a long first one is not blamed.
     func overdueBatch(now: UInt64, timeout: UInt64) -> (batchID: UInt64, pid: Int32, waitedNanos: UInt64)? {
-        condition.lock()
-        defer { condition.unlock() }
-        guard state == .ready, watchdogKill == nil, let oldest = unanswered.first, let child else { return nil }
-        let started = max(oldest.sentAt, lastAnswerAt)
-        guard now > started, now - started > timeout else { return nil }
-        return (oldest.id, child.pid, now - started)
+        locked.withLock { slot in
+            guard slot.state == .ready, slot.watchdogKill == nil, let oldest = slot.unanswered.first,
+                  let child = slot.child else { return nil }
+            let started = max(oldest.sentAt, slot.lastAnswerAt)
+            guard now > started, now - started > timeout else { return nil }
+            return (oldest.id, child.pid, now - started)
+        }
     }
 
     /// The current process if it was spawned longer than `timeout` ago and has not said ready.
     /// Only while its connection is attached: after `end` the process may be reaped and its
     /// pid reused.
     func overdueStart(now: UInt64, timeout: UInt64) -> (pid: Int32, waitedNanos: UInt64)? {
-        condition.lock()
-        defer { condition.unlock() }
-        guard state == .starting, watchdogKill == nil, channel != nil, let child else { return nil }
-        guard now > lastAnswerAt, now - lastAnswerAt > timeout else { return nil }
-        return (child.pid, now - lastAnswerAt)
+        locked.withLock { slot in
+            guard slot.state == .starting, slot.watchdogKill == nil, slot.channel != nil, let child = slot.child else { return nil }
+            guard now > slot.lastAnswerAt, now - slot.lastAnswerAt > timeout else { return nil }
+            return (child.pid, now - slot.lastAnswerAt)
+        }
     }
 
     /// SIGKILL for the worker process `pid`, stuck on a batch or on its start; its supervisor
     /// sees the connection end, reports the loss (a held batch is retried) and restarts it.
     /// Nothing happens if that process already ended and another took the slot meanwhile.
     func kill(for why: WatchdogKill, pid: Int32) {
-        condition.lock()
-        guard let child, child.pid == pid, channel != nil, watchdogKill == nil else {
-            condition.unlock()
-            return
+        let target = locked.withLock { slot -> (ChildProcess, FrameChannel?)? in
+            guard let child = slot.child, child.pid == pid, slot.channel != nil, slot.watchdogKill == nil else { return nil }
+            slot.watchdogKill = why
+            slot.timeouts += 1
+            return (child, slot.channel)
         }
-        let channel = self.channel
-        watchdogKill = why
-        timeouts += 1
-        condition.unlock()
+        guard let (child, channel) = target else { return }
         _ = try? child.signal(SIGKILL)
         try? channel?.descriptor.shutdown(.both)
     }
 
     /// Why the watchdog killed the current process, if it did (once).
     func takeWatchdogKill() -> WatchdogKill? {
-        condition.lock()
-        defer { condition.unlock() }
-        let why = watchdogKill
-        watchdogKill = nil
-        return why
+        locked.withLock { slot in
+            let why = slot.watchdogKill
+            slot.watchdogKill = nil
+            return why
+        }
     }
 
     /// Makes a freshly spawned process the slot's current one, unless a reload moved the slot
     /// past `generation` meanwhile (then false: the caller discards the process).
     func attach(child: ChildProcess, channel: FrameChannel, generation: Int) -> Bool {
-        condition.lock()
-        guard generation == generationNumber else {
-            condition.unlock()
-            return false
+        locked.withLock { slot in
+            guard generation == slot.generationNumber else { return false }
+            slot.child = child
+            slot.channel = channel
+            slot.state = .starting
+            slot.unanswered.removeAll()
+            slot.lastAnswerAt = Monotonic.now()
+            slot.watchdogKill = nil
+            return true
         }
-        defer { condition.unlock() }
-        self.child = child
-        self.channel = channel
-        state = .starting
-        unanswered.removeAll()
-        lastAnswerAt = Monotonic.now()
-        watchdogKill = nil
-        return true
     }
 
     /// How a process's connection ended, decided under the slot's lock (a reload may race).
@@ -986,43 +960,39 @@ final class WorkerSlot: @unchecked Sendable {
 
     /// Forgets the process on `channel` once its connection has ended.
     func end(channel: FrameChannel) -> ConnectionEnd {
-        condition.lock()
-        defer { condition.unlock() }
-        outbox.removeAll { $0.1 === channel }
-        if let r = retiring.firstIndex(where: { $0.channel === channel }) {
-            let lost = retiring[r].unanswered
-            retiring.remove(at: r)
-            return .retired(lost: lost)
+        locked.withLock { slot in
+            slot.outbox.removeAll { $0.1 === channel }
+            if let r = slot.retiring.firstIndex(where: { $0.channel === channel }) {
+                let lost = slot.retiring[r].unanswered
+                slot.retiring.remove(at: r)
+                return .retired(lost: lost)
+            }
+            if slot.channel === channel {
+                slot.channel = nil
+                slot.unanswered.removeAll()
+                if slot.state == .ready { slot.state = .restarting }
+            }
+            return .current
         }
-        if self.channel === channel {
-            self.channel = nil
-            unanswered.removeAll()
-            if state == .ready { state = .restarting }
-        }
-        return .current
     }
 
     /// Whether a process a reload replaced in this slot is still running.
     var isRetiring: Bool {
-        condition.lock()
-        defer { condition.unlock() }
-        return !retiring.isEmpty
+        locked.withLock { !$0.retiring.isEmpty }
     }
 
     /// The slot's generation (see `swap`).
     var generation: Int {
-        condition.lock()
-        defer { condition.unlock() }
-        return generationNumber
+        locked.withLock { $0.generationNumber }
     }
 
     /// Marks the process on `channel` ready; false if a reload replaced it meanwhile.
     func markReady(channel: FrameChannel) -> Bool {
-        condition.lock()
-        defer { condition.unlock() }
-        guard self.channel === channel else { return false }
-        state = .ready
-        return true
+        locked.withLock { slot in
+            guard slot.channel === channel else { return false }
+            slot.state = .ready
+            return true
+        }
     }
 
     /// Makes a new, ready process the slot's current one (a reload). The old process, if it
@@ -1030,41 +1000,45 @@ final class WorkerSlot: @unchecked Sendable {
     /// still loading is retired too and returned, for the caller to kill. Returns the new
     /// generation for the new process's supervisor.
     func swap(to newChild: ChildProcess, channel newChannel: FrameChannel) -> (generation: Int, unready: ChildProcess?) {
-        condition.lock()
-        defer { condition.unlock() }
-        let now = Monotonic.now()
-        var unready: ChildProcess?
-        if let oldChannel = channel, let oldChild = child {
-            if state == .ready {
-                retiring.append((oldChannel, oldChild, unanswered.map(\.id), now))
-                outbox.append((.shutdown, oldChannel))
-                condition.signal()
-            } else {
-                retiring.append((oldChannel, oldChild, [], now))
-                unready = oldChild
+        let (result, queued) = locked.withLock { slot in
+            let now = Monotonic.now()
+            var unready: ChildProcess?
+            var queued = false
+            if let oldChannel = slot.channel, let oldChild = slot.child {
+                if slot.state == .ready {
+                    slot.retiring.append((oldChannel, oldChild, slot.unanswered.map(\.id), now))
+                    slot.outbox.append((.shutdown, oldChannel))
+                    queued = true
+                } else {
+                    slot.retiring.append((oldChannel, oldChild, [], now))
+                    unready = oldChild
+                }
             }
+            slot.child = newChild
+            slot.channel = newChannel
+            slot.state = .ready
+            slot.unanswered.removeAll()
+            slot.lastAnswerAt = now
+            slot.watchdogKill = nil
+            slot.stallReported = false
+            slot.generationNumber += 1
+            return ((slot.generationNumber, unready), queued)
         }
-        child = newChild
-        channel = newChannel
-        state = .ready
-        unanswered.removeAll()
-        lastAnswerAt = now
-        watchdogKill = nil
-        stallReported = false
-        generationNumber += 1
-        return (generationNumber, unready)
+        if queued { locked.signal() }
+        return result
     }
 
     /// Retired processes still running `limit` after their retirement (a hung batch, a process
     /// that ignores `shutdown`): SIGKILLed, their batches then go to the new processes.
     func killOverstayingRetired(now: UInt64, limit: UInt64) -> [Int32] {
-        condition.lock()
-        let overdue = retiring.filter { now > $0.since && now - $0.since > limit }
-        // Killed once: `since` in the far future keeps it from being picked again.
-        for index in retiring.indices where now > retiring[index].since && now - retiring[index].since > limit {
-            retiring[index].since = .max
+        let overdue = locked.withLock { slot in
+            let overdue = slot.retiring.filter { now > $0.since && now - $0.since > limit }
+            // Killed once: `since` in the far future keeps it from being picked again.
+            for index in slot.retiring.indices where now > slot.retiring[index].since && now - slot.retiring[index].since > limit {
+                slot.retiring[index].since = .max
+            }
+            return overdue
         }
-        condition.unlock()
         for process in overdue {
             _ = try? process.child.signal(SIGKILL)
             try? process.channel.descriptor.shutdown(.both)
@@ -1074,52 +1048,45 @@ final class WorkerSlot: @unchecked Sendable {
 
     /// Queues a message for the current connection; false if there is none or the outbox is full.
     func enqueue(_ message: WireMessage) -> Bool {
-        condition.lock()
-        defer { condition.unlock() }
-        guard state == .ready, let channel, outbox.count < outboxCapacity else { return false }
-        outbox.append((message, channel))
-        if case .batch(let id, _) = message { unanswered.append((id, Monotonic.now())) }
-        condition.signal()
-        return true
+        let queued = locked.withLock { slot in
+            guard slot.state == .ready, let channel = slot.channel, slot.outbox.count < outboxCapacity else { return false }
+            slot.outbox.append((message, channel))
+            if case .batch(let id, _) = message { slot.unanswered.append((id, Monotonic.now())) }
+            return true
+        }
+        if queued { locked.signal() }
+        return queued
     }
 
     /// Blocks for the next message to write; nil once the outbox is closed.
     func nextOutgoing() -> (WireMessage, FrameChannel)? {
-        condition.lock()
-        defer { condition.unlock() }
-        while outbox.isEmpty && !outboxClosed { condition.wait() }
-        guard !outbox.isEmpty else { return nil }
-        return outbox.removeFirst()
+        locked.withLock(waitingUntil: { !$0.outbox.isEmpty || $0.outboxClosed }) { slot, _ in
+            slot.outbox.isEmpty ? nil : slot.outbox.removeFirst()
+        }
     }
 
     /// Breaks the connection so the supervisor's read ends and it restarts the worker.
     func abortConnection() {
-        condition.lock()
-        let channel = self.channel
-        condition.unlock()
+        let channel = locked.withLock { $0.channel }
         try? channel?.descriptor.shutdown(.both)
     }
 
     /// Sends `shutdown` to the current worker (if any).
     func beginShutdown() {
-        condition.lock()
-        if let channel { outbox.append((.shutdown, channel)) }
-        condition.signal()
-        condition.unlock()
+        locked.withLock { slot in
+            if let channel = slot.channel { slot.outbox.append((.shutdown, channel)) }
+        }
+        locked.signal()
     }
 
     /// SIGKILL for a worker (and any process a reload retired) that did not exit in time.
     func kill() {
-        condition.lock()
-        let children = [child].compactMap { $0 } + retiring.map(\.child)
-        condition.unlock()
+        let children = locked.withLock { slot in [slot.child].compactMap { $0 } + slot.retiring.map(\.child) }
         for child in children { _ = try? child.signal(SIGKILL) }
     }
 
     func closeOutbox() {
-        condition.lock()
-        outboxClosed = true
-        condition.broadcast()
-        condition.unlock()
+        locked.withLock { $0.outboxClosed = true }
+        locked.broadcast()
     }
 }
