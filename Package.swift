@@ -89,7 +89,7 @@ let package = Package(
         // MARK: Tests (one test target per module, files mirror sources)
         .testTarget(name: "LockingTests", dependencies: ["Locking"], swiftSettings: v6),
         .testTarget(name: "TensorsTests", dependencies: ["Tensors"], swiftSettings: v6),
-        .testTarget(name: "KernelsTests", dependencies: ["Kernels", "KernelsAVX2"], swiftSettings: v6),
+        .testTarget(name: "KernelsTests", dependencies: ["Kernels", "KernelsAVX2", "Locking"], swiftSettings: v6),
         .testTarget(name: "ModelTests", dependencies: ["Model", "Tensors"], swiftSettings: v6),
         .testTarget(name: "ImagesTests", dependencies: ["Images"], swiftSettings: v6),
         .testTarget(name: "TokenizerTests", dependencies: ["Tokenizer"], swiftSettings: v6),

@@ -27,6 +27,7 @@ struct BenchModelCommand: ParsableCommand {
     var threads: Int = ProcessInfo.processInfo.activeProcessorCount
 
     @Option(help: precisionHelp) var precision: Precision = .fp32
+    @Option(help: backendHelp) var backend: Backend?
 
     @Option(help: "Timed forward passes per batch size (the median is reported).")
     var runs: Int = 7
@@ -70,11 +71,11 @@ struct BenchModelCommand: ParsableCommand {
         let model: FusionModel
         let origin: String
         if let directory = self.model {
-            model = try FusionModel.load(directory: directory, precision: precision)
+            model = try FusionModel.load(directory: directory, precision: precision, backend: backend)
             origin = "loaded from \(directory)"
         } else {
             let config = ModelBenchmark.seedConfig
-            model = try FusionModel(config: config, tensors: RandomWeights.make(config: config), precision: precision)
+            model = try FusionModel(config: config, tensors: RandomWeights.make(config: config), precision: precision, backend: backend)
             origin = "random"
         }
         let maxLength = model.config.textEncoder.maxPositionEmbeddings

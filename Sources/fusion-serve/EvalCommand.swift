@@ -27,6 +27,7 @@ struct EvalCommand: ParsableCommand {
     var threads: Int = ProcessInfo.processInfo.activeProcessorCount
 
     @Option(help: precisionHelp) var precision: Precision = .fp32
+    @Option(help: backendHelp) var backend: Backend?
 
     @Option(help: "Exit with status 3 if accuracy is below this fraction (0–1).")
     var minAccuracy: Double?
@@ -73,7 +74,7 @@ struct EvalCommand: ParsableCommand {
         let examples: [(image: String, text: String, label: Int)]
         do {
             directory = try DefaultModel.resolve(model)
-            fusion = try FusionModel.load(directory: directory, precision: precision)
+            fusion = try FusionModel.load(directory: directory, precision: precision, backend: backend)
             inputs = try InputDecoder(model: directory, config: fusion.config)
             examples = try loadExamples(labels: fusion.config.labels)
         } catch {

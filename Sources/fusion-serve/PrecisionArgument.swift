@@ -1,9 +1,13 @@
 import ArgumentParser
 import Model
 
-/// `--precision fp32|int8` on `predict`, `eval` and `bench-model` (`serve` parses it with its
-/// other settings in `ServeConfiguration`).
+/// `--precision fp32|int8` and `--backend openblas|onednn` on `predict`, `eval` and
+/// `bench-model` (`serve` parses them with its other settings in `ServeConfiguration`).
 extension Precision: ExpressibleByArgument {}
+extension Backend: ExpressibleByArgument {}
 
 /// The help text every command shows for `--precision`.
 let precisionHelp = ArgumentHelp("Arithmetic of the encoder blocks: \(Precision.names) (int8: dynamic quantization, docs/models.md).")
+
+/// The help text every command shows for `--backend`.
+let backendHelp = ArgumentHelp("Library of the fp32 matrix products: \(Backend.names) (default onednn for every precision, measured in docs/benchmarks.md).")

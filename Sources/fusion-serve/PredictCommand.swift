@@ -25,6 +25,7 @@ struct PredictCommand: ParsableCommand {
     var maxBatch: Int = 8
 
     @Option(help: precisionHelp) var precision: Precision = .fp32
+    @Option(help: backendHelp) var backend: Backend?
 
     @Option(help: "Threads for matrix products.")
     var threads: Int = ProcessInfo.processInfo.activeProcessorCount
@@ -45,7 +46,7 @@ struct PredictCommand: ParsableCommand {
         let model: String
         do {
             model = try DefaultModel.resolve(self.model)
-            fusion = try FusionModel.load(directory: model, precision: precision)
+            fusion = try FusionModel.load(directory: model, precision: precision, backend: backend)
         } catch {
             FileHandle.standardError.write(Data("fusion-serve predict: \(error)\n".utf8))
             throw ExitCode(2)

@@ -20,6 +20,7 @@ struct ServeCommand: ParsableCommand {
     @Option(help: .serve("--port")) var port: String?
     @Option(help: .serve("--model")) var model: String?
     @Option(help: .serve("--precision")) var precision: String?
+    @Option(help: .serve("--backend")) var backend: String?
     @Option(help: .serve("--workers")) var workers: String?
     @Option(help: .serve("--cpu-sets")) var cpuSets: String?
     @Option(help: .serve("--max-batch")) var maxBatch: String?

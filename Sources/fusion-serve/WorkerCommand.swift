@@ -17,6 +17,8 @@ struct WorkerCommand: ParsableCommand {
     @Option(help: "Largest batch the server sends.") var maxBatch: Int = 8
     @Option(help: "fp32 or int8; default FUSION_PRECISION, which `serve` sets for its workers, else fp32.")
     var precision: String?
+    @Option(help: "openblas or onednn; default FUSION_BACKEND, which `serve` sets for its workers, else the precision's default.")
+    var backend: String?
 
     func run() throws {
         let set: CPUSet?
@@ -29,8 +31,16 @@ struct WorkerCommand: ParsableCommand {
         guard let arithmetic = Precision(rawValue: text) else {
             throw ValidationError("--precision: expected one of \(Precision.names), got \"\(text)\"")
         }
+        var library: Backend?
+        if let text = backend ?? ProcessInfo.processInfo.environment["FUSION_BACKEND"], !text.isEmpty {
+            guard let chosen = Backend(rawValue: text) else {
+                throw ValidationError("--backend: expected one of \(Backend.names), got \"\(text)\"")
+            }
+            library = chosen
+        }
         do {
-            try WorkerMain.run(modelDirectory: model, index: index, cpus: set, maxBatch: maxBatch, precision: arithmetic)
+            try WorkerMain.run(modelDirectory: model, index: index, cpus: set, maxBatch: maxBatch, precision: arithmetic,
+                               backend: library)
         } catch {
             fputs("fusion-serve worker \(index): \(error)\n", StandardStreams.error)
             throw ExitCode(1)

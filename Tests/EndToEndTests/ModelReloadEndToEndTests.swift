@@ -136,7 +136,9 @@ extension EndToEnd {
             #expect(changed != initial && changed.count == 12, "version \(initial) → \(changed)")
             #expect(loaded.json["version"] as? String == changed)
             #expect(try reloads("success") == 2)
-            #expect(server.log.contains("worker ready on the reloaded model"), "no worker was replaced: \(server.log)")
+            // The supervisor logs it as it takes the new process over, which may be just after the answer.
+            #expect(waitUntil(timeout: 10) { server.log.contains("worker ready on the reloaded model") },
+                    "no worker was replaced: \(server.log)")
             // Traffic goes on through the new workers.
             #expect(waitUntil(timeout: 10) { load.answered >= answeredBefore + 8 }, "no answers after the reload")
 
@@ -237,6 +239,12 @@ extension EndToEnd {
 
             // The order in the log: worker 0 switches and its old process exits before worker 1's
             // new process is ready.
+            // The last supervisor logs its takeover as the load call answers: wait for that line.
+            _ = waitUntil(timeout: 10) {
+                server.log.split(separator: "\n").contains {
+                    $0.contains("worker ready on the reloaded model") && $0.contains("worker=1")
+                }
+            }
             let lines = server.log.split(separator: "\n").map(String.init)
             func first(_ message: String, worker: Int) -> Int? {
                 lines.firstIndex { $0.contains(message) && $0.contains("worker=\(worker)") }

@@ -15,8 +15,8 @@ struct GoldenTests {
         #expect(output.label == expected.label, "label \(context)", sourceLocation: sourceLocation)
     }
 
-    private func run(directory: String, golden: String) throws {
-        let model = try FusionModel.load(directory: directory)
+    private func run(directory: String, golden: String, backend: Backend? = nil) throws {
+        let model = try FusionModel.load(directory: directory, backend: backend)
         let cases = try GoldenCase.load(golden)
         #expect(cases.count >= 2)
         let inputs = cases.map { ModelInput(pixels: $0.pixels, inputIds: $0.inputIds) }
@@ -37,9 +37,9 @@ struct GoldenTests {
         }
     }
 
-    @Test(arguments: ["tiny-f32", "tiny-f16", "tiny-bf16-split"])
-    func tinyModels(name: String) throws {
-        try run(directory: Fixtures.model(name), golden: name)
+    @Test(arguments: ["tiny-f32", "tiny-f16", "tiny-bf16-split"], Backend.allCases)
+    func tinyModels(name: String, backend: Backend) throws {
+        try run(directory: Fixtures.model(name), golden: name, backend: backend)
     }
 
     /// A real pretrained MiniLM BERT as text encoder, loaded through `weights` with a prefix.
@@ -58,7 +58,9 @@ struct GoldenTests {
         try files.createSymbolicLink(atPath: directory + "/model.safetensors", withDestinationPath: fixture + "/model.safetensors")
         try files.createSymbolicLink(atPath: directory + "/minilm.safetensors", withDestinationPath: weights)
         try files.createSymbolicLink(atPath: directory + "/vocab.txt", withDestinationPath: vocab)
-        try run(directory: directory, golden: "minilm-fusion")
+        for backend in Backend.allCases {
+            try run(directory: directory, golden: "minilm-fusion", backend: backend)
+        }
     }
 }
 

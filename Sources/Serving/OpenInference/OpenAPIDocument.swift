@@ -608,7 +608,7 @@ components:
         workers: {type: integer}
         router: {type: string, enum: [least-loaded, round-robin, pull]}
         precision: {type: string, enum: [fp32, int8], description: The workers' arithmetic (--precision).}
-        backend: {type: string, enum: [openblas, onednn+openblas], description: The libraries running the matrix products.}
+        backend: {type: string, enum: [openblas, onednn, onednn+openblas], description: "The libraries running the matrix products (--backend; int8 blocks always run on oneDNN)."}
     V2Error:
       type: object
       required: [error]

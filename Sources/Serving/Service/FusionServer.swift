@@ -87,6 +87,7 @@ public final class FusionServer {
         let modelDirectory = try configuration.resolvedModelDirectory(executable: executable)
         let modelConfig = try ModelConfig.load(path: modelDirectory + "/config.json")
         try FusionModel.check(configuration.precision)
+        try FusionModel.check(configuration.resolvedBackend)
         // The version `/v1/model` reports; a reload compares against it (hashing reads the
         // weights once; OpenSSL's SHA-256 does ~1.5 GB/s on the test machine).
         let modelVersion = try ModelVersion.compute(directory: modelDirectory, config: modelConfig)
@@ -108,7 +109,8 @@ public final class FusionServer {
             expectedModel: FusionModelExecutor.identity(of: modelConfig))
         // The workers' precision travels in their environment (as `fusion-serve worker` reads it),
         // set explicitly so that a flag given to `serve` wins over an inherited variable.
-        poolConfiguration.environment = ["FUSION_PRECISION": configuration.precision.rawValue]
+        poolConfiguration.environment = ["FUSION_PRECISION": configuration.precision.rawValue,
+                                         "FUSION_BACKEND": configuration.resolvedBackend.rawValue]
         poolConfiguration.workerTimeoutNanos = UInt64(configuration.workerTimeoutSeconds) * 1_000_000_000
         poolConfiguration.stallFloorNanos = UInt64(configuration.workerStallMilliseconds) * 1_000_000
         let pool = WorkerPool(configuration: poolConfiguration, dispatcher: dispatcher, logger: logger,
@@ -169,6 +171,7 @@ public final class FusionServer {
                                                              largePixels: configuration.largeImagePixels),
                                       maxRequestItems: configuration.maxRequestItems)
         settings.precision = configuration.precision
+        settings.backend = configuration.resolvedBackend
         let service = InferenceService(
             model: modelConfig, settings: settings,
             preprocessing: preprocessing, pool: preprocessPool, largeImages: largeImageLane,
@@ -226,7 +229,7 @@ public final class FusionServer {
         let address = server.localAddress
         logger.notice("fusion-serve listening", metadata: [
             "address": "\(address)", "model": "\(modelConfig.name)", "model_dir": "\(modelDirectory)",
-            "precision": "\(configuration.precision)", "backend": "\(configuration.precision.backend)",
+            "precision": "\(configuration.precision)", "backend": "\(configuration.precision.libraries(backend: configuration.resolvedBackend))",
             "model_version": "\(modelVersion)",
             "workers": "\(cpuSets.count)", "cpu_sets": "\(cpuSets.map(\.description).joined(separator: ";"))",
             "router": "\(configuration.router)", "max_batch": "\(configuration.maxBatch)",

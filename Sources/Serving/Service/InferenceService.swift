@@ -19,6 +19,8 @@ public struct ServiceSettings: Sendable {
     public var images: ImageAdmission
     /// The workers' arithmetic, reported by `/v1/model`.
     public var precision = Precision.fp32
+    /// The workers' fp32 product library, reported by `/v1/model`.
+    public var backend = Backend.openblas
     /// Items one Open Inference Protocol request may hold (`--max-request-items`).
     public var maxRequestItems: Int
 
@@ -416,7 +418,7 @@ public final class InferenceService: Sendable {
             ("workers", "\(settings.workerCount)"),
             ("router", JSONWriter.string(settings.router.rawValue)),
             ("precision", JSONWriter.string(settings.precision.rawValue)),
-            ("backend", JSONWriter.string(settings.precision.backend)),
+            ("backend", JSONWriter.string(settings.precision.libraries(backend: settings.backend))),
         ])
     }
 

@@ -175,7 +175,7 @@ extension ModelError {
         case let .wrongShape(_, file, _, _): return file
         case let .duplicateTensor(_, first, _): return first
         case let .missingTensor(_, files): return files.first
-        case .invalidInput, .unsupportedPrecision: return nil
+        case .invalidInput, .unsupportedPrecision, .unsupportedBackend: return nil
         case let .weights(error):
             switch error {
             case let .io(path, _), let .truncated(path, _, _), let .headerTooLarge(path, _, _),

@@ -23,6 +23,10 @@ public struct ServeConfiguration: Sendable, Equatable {
     public var modelDirectory = "models/default"
     /// The workers' arithmetic (`fp32`, `int8`).
     public var precision = Precision.fp32
+    /// The fp32 products' library; nil: the precision's default (`Backend.default(for:)`).
+    public var backend: Backend?
+    /// `backend`, or the precision's default.
+    public var resolvedBackend: Backend { backend ?? .default(for: precision) }
     /// nil: the default (every allowed CPU but one, at least one).
     public var workers: Int?
     /// One set per worker; nil: one allowed CPU per worker.
@@ -166,6 +170,14 @@ public struct ServeConfiguration: Sendable, Equatable {
                 throw ConfigurationError(flag: "--precision", message: "expected one of \(Precision.names), got \"\(text)\"")
             }
             config.precision = precision
+        },
+        Setting(flag: "--backend", variable: "FUSION_BACKEND",
+                help: "Library of the fp32 matrix products: openblas, or onednn (weights reordered once at load)",
+                default: .described("onednn for every precision, measured in docs/benchmarks.md")) { config, text throws(ConfigurationError) in
+            guard let backend = Backend(rawValue: text) else {
+                throw ConfigurationError(flag: "--backend", message: "expected one of \(Backend.names), got \"\(text)\"")
+            }
+            config.backend = backend
         },
         Setting(flag: "--workers", variable: "FUSION_WORKERS",
                 help: "Worker processes",

@@ -9,8 +9,9 @@ public final class FusionModelExecutor: BatchExecutor {
     public let identity: WorkerIdentity
 
     /// Loads (memory-maps) the model directory; int8 quantizes its weights here.
-    public init(directory: String, precision: Precision = .fp32) throws {
-        model = try FusionModel.load(directory: directory, precision: precision)
+    /// `backend` nil: the precision's default (`Backend.default(for:)`).
+    public init(directory: String, precision: Precision = .fp32, backend: Backend? = nil) throws {
+        model = try FusionModel.load(directory: directory, precision: precision, backend: backend)
         identity = Self.identity(of: model.config)
         let config = model.config
         images = ImagePreprocessor(size: config.imageEncoder.imageSize, mean: config.preprocess.mean, std: config.preprocess.std)

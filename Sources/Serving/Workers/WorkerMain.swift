@@ -51,7 +51,7 @@ public enum WorkerMain {
 
     /// Runs the worker; returns when the server says shutdown or goes away.
     public static func run(modelDirectory: String, index: Int, cpus: CPUSet?, maxBatch: Int,
-                           precision: Precision = .fp32) throws {
+                           precision: Precision = .fp32, backend: Backend? = nil) throws {
         // Die with the server even if it is killed with SIGKILL (no chance to say shutdown).
         try? ProcessControl.setParentDeathSignal(SIGKILL, expectedParent: ProcessControl.parentID)
         var status = stat()
@@ -69,6 +69,6 @@ public enum WorkerMain {
                               hangOnFirstBatch: claimsHang(index: index, environment: environment),
                               hangWhileLoading: claimsHang(index: index, environment: environment,
                                                            variable: "FUSION_TEST_WORKER_HANG_LOAD_ONCE"))
-        _ = try loop.run { try FusionModelExecutor(directory: modelDirectory, precision: precision) }
+        _ = try loop.run { try FusionModelExecutor(directory: modelDirectory, precision: precision, backend: backend) }
     }
 }
