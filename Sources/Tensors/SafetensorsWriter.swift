@@ -1,3 +1,5 @@
+import JSON
+
 /// Builds safetensors files in memory: used by tests, tools and benchmarks to make model
 /// directories without Python.
 public struct SafetensorsWriter: Sendable {
@@ -44,14 +46,14 @@ public struct SafetensorsWriter: Sendable {
         var json = "{"
         var parts: [String] = []
         if !metadata.isEmpty {
-            let pairs = metadata.map { "\(Self.quote($0.0)):\(Self.quote($0.1))" }
+            let pairs = metadata.map { "\(JSONText.string($0.0)):\(JSONText.string($0.1))" }
             parts.append("\"__metadata__\":{\(pairs.joined(separator: ","))}")
         }
         var offset = 0
         for tensor in tensors {
             let shape = tensor.shape.map(String.init).joined(separator: ",")
             let end = offset + tensor.bytes.count
-            parts.append("\(Self.quote(tensor.name)):{\"dtype\":\"\(tensor.dtype.rawValue)\",\"shape\":[\(shape)],\"data_offsets\":[\(offset),\(end)]}")
+            parts.append("\(JSONText.string(tensor.name)):{\"dtype\":\"\(tensor.dtype.rawValue)\",\"shape\":[\(shape)],\"data_offsets\":[\(offset),\(end)]}")
             offset = end
         }
         json += parts.joined(separator: ",") + "}"
@@ -64,24 +66,6 @@ public struct SafetensorsWriter: Sendable {
         out += header
         for tensor in tensors { out += tensor.bytes }
         return out
-    }
-
-    static func quote(_ text: String) -> String {
-        var out = "\""
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case _ where scalar.value < 0x20:
-                let hex = String(scalar.value, radix: 16)
-                out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-            default: out.unicodeScalars.append(scalar)
-            }
-        }
-        return out + "\""
     }
 
     /// Float → binary16, round to nearest even, overflow to infinity.

@@ -1,4 +1,5 @@
 import Foundation
+import JSON
 
 /// How requests are offered.
 public enum LoadMode: Sendable, Equatable {
