@@ -6,15 +6,15 @@ extension ModelOutput {
     /// "embedding": [...]}` (embedding only when asked). Floats use the shortest text that reads
     /// back as the same Float; non-finite values (from broken weights) become null.
     public func json(labels: [String], includeEmbedding: Bool) -> String {
-        var out = "{\"label\":"
-        out += label < labels.count ? JSONText.string(labels[label]) : String(label)
-        out += ",\"scores\":{"
-        out += zip(labels, scores).map { JSONText.string($0) + ":" + JSONText.number($1) }.joined(separator: ",")
-        out += "},\"logits\":" + JSONText.array(logits)
+        var members = [
+            ("label", label < labels.count ? JSONText.string(labels[label]) : String(label)),
+            ("scores", JSONText.object(zip(labels, scores).map { ($0, JSONText.number($1)) })),
+            ("logits", JSONText.array(logits)),
+        ]
         if let gate {
-            out += ",\"gate\":{\"image\":" + JSONText.number(gate.image) + ",\"text\":" + JSONText.number(gate.text) + "}"
+            members.append(("gate", JSONText.object([("image", JSONText.number(gate.image)), ("text", JSONText.number(gate.text))])))
         }
-        if includeEmbedding { out += ",\"embedding\":" + JSONText.array(embedding) }
-        return out + "}"
+        if includeEmbedding { members.append(("embedding", JSONText.array(embedding))) }
+        return JSONText.object(members)
     }
 }

@@ -36,7 +36,7 @@ public struct JSONLogHandler: LogHandler {
                 fields.append((key, Self.encode(value)))
             }
         }
-        let line = "{" + fields.map { "\(JSONText.string($0.0)):\($0.1)" }.joined(separator: ",") + "}\n"
+        let line = JSONText.object(fields) + "\n"
         Self.lock.lock()
         FileHandle.standardError.write(Data(line.utf8))
         Self.lock.unlock()
@@ -54,8 +54,7 @@ public struct JSONLogHandler: LogHandler {
         case .stringConvertible(let c): return JSONText.string(c.description)
         case .array(let values): return "[" + values.map(encode).joined(separator: ",") + "]"
         case .dictionary(let dict):
-            return "{" + dict.sorted { $0.key < $1.key }.map { "\(JSONText.string($0.key)):\(encode($0.value))" }
-                .joined(separator: ",") + "}"
+            return JSONText.object(dict.sorted { $0.key < $1.key }.map { ($0.key, encode($0.value)) })
         }
     }
 }
