@@ -103,6 +103,11 @@ private func failure(_ bytes: [UInt8], limits: JSONLimits = JSONLimits()) -> JSO
             #expect(written == text)
             #expect(double == value, "\(text)")
         }
+        // Out of Double's range: accepted with its text kept (callers that need an integer read
+        // the text, see `nonNegativeInteger`).
+        #expect(try parse("1e400") == .number("1e400", .infinity))
+        #expect(try parse("-1e400") == .number("-1e400", -.infinity))
+        #expect(try parse("1e-400") == .number("1e-400", 0))
         #expect(failure("01") == JSONParseError(offset: 2, reason: "leading zero in number"))
         #expect(failure("1.e3") == JSONParseError(offset: 2, reason: "invalid number"))
     }
