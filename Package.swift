@@ -4,6 +4,7 @@ import PackageDescription
 // Layering (lower layers never import higher ones):
 //   COpenBLAS, COneDNN, CImageCodecs, CSystemShims,
 //   COpenSSL                                 — C libraries and macro/setjmp shims
+//   JSON                                     — the one JSON parser and writer (no dependencies)
 //   Tensors → Kernels → Model                — weights, compute, the fusion graph
 //   KernelsAVX2 → Kernels                    — the attention kernel again, for AVX2 + FMA CPUs
 //   Images, Tokenizer                        — the input pipeline
@@ -15,7 +16,8 @@ import PackageDescription
 // checking); only the libFuzzer targets below stay in Swift 5 mode.
 let v5: [SwiftSetting] = [.swiftLanguageMode(.v5)]
 let v6: [SwiftSetting] = [.swiftLanguageMode(.v6)]
-// The numeric modules (weights, kernels, forward pass, image resize, WordPiece) are optimised
+// The numeric modules (weights, kernels, forward pass, image resize, WordPiece) and the JSON
+// parser (multi-megabyte base64 request strings, safetensors headers) are optimised
 // in debug builds too: unoptimised, a forward pass of the default model is ~80x slower and
 // the end-to-end accuracy test over 500 held-out pairs would take ~7 minutes instead of
 // seconds. `-O` drops `assert` inside these modules; their checks that matter use
@@ -57,11 +59,14 @@ let package = Package(
         // `LockedCondition<Value>` for threads that wait for the guarded value to change.
         .target(name: "Locking", swiftSettings: v6),
 
+        // The one JSON parser (strict, bounded) and writer, for every module below.
+        .target(name: "JSON", swiftSettings: v6Optimised),
+
         // MARK: Model runtime
-        .target(name: "Tensors", swiftSettings: v6Optimised),
+        .target(name: "Tensors", dependencies: ["JSON"], swiftSettings: v6Optimised),
         .target(name: "KernelsAVX2", swiftSettings: avx2Settings),
         .target(name: "Kernels", dependencies: ["COpenBLAS", "COneDNN", "CCPUFeatures", "KernelsAVX2", "Locking"], swiftSettings: v6Optimised),
-        .target(name: "Model", dependencies: ["Tensors", "Kernels", "Locking"], swiftSettings: v6Optimised),
+        .target(name: "Model", dependencies: ["JSON", "Tensors", "Kernels", "Locking"], swiftSettings: v6Optimised),
 
         // MARK: Input pipeline
         .target(name: "Images", dependencies: ["CImageCodecs"], swiftSettings: v6Optimised),
@@ -70,17 +75,17 @@ let package = Package(
         // MARK: Network
         .target(name: "POSIX", dependencies: ["CSystemShims", "Locking"], swiftSettings: v6),
         .target(name: "TLS", dependencies: ["COpenSSL", "Locking"], swiftSettings: v6),
-        .target(name: "HTTP", dependencies: ["POSIX", "TLS", "Locking"], swiftSettings: v6),
+        .target(name: "HTTP", dependencies: ["JSON", "POSIX", "TLS", "Locking"], swiftSettings: v6),
         .target(name: "Systemd", dependencies: ["POSIX"], swiftSettings: v6),
 
         // MARK: Service
         .target(name: "Serving",
-                dependencies: ["Model", "Images", "Tokenizer", "HTTP", "TLS", "POSIX", "Systemd", "Locking",
+                dependencies: ["JSON", "Model", "Images", "Tokenizer", "HTTP", "TLS", "POSIX", "Systemd", "Locking",
                                .product(name: "Logging", package: "swift-log")],
                 swiftSettings: v6),
 
         .executableTarget(name: "fusion-serve",
-                          dependencies: ["Serving", "Systemd", "Model", "Images", "Tokenizer", "CSystemShims", "Locking",
+                          dependencies: ["JSON", "Serving", "Systemd", "Model", "Images", "Tokenizer", "CSystemShims", "Locking",
                                          .product(name: "ArgumentParser", package: "swift-argument-parser"),
                                          .product(name: "Logging", package: "swift-log"),
                                          .product(name: "Histogram", package: "hdrhistogram-swift")],
@@ -88,6 +93,7 @@ let package = Package(
 
         // MARK: Tests (one test target per module, files mirror sources)
         .testTarget(name: "LockingTests", dependencies: ["Locking"], swiftSettings: v6),
+        .testTarget(name: "JSONTests", dependencies: ["JSON"], swiftSettings: v6),
         .testTarget(name: "TensorsTests", dependencies: ["Tensors"], swiftSettings: v6),
         .testTarget(name: "KernelsTests", dependencies: ["Kernels", "KernelsAVX2", "Locking"], swiftSettings: v6),
         .testTarget(name: "ModelTests", dependencies: ["Model", "Tensors"], swiftSettings: v6),
@@ -96,8 +102,8 @@ let package = Package(
         .testTarget(name: "POSIXTests", dependencies: ["POSIX"], swiftSettings: v6),
         .testTarget(name: "SystemdTests", dependencies: ["Systemd"], swiftSettings: v6),
         .testTarget(name: "TLSTests", dependencies: ["TLS"], swiftSettings: v6),
-        .testTarget(name: "HTTPTests", dependencies: ["HTTP", "TLS"], swiftSettings: v6),
-        .testTarget(name: "ServingTests", dependencies: ["Serving"], swiftSettings: v6),
+        .testTarget(name: "HTTPTests", dependencies: ["HTTP", "TLS", "JSON"], swiftSettings: v6),
+        .testTarget(name: "ServingTests", dependencies: ["Serving", "JSON"], swiftSettings: v6),
         // Runs the built `fusion-serve` binary as a subprocess (real loopback, real curl).
         .testTarget(name: "EndToEndTests", dependencies: ["fusion-serve"], swiftSettings: v6),
     ]
@@ -108,7 +114,7 @@ let package = Package(
 // `-sanitize=fuzzer,address`; see docs/hardening.md.
 if Context.environment["FUSION_FUZZ"] == "1" {
     let fuzzTargets: [(name: String, dependencies: [Target.Dependency])] = [
-        ("HTTPParser", ["HTTP"]), ("Multipart", ["HTTP", "Serving"]), ("InferJSON", ["Serving"]),
+        ("HTTPParser", ["HTTP"]), ("Multipart", ["HTTP", "Serving"]), ("InferJSON", ["Serving", "JSON"]),
         ("Base64", ["Serving"]), ("JPEG", ["Images"]), ("PNG", ["Images"]),
         ("Safetensors", ["Tensors"]), ("ModelConfig", ["Model"]), ("Tokenizer", ["Tokenizer"]),
         ("OpenInference", ["Serving", "Model"]),

@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import CFuzzerDriver
+import JSON
 import Serving
 
 /// libFuzzer entry: the JSON `/infer` body (`JSONParser`, field checks, base64 image).

@@ -1,3 +1,5 @@
+import JSON
+
 /// A response to send: status, headers and the whole body.
 ///
 /// The server adds `Content-Length` (always, except for 1xx/204/304), `X-Request-Id`,
@@ -32,37 +34,8 @@ public struct HTTPResponse: Sendable {
 
     /// The service's error shape: `{"error": {"code": code, "message": message}}` as JSON.
     public static func error(_ status: HTTPStatus, code: String, message: String, headers: HTTPHeaders = [:]) -> HTTPResponse {
-        json(status, JSONText.errorBody(code: code, message: message), headers: headers)
-    }
-}
-
-/// Minimal JSON text helpers (no Foundation) for error bodies and small documents.
-public enum JSONText {
-    /// `s` as a JSON string literal, quotes included; control characters, `"` and `\`
-    /// escaped, everything else passed through as UTF-8.
-    public static func quoted(_ s: String) -> String {
-        var out = "\""
-        out.reserveCapacity(s.utf8.count + 2)
-        for scalar in s.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case _ where scalar.value < 0x20 || scalar.value == 0x7F || scalar.value == 0x2028 || scalar.value == 0x2029:
-                let hex = String(scalar.value, radix: 16)
-                out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-            default:
-                out.unicodeScalars.append(scalar)
-            }
-        }
-        out += "\""
-        return out
-    }
-
-    /// `{"error":{"code":"…","message":"…"}}`.
-    public static func errorBody(code: String, message: String) -> String {
-        "{\"error\":{\"code\":\(quoted(code)),\"message\":\(quoted(message))}}"
+        json(status, JSONText.object([("error", JSONText.object([("code", JSONText.string(code)),
+                                                                ("message", JSONText.string(message))]))]),
+             headers: headers)
     }
 }

@@ -51,44 +51,27 @@ public struct MultipartLimits: Sendable, Hashable {
     }
 }
 
-/// Why a multipart body was refused.
-public struct MultipartError: Error, CustomStringConvertible, Hashable, Sendable {
-    /// The kind of failure; its raw value is a stable snake_case code.
-    public enum Kind: String, Sendable, Hashable, CaseIterable {
-        /// The Content-Type is not `multipart/form-data`.
-        case notMultipart = "not_multipart_form_data"
-        /// No usable `boundary` parameter.
-        case invalidBoundary = "invalid_multipart_boundary"
-        /// The body does not start with (a preamble and) the first delimiter.
-        case missingDelimiter = "missing_multipart_delimiter"
-        /// The body ends before the close delimiter.
-        case unterminated = "unterminated_multipart_body"
-        /// Junk after a delimiter, or a malformed part header section.
-        case malformed = "malformed_multipart_body"
-        /// More than `maxParts` parts.
-        case tooManyParts = "too_many_multipart_parts"
-        /// A part's header section is over the limits.
-        case partHeadersTooLarge = "multipart_headers_too_large"
-        /// No `Content-Disposition: form-data; name=…` on a part.
-        case invalidContentDisposition = "invalid_content_disposition"
-    }
+/// Why a multipart body was refused (the detail names the part index when known).
+public typealias MultipartError = CodedError<MultipartFailure>
 
-    /// What went wrong.
-    public let kind: Kind
-    /// Specifics, including the part index when known.
-    public let detail: String
-
-    /// Creates an error.
-    public init(_ kind: Kind, _ detail: String) {
-        self.kind = kind
-        self.detail = detail
-    }
-
-    /// The snake_case code.
-    public var code: String { kind.rawValue }
-
-    /// `"malformed_multipart_body: part 2: header line without a colon"`.
-    public var description: String { "\(code): \(detail)" }
+/// The kind of a `MultipartError`; its raw value is a stable snake_case code.
+public enum MultipartFailure: String, ErrorKind {
+    /// The Content-Type is not `multipart/form-data`.
+    case notMultipart = "not_multipart_form_data"
+    /// No usable `boundary` parameter.
+    case invalidBoundary = "invalid_multipart_boundary"
+    /// The body does not start with (a preamble and) the first delimiter.
+    case missingDelimiter = "missing_multipart_delimiter"
+    /// The body ends before the close delimiter.
+    case unterminated = "unterminated_multipart_body"
+    /// Junk after a delimiter, or a malformed part header section.
+    case malformed = "malformed_multipart_body"
+    /// More than `maxParts` parts.
+    case tooManyParts = "too_many_multipart_parts"
+    /// A part's header section is over the limits.
+    case partHeadersTooLarge = "multipart_headers_too_large"
+    /// No `Content-Disposition: form-data; name=…` on a part.
+    case invalidContentDisposition = "invalid_content_disposition"
 }
 
 /// A strict `multipart/form-data` parser (RFC 7578 / RFC 2046) over a complete body.

@@ -1,3 +1,5 @@
+import JSON
+
 /// One tensor's entry in a safetensors header, validated.
 public struct TensorEntry: Sendable, Equatable {
     /// The tensor's name as written in the file.
@@ -57,7 +59,7 @@ package struct SafetensorsHeader {
     private static func validate(_ json: JSONValue, path: String,
                                  dataSize: Int) throws(SafetensorsError) -> (entries: [TensorEntry], metadata: [String: String]) {
         guard case let .object(members) = json else {
-            throw .invalidHeader(path: path, reason: "top level is a \(json.kind), expected an object")
+            throw .invalidHeader(path: path, reason: "top level is a \(json.summary), expected an object")
         }
         var entries: [TensorEntry] = []
         var metadata: [String: String] = [:]
@@ -65,11 +67,11 @@ package struct SafetensorsHeader {
         for (name, value) in members {
             if name == "__metadata__" {
                 guard case let .object(pairs) = value else {
-                    throw .invalidHeader(path: path, reason: "__metadata__ is a \(value.kind), expected an object")
+                    throw .invalidHeader(path: path, reason: "__metadata__ is a \(value.summary), expected an object")
                 }
                 for (key, item) in pairs {
                     guard case let .string(text) = item else {
-                        throw .invalidHeader(path: path, reason: "__metadata__[\"\(key)\"] is a \(item.kind), expected a string")
+                        throw .invalidHeader(path: path, reason: "__metadata__[\"\(key)\"] is a \(item.summary), expected a string")
                     }
                     metadata[key] = text
                 }
@@ -84,7 +86,7 @@ package struct SafetensorsHeader {
     private static func entry(name: String, value: JSONValue, path: String,
                               dataSize: Int) throws(SafetensorsError) -> TensorEntry {
         func fail(_ reason: String) -> SafetensorsError { .invalidTensor(path: path, tensor: name, reason: reason) }
-        guard case let .object(fields) = value else { throw fail("entry is a \(value.kind), expected an object") }
+        guard case let .object(fields) = value else { throw fail("entry is a \(value.summary), expected an object") }
         var dtypeValue: JSONValue?, shapeValue: JSONValue?, offsetsValue: JSONValue?
         for (key, field) in fields {
             switch key {
@@ -101,7 +103,7 @@ package struct SafetensorsHeader {
         var count = 1
         for dim in dims {
             guard let size = dim.nonNegativeInteger else {
-                throw fail("shape entry \(dim.kind) is not a non-negative integer")
+                throw fail("shape entry \(dim.summary) is not a non-negative integer")
             }
             shape.append(size)
             let (product, overflow) = count.multipliedReportingOverflow(by: size)

@@ -1,3 +1,5 @@
+import JSON
+
 /// Builds safetensors files in memory: used by tests, tools and benchmarks to make model
 /// directories without Python.
 public struct SafetensorsWriter: Sendable {
@@ -41,21 +43,19 @@ public struct SafetensorsWriter: Sendable {
     /// The file's bytes: 8-byte header length, JSON header padded with spaces to a multiple of
     /// 8 (so F32 data is aligned), then the tensors' data in insertion order.
     public func serialize() -> [UInt8] {
-        var json = "{"
-        var parts: [String] = []
+        var members: [(String, String)] = []
         if !metadata.isEmpty {
-            let pairs = metadata.map { "\(Self.quote($0.0)):\(Self.quote($0.1))" }
-            parts.append("\"__metadata__\":{\(pairs.joined(separator: ","))}")
+            members.append(("__metadata__", JSONText.object(metadata.map { ($0.0, JSONText.string($0.1)) })))
         }
         var offset = 0
         for tensor in tensors {
             let shape = tensor.shape.map(String.init).joined(separator: ",")
             let end = offset + tensor.bytes.count
-            parts.append("\(Self.quote(tensor.name)):{\"dtype\":\"\(tensor.dtype.rawValue)\",\"shape\":[\(shape)],\"data_offsets\":[\(offset),\(end)]}")
+            members.append((tensor.name, JSONText.object([("dtype", JSONText.string(tensor.dtype.rawValue)),
+                                                          ("shape", "[\(shape)]"), ("data_offsets", "[\(offset),\(end)]")])))
             offset = end
         }
-        json += parts.joined(separator: ",") + "}"
-        var header = Array(json.utf8)
+        var header = Array(JSONText.object(members).utf8)
         while header.count % 8 != 0 { header.append(0x20) }
         var out: [UInt8] = []
         out.reserveCapacity(8 + header.count + offset)
@@ -64,24 +64,6 @@ public struct SafetensorsWriter: Sendable {
         out += header
         for tensor in tensors { out += tensor.bytes }
         return out
-    }
-
-    static func quote(_ text: String) -> String {
-        var out = "\""
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case _ where scalar.value < 0x20:
-                let hex = String(scalar.value, radix: 16)
-                out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-            default: out.unicodeScalars.append(scalar)
-            }
-        }
-        return out + "\""
     }
 
     /// Float → binary16, round to nearest even, overflow to infinity.

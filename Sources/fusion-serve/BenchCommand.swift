@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Histogram
+import JSON
 import Serving
 
 /// `fusion-serve bench`: a load generator for a running server (like Triton's perf_analyzer).

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Images
+import JSON
 import Model
 import Tokenizer
 

@@ -9,8 +9,4 @@ import HTTP
         #expect(String(decoding: response.body, as: UTF8.self)
             == #"{"error":{"code":"unsupported_media_type","message":"Use \"image/jpeg\"."}}"#)
     }
-
-    @Test func jsonQuotingEscapesControlsAndKeepsUnicode() {
-        #expect(JSONText.quoted("a\"b\\c\n\t\r\u{1}\u{7F}é😀\u{2028}") == #""a\"b\\c\n\t\r\u0001\u007fé😀\u2028""#)
-    }
 }

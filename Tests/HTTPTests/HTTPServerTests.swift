@@ -1,5 +1,6 @@
 import Foundation
 import HTTP
+import JSON
 import POSIX
 import Testing
 
@@ -330,7 +331,7 @@ struct HTTPServerCurlTests {
         do {
             let parts = try MultipartFormData.parse(request.body, contentType: request.headers["Content-Type"] ?? "")
             let summary = parts.map { "\($0.name)=\($0.body.count):\($0.filename ?? "-"):\($0.contentType)" }
-            responder.send(.json(.ok, "{\"parts\":\(JSONText.quoted(summary.joined(separator: ",")))}"))
+            responder.send(.json(.ok, "{\"parts\":\(JSONText.string(summary.joined(separator: ",")))}"))
         } catch let error as MultipartError {
             responder.send(.error(.badRequest, code: error.code, message: error.detail))
         } catch {

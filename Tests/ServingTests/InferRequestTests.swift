@@ -38,6 +38,24 @@ private func multipart(_ parts: [(String, String?, [UInt8])], boundary: String =
         #expect(minimal.id == nil && !minimal.returnEmbedding && minimal.timeoutMilliseconds == nil)
     }
 
+    /// The parser's reason and offset reach the client in the message (module JSON).
+    @Test func malformedJSONMessagesNameWhatAndWhere() {
+        func message(_ text: String) -> String? {
+            do throws(APIError) {
+                _ = try json(text)
+                return nil
+            } catch {
+                return error.message
+            }
+        }
+        #expect(message(#"{"image":"AAEC","image":"AAEC"}"#)
+            == #"The request body is not valid JSON: duplicate key "image" at byte 16."#)
+        #expect(message(#"{"image":"AAEC"} x"#) == "The request body is not valid JSON: unexpected data after the JSON value at byte 17.")
+        #expect(message(#"{"image":"\x"}"#) == #"The request body is not valid JSON: invalid escape '\x' at byte 12."#)
+        #expect(message("[" + String(repeating: "[", count: 64) + String(repeating: "]", count: 65))
+            == "The request body is not valid JSON: nesting deeper than 64 at byte 64.")
+    }
+
     @Test func jsonErrorsFollowTheMatrix() {
         #expect(code { try json("{") } == "400 malformed_json")
         #expect(code { try json("[]") } == "400 malformed_json")

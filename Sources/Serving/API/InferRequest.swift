@@ -1,4 +1,5 @@
 import HTTP
+import JSON
 
 /// A `POST /infer` body, parsed and checked (JSON or multipart), before preprocessing.
 public struct InferRequest: Equatable, Sendable {

@@ -1,3 +1,5 @@
+import JSON
+
 /// The request bytes `fusion-serve bench` sends over and over.
 public enum BenchRequests {
     /// `POST /v2/models/{model}/infer` with `items` copies of (`image`, `text`) as binary
@@ -12,13 +14,13 @@ public enum BenchRequests {
             appendElement(image, to: &imageData)
             appendElement(Array(text.utf8), to: &textData)
         }
-        let json = JSONWriter.object([
+        let json = JSONText.object([
             ("inputs", "[" + [
                 tensor("image", n, imageData.count),
                 tensor("text", n, textData.count),
             ].joined(separator: ",") + "]"),
             ("outputs", "[" + ["logits", "label"].map {
-                JSONWriter.object([("name", JSONWriter.string($0)), ("parameters", #"{"binary_data":true}"#)])
+                JSONText.object([("name", JSONText.string($0)), ("parameters", #"{"binary_data":true}"#)])
             }.joined(separator: ",") + "]"),
         ])
         let body = Array(json.utf8) + imageData + textData
@@ -29,8 +31,8 @@ public enum BenchRequests {
     }
 
     private static func tensor(_ name: String, _ n: Int, _ size: Int) -> String {
-        JSONWriter.object([("name", JSONWriter.string(name)), ("datatype", #""BYTES""#), ("shape", "[\(n)]"),
-                           ("parameters", JSONWriter.object([("binary_data_size", "\(size)")]))])
+        JSONText.object([("name", JSONText.string(name)), ("datatype", #""BYTES""#), ("shape", "[\(n)]"),
+                         ("parameters", JSONText.object([("binary_data_size", "\(size)")]))])
     }
 
     private static func appendElement(_ bytes: [UInt8], to out: inout [UInt8]) {

@@ -1,4 +1,5 @@
 import Foundation
+import JSON
 import Locking
 
 /// How requests are offered.

@@ -43,73 +43,65 @@ enum MetricText {
     }
 }
 
-/// One value per label set, shared by counters and gauges (they differ only in which updates
-/// they allow).
-final class LabelledValues: Sendable {
+/// What tells a counter from a gauge: the Prometheus type name here, and the updates it
+/// allows in the extensions of `LabelledMetric`.
+public protocol LabelledMetricKind: Sendable {
+    /// The Prometheus type (`counter`, `gauge`).
+    static var typeName: String { get }
+}
+
+/// The kind of `CounterMetric`.
+public enum CounterKind: LabelledMetricKind {
+    public static var typeName: String { "counter" }
+}
+
+/// The kind of `GaugeMetric`.
+public enum GaugeKind: LabelledMetricKind {
+    public static var typeName: String { "gauge" }
+}
+
+/// A family with one value per label set: the one body of counters and gauges, which differ
+/// only in their type name and which updates they allow.
+public final class LabelledMetric<Kind: LabelledMetricKind>: MetricFamily {
+    public let name: String
+    public let help: String
+    public let labelNames: [String]
+    public var typeName: String { Kind.typeName }
     private let values = Locked<[[String]: Double]>([:])
 
-    func set(_ labels: [String], to value: Double) { values.withLock { $0[labels] = value } }
+    init(name: String, help: String, labelNames: [String]) {
+        self.name = name
+        self.help = help
+        self.labelNames = labelNames
+    }
 
-    func add(_ labels: [String], _ amount: Double) { values.withLock { $0[labels, default: 0] += amount } }
+    /// Sets the series with `labels` (in `labelNames` order); for a counter, from an external
+    /// monotonic count (e.g. a worker's restarts).
+    public func set(_ labels: [String] = [], to value: Double) { values.withLock { $0[labels] = value } }
 
-    func value(_ labels: [String]) -> Double { values.withLock { $0[labels] ?? 0 } }
+    /// The current value of a series.
+    public func value(_ labels: [String] = []) -> Double { values.withLock { $0[labels] ?? 0 } }
 
-    func render(_ family: some MetricFamily, into out: inout String) {
+    public func renderSamples(into out: inout String) {
         let snapshot = values.withLock { $0.sorted { $0.key.lexicographicallyPrecedes($1.key) } }
         for (labels, value) in snapshot {
-            out += "\(family.name)\(family.labelText(labels)) \(MetricText.format(value))\n"
+            out += "\(name)\(labelText(labels)) \(MetricText.format(value))\n"
         }
     }
+
+    fileprivate func add(_ labels: [String], _ amount: Double) { values.withLock { $0[labels, default: 0] += amount } }
+}
+
+extension LabelledMetric where Kind == CounterKind {
+    /// Adds `amount` (≥ 0) to the series with `labels` (in `labelNames` order).
+    public func increment(_ labels: [String] = [], by amount: Double = 1) { add(labels, max(0, amount)) }
 }
 
 /// A monotonically increasing count.
-public final class CounterMetric: MetricFamily {
-    public let name: String
-    public let help: String
-    public let labelNames: [String]
-    public var typeName: String { "counter" }
-    private let values = LabelledValues()
-
-    init(name: String, help: String, labelNames: [String]) {
-        self.name = name
-        self.help = help
-        self.labelNames = labelNames
-    }
-
-    /// Adds `amount` (≥ 0) to the series with `labels` (in `labelNames` order).
-    public func increment(_ labels: [String] = [], by amount: Double = 1) { values.add(labels, max(0, amount)) }
-
-    /// Sets a series from an external monotonic count (e.g. a worker's restarts).
-    public func set(_ labels: [String] = [], to value: Double) { values.set(labels, to: value) }
-
-    /// The current value of a series.
-    public func value(_ labels: [String] = []) -> Double { values.value(labels) }
-
-    public func renderSamples(into out: inout String) { values.render(self, into: &out) }
-}
+public typealias CounterMetric = LabelledMetric<CounterKind>
 
 /// A value that goes up and down.
-public final class GaugeMetric: MetricFamily {
-    public let name: String
-    public let help: String
-    public let labelNames: [String]
-    public var typeName: String { "gauge" }
-    private let values = LabelledValues()
-
-    init(name: String, help: String, labelNames: [String]) {
-        self.name = name
-        self.help = help
-        self.labelNames = labelNames
-    }
-
-    /// Sets the series with `labels`.
-    public func set(_ labels: [String] = [], to value: Double) { values.set(labels, to: value) }
-
-    /// The current value of a series.
-    public func value(_ labels: [String] = []) -> Double { values.value(labels) }
-
-    public func renderSamples(into out: inout String) { values.render(self, into: &out) }
-}
+public typealias GaugeMetric = LabelledMetric<GaugeKind>
 
 /// Counts observations into cumulative buckets (Prometheus histogram).
 public final class HistogramMetric: MetricFamily {

@@ -1,3 +1,5 @@
+import JSON
+
 /// Bounds on what one inference request may declare, checked before anything is allocated
 /// from a client's numbers.
 public struct OpenInferenceLimits: Sendable, Equatable {

@@ -1,4 +1,5 @@
 import HTTP
+import JSON
 
 /// Encodes an inference response of the Open Inference Protocol: the JSON header and, for
 /// outputs sent as binary tensor data, their raw bytes after it, with
@@ -9,28 +10,28 @@ public enum OpenInferenceResponse {
                               outputs: [(tensor: OutputTensor, binary: Bool)]) -> HTTPResponse {
         var binary: [UInt8] = []
         var members: [(String, String)] = []
-        if let id { members.append(("id", JSONWriter.string(id))) }
-        members.append(("model_name", JSONWriter.string(modelName)))
-        members.append(("model_version", JSONWriter.string(modelVersion)))
+        if let id { members.append(("id", JSONText.string(id))) }
+        members.append(("model_name", JSONText.string(modelName)))
+        members.append(("model_version", JSONText.string(modelVersion)))
         var encoded: [String] = []
         encoded.reserveCapacity(outputs.count)
         for (tensor, asBinary) in outputs {
             var fields: [(String, String)] = [
-                ("name", JSONWriter.string(tensor.name)),
-                ("datatype", JSONWriter.string(tensor.datatype.rawValue)),
+                ("name", JSONText.string(tensor.name)),
+                ("datatype", JSONText.string(tensor.datatype.rawValue)),
                 ("shape", "[" + tensor.shape.map(String.init).joined(separator: ",") + "]"),
             ]
             if asBinary {
                 let before = binary.count
                 appendBinary(tensor.values, to: &binary)
-                fields.append(("parameters", JSONWriter.object([("binary_data_size", "\(binary.count - before)")])))
+                fields.append(("parameters", JSONText.object([("binary_data_size", "\(binary.count - before)")])))
             } else {
                 fields.append(("data", jsonData(tensor.values)))
             }
-            encoded.append(JSONWriter.object(fields))
+            encoded.append(JSONText.object(fields))
         }
         members.append(("outputs", "[" + encoded.joined(separator: ",") + "]"))
-        let json = Array(JSONWriter.object(members).utf8)
+        let json = Array(JSONText.object(members).utf8)
         var headers = HTTPHeaders()
         if binary.isEmpty && !outputs.contains(where: { $0.binary }) {
             headers.add(name: "Content-Type", value: "application/json")
@@ -44,10 +45,10 @@ public enum OpenInferenceResponse {
     /// The flat JSON `data` array.
     static func jsonData(_ values: TensorValues) -> String {
         switch values {
-        case .fp32(let floats): return JSONWriter.array(floats)
+        case .fp32(let floats): return JSONText.array(floats)
         case .int64(let ints): return "[" + ints.map(String.init).joined(separator: ",") + "]"
         case .bytes(let strings):
-            return "[" + strings.map { JSONWriter.string(String(decoding: $0, as: UTF8.self)) }.joined(separator: ",") + "]"
+            return "[" + strings.map { JSONText.string(String(decoding: $0, as: UTF8.self)) }.joined(separator: ",") + "]"
         }
     }
 
@@ -77,6 +78,6 @@ extension APIError {
         var fields = HTTPHeaders()
         for (name, value) in headers { fields.add(name: name, value: value) }
         let protocolStatus: HTTPStatus = status.code == 415 || status.code == 422 ? .badRequest : status
-        return .json(protocolStatus, JSONWriter.object([("error", JSONWriter.string(message))]), headers: fields)
+        return .json(protocolStatus, JSONText.object([("error", JSONText.string(message))]), headers: fields)
     }
 }

@@ -1,5 +1,6 @@
 import HTTP
 import Images
+import JSON
 import Logging
 
 /// The Open Inference Protocol (KServe v2) routes, beside `/infer` on the same server, batcher
@@ -30,9 +31,9 @@ extension InferenceService {
         case .unknown:
             finish(request, route: label, started: started, send: send, .failure(.notFound(String(request.path))))
         case .server:
-            answer(.json(.ok, JSONWriter.object([
-                ("name", JSONWriter.string("fusion-serve")),
-                ("extensions", "[" + Self.openInferenceExtensions.map(JSONWriter.string).joined(separator: ",") + "]"),
+            answer(.json(.ok, JSONText.object([
+                ("name", JSONText.string("fusion-serve")),
+                ("extensions", "[" + Self.openInferenceExtensions.map(JSONText.string).joined(separator: ",") + "]"),
             ])))
         case .live:
             answer(.json(.ok, #"{"live":true}"#))
@@ -56,7 +57,7 @@ extension InferenceService {
             case .ready:
                 let ready = isReadyForInference
                 answer(.json(ready ? .ok : .serviceUnavailable,
-                             JSONWriter.object([("name", JSONWriter.string(bound.name)), ("ready", ready ? "true" : "false")])))
+                             JSONText.object([("name", JSONText.string(bound.name)), ("ready", ready ? "true" : "false")])))
             case .infer:
                 openInferenceInfer(request, model: bound, label: label, started: started, send: send)
             }

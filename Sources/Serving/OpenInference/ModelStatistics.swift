@@ -1,4 +1,5 @@
 import Foundation
+import JSON
 import Locking
 
 /// The served model's counters for Triton's statistics extension
@@ -91,11 +92,11 @@ public final class ModelStatistics: Sendable {
     /// The Triton statistics document for `model` at `version`.
     public func json(model: String, version: String) -> String {
         let s = snapshot
-        func duration(_ d: Duration) -> String { JSONWriter.object([("count", "\(d.count)"), ("ns", "\(d.nanos)")]) }
+        func duration(_ d: Duration) -> String { JSONText.object([("count", "\(d.count)"), ("ns", "\(d.nanos)")]) }
         let batchStats = s.batches.keys.sorted().map { size -> String in
             let counters = s.batches[size] ?? BatchSizeCounters()
             let executions = counters.items / UInt64(max(1, size))
-            return JSONWriter.object([
+            return JSONText.object([
                 ("batch_size", "\(size)"),
                 // Every item of a batch reported the batch's forward pass: the sum over items
                 // is size × the sum over batches. Input and output work is the items' own.
@@ -104,13 +105,13 @@ public final class ModelStatistics: Sendable {
                 ("compute_output", duration(Duration(count: executions, nanos: counters.outputNanos))),
             ])
         }
-        let model = JSONWriter.object([
-            ("name", JSONWriter.string(model)),
-            ("version", JSONWriter.string(version)),
+        let model = JSONText.object([
+            ("name", JSONText.string(model)),
+            ("version", JSONText.string(version)),
             ("last_inference", "\(s.lastInferenceMillis)"),
             ("inference_count", "\(s.inferenceCount)"),
             ("execution_count", "\(s.executionCount)"),
-            ("inference_stats", JSONWriter.object([
+            ("inference_stats", JSONText.object([
                 ("success", duration(s.success)),
                 ("fail", duration(s.fail)),
                 ("queue", duration(s.queue)),
@@ -122,6 +123,6 @@ public final class ModelStatistics: Sendable {
             ])),
             ("batch_stats", "[" + batchStats.joined(separator: ",") + "]"),
         ])
-        return JSONWriter.object([("model_stats", "[" + model + "]")])
+        return JSONText.object([("model_stats", "[" + model + "]")])
     }
 }

@@ -1,3 +1,4 @@
+import JSON
 import Model
 
 /// One item of an inference request, before it joins the dynamic batcher: an encoded image
@@ -286,21 +287,21 @@ public struct OpenInferenceModel: Sendable {
     public var metadataJSON: String {
         func tensors(_ specs: [TensorSpec]) -> String {
             "[" + specs.map { spec in
-                JSONWriter.object([("name", JSONWriter.string(spec.name)),
-                                   ("datatype", JSONWriter.string(spec.datatype.rawValue)),
-                                   ("shape", Self.ints([-1] + spec.dims))])
+                JSONText.object([("name", JSONText.string(spec.name)),
+                                 ("datatype", JSONText.string(spec.datatype.rawValue)),
+                                 ("shape", Self.ints([-1] + spec.dims))])
             }.joined(separator: ",") + "]"
         }
-        return JSONWriter.object([
-            ("name", JSONWriter.string(name)),
-            ("versions", "[" + JSONWriter.string(version) + "]"),
-            ("platform", JSONWriter.string("fusion-serve")),
+        return JSONText.object([
+            ("name", JSONText.string(name)),
+            ("versions", "[" + JSONText.string(version) + "]"),
+            ("platform", JSONText.string("fusion-serve")),
             ("inputs", tensors(inputSpecs)),
             ("outputs", tensors(outputSpecs)),
             // Not in the protocol (its `versions` are directory numbers): the content hash
             // that changes on a reload, as `/v1/model` has it (issue 17).
-            ("parameters", JSONWriter.object([("content_version", JSONWriter.string(contentVersion)),
-                                              ("loaded_at", JSONWriter.string(loadedAt))])),
+            ("parameters", JSONText.object([("content_version", JSONText.string(contentVersion)),
+                                            ("loaded_at", JSONText.string(loadedAt))])),
         ])
     }
 
@@ -311,39 +312,39 @@ public struct OpenInferenceModel: Sendable {
     public var configJSON: String {
         func tensor(_ spec: TensorSpec, input: Bool) -> String {
             var fields: [(String, String)] = [
-                ("name", JSONWriter.string(spec.name)),
-                ("data_type", JSONWriter.string(spec.datatype.tritonConfigName)),
+                ("name", JSONText.string(spec.name)),
+                ("data_type", JSONText.string(spec.datatype.tritonConfigName)),
                 ("dims", Self.ints(spec.dims.isEmpty ? [1] : spec.dims)),
             ]
-            if spec.dims.isEmpty { fields.append(("reshape", JSONWriter.object([("shape", "[]")]))) }
+            if spec.dims.isEmpty { fields.append(("reshape", JSONText.object([("shape", "[]")]))) }
             if input { fields.append(("optional", "true")) }
-            return JSONWriter.object(fields)
+            return JSONText.object(fields)
         }
-        func parameter(_ value: String) -> String { JSONWriter.object([("string_value", JSONWriter.string(value))]) }
-        return JSONWriter.object([
-            ("name", JSONWriter.string(name)),
-            ("platform", JSONWriter.string("fusion-serve")),
-            ("backend", JSONWriter.string("fusion-serve")),
-            ("version_policy", JSONWriter.object([("latest", JSONWriter.object([("num_versions", "1")]))])),
+        func parameter(_ value: String) -> String { JSONText.object([("string_value", JSONText.string(value))]) }
+        return JSONText.object([
+            ("name", JSONText.string(name)),
+            ("platform", JSONText.string("fusion-serve")),
+            ("backend", JSONText.string("fusion-serve")),
+            ("version_policy", JSONText.object([("latest", JSONText.object([("num_versions", "1")]))])),
             ("max_batch_size", "\(maxRequestItems)"),
             ("input", "[" + inputSpecs.map { tensor($0, input: true) }.joined(separator: ",") + "]"),
             ("output", "[" + outputSpecs.map { tensor($0, input: false) }.joined(separator: ",") + "]"),
-            ("dynamic_batching", JSONWriter.object([
+            ("dynamic_batching", JSONText.object([
                 ("preferred_batch_size", "[\(maxBatch)]"),
                 ("max_queue_delay_microseconds", "\(maxDelayMilliseconds * 1000)"),
-                ("default_queue_policy", JSONWriter.object([
-                    ("timeout_action", JSONWriter.string("REJECT")),
+                ("default_queue_policy", JSONText.object([
+                    ("timeout_action", JSONText.string("REJECT")),
                     ("default_timeout_microseconds", "\(requestTimeoutMilliseconds * 1000)"),
                     ("allow_timeout_override", "true"),
                     ("max_queue_size", "\(maxQueue)"),
                 ])),
             ])),
-            ("instance_group", "[" + JSONWriter.object([
-                ("name", JSONWriter.string(name)),
-                ("kind", JSONWriter.string("KIND_CPU")),
+            ("instance_group", "[" + JSONText.object([
+                ("name", JSONText.string(name)),
+                ("kind", JSONText.string("KIND_CPU")),
                 ("count", "\(workerCount)"),
             ]) + "]"),
-            ("parameters", JSONWriter.object([
+            ("parameters", JSONText.object([
                 ("labels", parameter(config.labels.joined(separator: ","))),
                 ("max_text_length", parameter("\(config.preprocess.maxTextLength)")),
                 ("max_position_embeddings", parameter("\(maxTokens)")),

@@ -1,3 +1,5 @@
+import JSON
+
 /// The body of a successful `POST /infer`.
 struct InferResponse {
     var id: String
@@ -10,30 +12,30 @@ struct InferResponse {
     var totalNanos: UInt64
 
     private static func ms(_ nanos: UInt64) -> String {
-        JSONWriter.number((Double(nanos) / 1e6 * 1000).rounded() / 1000)
+        JSONText.number((Double(nanos) / 1e6 * 1000).rounded() / 1000)
     }
 
     var json: String {
         let labelName = labels.indices.contains(result.label) ? labels[result.label] : "\(result.label)"
-        let scores = zip(labels, result.scores).map { ($0, JSONWriter.number($1)) }
+        let scores = zip(labels, result.scores).map { ($0, JSONText.number($1)) }
         var members: [(String, String)] = [
-            ("id", JSONWriter.string(id)),
-            ("model", JSONWriter.string(model)),
-            ("label", JSONWriter.string(labelName)),
-            ("scores", JSONWriter.object(scores)),
-            ("logits", JSONWriter.array(result.logits)),
-            ("gate", JSONWriter.object([("image", JSONWriter.number(result.gateImage)),
-                                        ("text", JSONWriter.number(result.gateText))])),
+            ("id", JSONText.string(id)),
+            ("model", JSONText.string(model)),
+            ("label", JSONText.string(labelName)),
+            ("scores", JSONText.object(scores)),
+            ("logits", JSONText.array(result.logits)),
+            ("gate", JSONText.object([("image", JSONText.number(result.gateImage)),
+                                      ("text", JSONText.number(result.gateText))])),
         ]
-        if includeEmbedding { members.append(("embedding", JSONWriter.array(result.embedding))) }
+        if includeEmbedding { members.append(("embedding", JSONText.array(result.embedding))) }
         members += [
             ("batch_size", "\(batch.batchSize)"),
             ("worker", "\(batch.worker)"),
-            ("timing_ms", JSONWriter.object([("queue", Self.ms(batch.queueNanos)),
-                                             ("preprocess", Self.ms(preprocessNanos)),
-                                             ("inference", Self.ms(batch.inferenceNanos)),
-                                             ("total", Self.ms(totalNanos))])),
+            ("timing_ms", JSONText.object([("queue", Self.ms(batch.queueNanos)),
+                                           ("preprocess", Self.ms(preprocessNanos)),
+                                           ("inference", Self.ms(batch.inferenceNanos)),
+                                           ("total", Self.ms(totalNanos))])),
         ]
-        return JSONWriter.object(members)
+        return JSONText.object(members)
     }
 }

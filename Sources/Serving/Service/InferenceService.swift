@@ -1,6 +1,7 @@
 import Foundation
 import HTTP
 import Images
+import JSON
 import Logging
 import Model
 import Synchronization
@@ -369,11 +370,11 @@ public final class InferenceService: Sendable {
                             total: snapshot.totalWorkers, depth: snapshot.queueDepth,
                             capacity: snapshot.queueCapacity)
         if let cached = healthCache.withLock({ $0.response(for: key) }) { return cached }
-        let body = JSONWriter.object([
-            ("status", JSONWriter.string(status)),
-            ("workers", JSONWriter.object([("ready", "\(snapshot.readyWorkers)"), ("stalled", "\(stalled)"),
-                                           ("total", "\(snapshot.totalWorkers)")])),
-            ("queue", JSONWriter.object([("depth", "\(snapshot.queueDepth)"), ("capacity", "\(snapshot.queueCapacity)")])),
+        let body = JSONText.object([
+            ("status", JSONText.string(status)),
+            ("workers", JSONText.object([("ready", "\(snapshot.readyWorkers)"), ("stalled", "\(stalled)"),
+                                         ("total", "\(snapshot.totalWorkers)")])),
+            ("queue", JSONText.object([("depth", "\(snapshot.queueDepth)"), ("capacity", "\(snapshot.queueCapacity)")])),
         ])
         let response = HTTPResponse.json(status == "ready" ? .ok : .serviceUnavailable, body)
         healthCache.withLock { $0.last = (key, response) }
@@ -394,31 +395,31 @@ public final class InferenceService: Sendable {
     private func modelDescription() -> String {
         let serving = servingModel
         let model = serving.config
-        return JSONWriter.object([
-            ("name", JSONWriter.string(model.name)),
-            ("version", JSONWriter.string(serving.version)),
-            ("loaded_at", JSONWriter.string(serving.loadedAtText)),
-            ("labels", "[" + model.labels.map(JSONWriter.string).joined(separator: ",") + "]"),
+        return JSONText.object([
+            ("name", JSONText.string(model.name)),
+            ("version", JSONText.string(serving.version)),
+            ("loaded_at", JSONText.string(serving.loadedAtText)),
+            ("labels", "[" + model.labels.map(JSONText.string).joined(separator: ",") + "]"),
             ("image_size", "\(model.imageEncoder.imageSize)"),
             ("max_text_length", "\(model.preprocess.maxTextLength)"),
             ("embedding_size", "\(model.fusion.hiddenSize)"),
-            ("image_encoder", JSONWriter.object([("hidden_size", "\(model.imageEncoder.hiddenSize)"),
-                                                 ("num_layers", "\(model.imageEncoder.numLayers)"),
-                                                 ("patch_size", "\(model.imageEncoder.patchSize)")])),
-            ("text_encoder", JSONWriter.object([("hidden_size", "\(model.textEncoder.hiddenSize)"),
-                                                ("num_layers", "\(model.textEncoder.numLayers)"),
-                                                ("vocab_size", "\(model.textEncoder.vocabSize)")])),
-            ("limits", JSONWriter.object([("max_batch", "\(settings.maxBatch)"),
-                                          ("max_delay_ms", "\(settings.maxDelayMilliseconds)"),
-                                          ("max_queue", "\(settings.maxQueue)"),
-                                          ("max_body_bytes", "\(settings.maxBodyBytes)"),
+            ("image_encoder", JSONText.object([("hidden_size", "\(model.imageEncoder.hiddenSize)"),
+                                               ("num_layers", "\(model.imageEncoder.numLayers)"),
+                                               ("patch_size", "\(model.imageEncoder.patchSize)")])),
+            ("text_encoder", JSONText.object([("hidden_size", "\(model.textEncoder.hiddenSize)"),
+                                              ("num_layers", "\(model.textEncoder.numLayers)"),
+                                              ("vocab_size", "\(model.textEncoder.vocabSize)")])),
+            ("limits", JSONText.object([("max_batch", "\(settings.maxBatch)"),
+                                        ("max_delay_ms", "\(settings.maxDelayMilliseconds)"),
+                                        ("max_queue", "\(settings.maxQueue)"),
+                                        ("max_body_bytes", "\(settings.maxBodyBytes)"),
                                           ("request_timeout_ms", "\(settings.requestTimeoutNanos / 1_000_000)"),
                                           ("max_image_pixels", "\(settings.images.maxPixels)"),
                                           ("large_image_pixels", "\(settings.images.largePixels)")])),
             ("workers", "\(settings.workerCount)"),
-            ("router", JSONWriter.string(settings.router.rawValue)),
-            ("precision", JSONWriter.string(settings.precision.rawValue)),
-            ("backend", JSONWriter.string(settings.precision.libraries(backend: settings.backend))),
+            ("router", JSONText.string(settings.router.rawValue)),
+            ("precision", JSONText.string(settings.precision.rawValue)),
+            ("backend", JSONText.string(settings.precision.libraries(backend: settings.backend))),
         ])
     }
 

@@ -1,5 +1,6 @@
 import Foundation
 import HTTP
+import JSON
 import Locking
 import Logging
 
@@ -23,11 +24,11 @@ public struct JSONLogHandler: LogHandler {
     public func log(event: LogEvent) {
         let level = event.level, message = event.message, extra = event.metadata
         var fields: [(String, String)] = [
-            ("ts", JSONText.quoted(ISO8601DateFormatter.string(from: Date(), timeZone: .gmt,
+            ("ts", JSONText.string(ISO8601DateFormatter.string(from: Date(), timeZone: .gmt,
                                                                formatOptions: [.withInternetDateTime, .withFractionalSeconds]))),
-            ("level", JSONText.quoted(level.rawValue)),
-            ("logger", JSONText.quoted(label)),
-            ("msg", JSONText.quoted(message.description)),
+            ("level", JSONText.string(level.rawValue)),
+            ("logger", JSONText.string(label)),
+            ("msg", JSONText.string(message.description)),
         ]
         let merged = metadata.merging(extra ?? [:]) { $1 }
         for (key, value) in merged.sorted(by: { $0.key < $1.key }) {
@@ -37,7 +38,7 @@ public struct JSONLogHandler: LogHandler {
                 fields.append((key, Self.encode(value)))
             }
         }
-        let line = "{" + fields.map { "\(JSONText.quoted($0.0)):\($0.1)" }.joined(separator: ",") + "}\n"
+        let line = JSONText.object(fields) + "\n"
         Self.writing.withLock { _ in FileHandle.standardError.write(Data(line.utf8)) }
     }
 
@@ -49,12 +50,11 @@ public struct JSONLogHandler: LogHandler {
     private static func encode(_ value: Logger.Metadata.Value) -> String {
         switch value {
         case .string(let s):
-            return JSONText.quoted(s)
-        case .stringConvertible(let c): return JSONText.quoted(c.description)
+            return JSONText.string(s)
+        case .stringConvertible(let c): return JSONText.string(c.description)
         case .array(let values): return "[" + values.map(encode).joined(separator: ",") + "]"
         case .dictionary(let dict):
-            return "{" + dict.sorted { $0.key < $1.key }.map { "\(JSONText.quoted($0.key)):\(encode($0.value))" }
-                .joined(separator: ",") + "}"
+            return JSONText.object(dict.sorted { $0.key < $1.key }.map { ($0.key, encode($0.value)) })
         }
     }
 }

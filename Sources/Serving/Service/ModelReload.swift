@@ -1,5 +1,6 @@
 import Foundation
 import HTTP
+import JSON
 import Logging
 import Model
 import Locking
@@ -346,7 +347,7 @@ enum ModelRepositoryRoutes {
 
     /// `{"error": "…"}`, the repository extension's error shape.
     static func error(_ status: HTTPStatus, _ message: String) -> HTTPResponse {
-        .json(status, JSONWriter.object([("error", JSONWriter.string(message))]))
+        .json(status, JSONText.object([("error", JSONText.string(message))]))
     }
 
     /// Checks a load request's optional body: nothing, or a JSON object whose `parameters`
@@ -384,11 +385,11 @@ extension InferenceService {
         if path == "/v2/repository/index" {
             // A listing, as in Triton: it never reloads.
             let state = reloader.isReloading ? "LOADING" : (dispatcher.snapshot.readyWorkers > 0 ? "READY" : "UNAVAILABLE")
-            var members = [("name", JSONWriter.string(serving.config.name)), ("version", JSONWriter.string(serving.version)),
-                           ("state", JSONWriter.string(state)), ("loaded_at", JSONWriter.string(serving.loadedAtText))]
-            if let failure = reloader.lastFailure { members.append(("reason", JSONWriter.string("last reload failed: \(failure)"))) }
+            var members = [("name", JSONText.string(serving.config.name)), ("version", JSONText.string(serving.version)),
+                           ("state", JSONText.string(state)), ("loaded_at", JSONText.string(serving.loadedAtText))]
+            if let failure = reloader.lastFailure { members.append(("reason", JSONText.string("last reload failed: \(failure)"))) }
             finish(request, route: route, started: started, send: send,
-                   .success(.json(.ok, "[" + JSONWriter.object(members) + "]")))
+                   .success(.json(.ok, "[" + JSONText.object(members) + "]")))
             return
         }
         let name = ModelRepositoryRoutes.loadTarget(path) ?? ""
@@ -412,10 +413,10 @@ extension InferenceService {
             let response: HTTPResponse
             switch result {
             case .success(let outcome):
-                response = .json(.ok, JSONWriter.object([
-                    ("name", JSONWriter.string(outcome.model.config.name)),
-                    ("version", JSONWriter.string(outcome.model.version)),
-                    ("loaded_at", JSONWriter.string(outcome.model.loadedAtText)),
+                response = .json(.ok, JSONText.object([
+                    ("name", JSONText.string(outcome.model.config.name)),
+                    ("version", JSONText.string(outcome.model.version)),
+                    ("loaded_at", JSONText.string(outcome.model.loadedAtText)),
                     ("changed", outcome.changed ? "true" : "false"),
                 ]))
             case .failure(let error):
