@@ -42,31 +42,41 @@ extension EndToEnd {
             #expect(server.log.contains("path=/infer status=200"), "one log line per request")
         }
 
-        /// `--precision int8` reaches the workers (their answers differ from fp32's in the low
-        /// digits, not the label), `/v1/model` says so, and a mode we do not have stops the start.
-        @Test func int8PrecisionServesAndIsReported() throws {
+        /// `--precision int8` and `--backend` reach the workers (int8 answers differ from fp32's
+        /// in the low digits, not the label; the two fp32 backends agree to rounding),
+        /// `/v1/model` says what runs, and a mode we do not have stops the start.
+        @Test func precisionAndBackendServeAndAreReported() throws {
             let body = HTTPClient.inferJSON(image: Paths.bytes(images[0]), text: "a red circle", id: "p")
             var answers: [String: [Double]] = [:]
-            for precision in ["fp32", "int8"] {
-                let server = try ServerProcess(["--precision", precision], workers: 1)
+            // (precision, --backend or the default, what /v1/model reports)
+            let runs: [(String, String?, String)] = [("fp32", nil, "onednn"), ("int8", nil, "onednn"),
+                                                      ("fp32", "openblas", "openblas"), ("int8", "openblas", "onednn+openblas")]
+            for (precision, backend, reported) in runs {
+                let server = try ServerProcess(["--precision", precision] + (backend.map { ["--backend", $0] } ?? []), workers: 1)
                 let model = try HTTPClient.request(port: server.port, method: "GET", path: "/v1/model")
                 #expect(model.json["precision"] as? String == precision)
-                #expect(model.json["backend"] as? String == (precision == "int8" ? "onednn+openblas" : "openblas"))
-                #expect(server.log.contains("precision=\(precision)"))
+                #expect(model.json["backend"] as? String == reported, "\(precision) \(backend ?? "default")")
+                #expect(server.log.contains("precision=\(precision)") && server.log.contains("backend=\(reported)"))
                 let answer = try HTTPClient.request(port: server.port, method: "POST", path: "/infer", body: body,
                                                     contentType: "application/json")
                 #expect(answer.status == 200, "\(answer.text)")
-                answers[precision] = logits(answer)
+                answers[precision + "/" + (backend ?? "default")] = logits(answer)
             }
-            let fp32 = try #require(answers["fp32"]), int8 = try #require(answers["int8"])
-            try #require(fp32.count == int8.count && !fp32.isEmpty)
+            let fp32 = try #require(answers["fp32/default"]), int8 = try #require(answers["int8/default"])
+            let blas = try #require(answers["fp32/openblas"])
+            try #require(fp32.count == int8.count && !fp32.isEmpty && blas.count == fp32.count)
             let difference = zip(fp32, int8).map { abs($0 - $1) }.max() ?? 0
             #expect(difference > 0, "int8 answered exactly like fp32: the workers did not quantize")
             #expect(difference < 0.5, "int8 logits \(int8) vs fp32 \(fp32)")
+            let backends = zip(fp32, blas).map { abs($0 - $1) }.max() ?? 1
+            #expect(backends < 1e-4, "oneDNN logits \(fp32) vs OpenBLAS \(blas)")
 
             let refused = try runCommand(["serve", "--port", "0", "--model", Paths.tinyModel, "--precision", "bf16"], timeout: 30)
             #expect(refused.status != 0)
             #expect(refused.err.contains("--precision") && refused.err.contains("fp32, int8"), "\(refused.err)")
+            let unknown = try runCommand(["serve", "--port", "0", "--model", Paths.tinyModel, "--backend", "mkl"], timeout: 30)
+            #expect(unknown.status != 0)
+            #expect(unknown.err.contains("--backend") && unknown.err.contains("openblas, onednn"), "\(unknown.err)")
         }
 
         @Test func sixtyFourConcurrentRequestsBatchAndMatchTheSameRequestAlone() throws {
