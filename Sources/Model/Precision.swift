@@ -42,11 +42,14 @@ public enum Backend: String, Sendable, CaseIterable, CustomStringConvertible {
     public var description: String { rawValue }
 
     /// The backend `--backend` defaults to for a precision, chosen by measurement
-    /// (docs/benchmarks.md, "fp32 backends").
+    /// (docs/benchmarks.md, "fp32 backends: OpenBLAS or oneDNN"): on the AVX2 test machine
+    /// oneDNN was not faster in the forward pass of either model, and its reordered weights are
+    /// private memory in every worker (+720 MiB for the seed-size model) where OpenBLAS uses the
+    /// shared file mapping. So OpenBLAS for both precisions.
     public static func `default`(for precision: Precision) -> Backend {
         switch precision {
-        case .fp32: return .onednn
-        case .int8: return .onednn
+        case .fp32: return .openblas
+        case .int8: return .openblas
         }
     }
 

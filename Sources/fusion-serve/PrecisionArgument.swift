@@ -10,4 +10,4 @@ extension Backend: ExpressibleByArgument {}
 let precisionHelp = ArgumentHelp("Arithmetic of the encoder blocks: \(Precision.names) (int8: dynamic quantization, docs/models.md).")
 
 /// The help text every command shows for `--backend`.
-let backendHelp = ArgumentHelp("Library of the fp32 matrix products: \(Backend.names) (default onednn for every precision, measured in docs/benchmarks.md).")
+let backendHelp = ArgumentHelp("Library of the fp32 matrix products: \(Backend.names) (default openblas: oneDNN measured no faster here and costs private memory, docs/benchmarks.md).")

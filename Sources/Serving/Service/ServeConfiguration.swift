@@ -172,8 +172,8 @@ public struct ServeConfiguration: Sendable, Equatable {
             config.precision = precision
         },
         Setting(flag: "--backend", variable: "FUSION_BACKEND",
-                help: "Library of the fp32 matrix products: openblas, or onednn (weights reordered once at load)",
-                default: .described("onednn for every precision, measured in docs/benchmarks.md")) { config, text throws(ConfigurationError) in
+                help: "Library of the fp32 matrix products: openblas (weights used in place from the shared mapping), or onednn (matmul primitives, weights reordered once at load into private memory; docs/benchmarks.md)",
+                default: .value { $0.resolvedBackend.rawValue }) { config, text throws(ConfigurationError) in
             guard let backend = Backend(rawValue: text) else {
                 throw ConfigurationError(flag: "--backend", message: "expected one of \(Backend.names), got \"\(text)\"")
             }
