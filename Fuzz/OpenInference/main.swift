@@ -47,7 +47,8 @@ public func fuzzOpenInference(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int
             case .encoded(let raw):
                 precondition(raw.image.count <= body.count, "image longer than the body")
             case .tensors(let payload):
-                precondition(payload.pixels.count == 3 * 8 * 8 && payload.pixels.allSatisfy(\.isFinite), "pixels")
+                guard case .tensor(let pixels) = payload.image else { preconditionFailure("v2 pixel_values must stay a float tensor") }
+                precondition(pixels.count == 3 * 8 * 8 && pixels.allSatisfy(\.isFinite), "pixels")
                 precondition((1...16).contains(payload.tokenIds.count), "\(payload.tokenIds.count) tokens")
                 precondition(payload.tokenIds.allSatisfy { $0 >= 0 && $0 < 50 }, "token outside the vocabulary")
             }
