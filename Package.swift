@@ -13,8 +13,7 @@ import PackageDescription
 //   Serving                                  — dispatcher, router, worker processes
 //   fusion-serve                             — thin command-line executable
 // Every module and test target is in the Swift 6 language mode (complete strict concurrency
-// checking); only the libFuzzer targets below stay in Swift 5 mode.
-let v5: [SwiftSetting] = [.swiftLanguageMode(.v5)]
+// checking), the libFuzzer targets below too.
 let v6: [SwiftSetting] = [.swiftLanguageMode(.v6)]
 // The numeric modules (weights, kernels, forward pass, image resize, WordPiece) and the JSON
 // parser (multi-megabyte base64 request strings, safetensors headers) are optimised
@@ -122,7 +121,7 @@ if Context.environment["FUSION_FUZZ"] == "1" {
     package.targets.append(.systemLibrary(name: "CFuzzerDriver", path: "Fuzz/CFuzzerDriver"))
     for target in fuzzTargets {
         package.targets.append(.executableTarget(name: "Fuzz\(target.name)", dependencies: target.dependencies + ["CFuzzerDriver"],
-                                                 path: "Fuzz/\(target.name)", swiftSettings: v5))
+                                                 path: "Fuzz/\(target.name)", swiftSettings: v6))
         package.products.append(.executable(name: "fuzz-\(target.name.lowercased())", targets: ["Fuzz\(target.name)"]))
     }
 }

@@ -11,6 +11,7 @@ void omp_set_num_threads(int count);
 static const int fs_dnnl_arg_src = DNNL_ARG_SRC;
 static const int fs_dnnl_arg_weights = DNNL_ARG_WEIGHTS;
 static const int fs_dnnl_arg_dst = DNNL_ARG_DST;
+static const int fs_dnnl_arg_scratchpad = DNNL_ARG_SCRATCHPAD;
 static const int fs_dnnl_arg_from = DNNL_ARG_FROM;
 static const int fs_dnnl_arg_to = DNNL_ARG_TO;
 static const int64_t fs_dnnl_runtime_dim = DNNL_RUNTIME_DIM_VAL;

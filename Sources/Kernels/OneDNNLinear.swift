@@ -9,9 +9,9 @@ import Glibc
 /// `output[m, n] += input[m, k] · Wᵀ` for one linear layer's weight `W [n, k]` on oneDNN's
 /// matmul primitive (the fp32 `onednn` backend).
 ///
-/// The weight is reordered once, here, into the layout the primitive asks for (`format_tag_any`:
-/// blocked for the AVX-512 kernels, plain where oneDNN runs its JIT sgemm), so no product packs
-/// it again. Primitives are made once per pair of row strides and cached; the row count is a
+/// The weight is reordered once, here, into the layout the primitive asks for (`format_tag_any`;
+/// on the AVX2 test machine oneDNN 2.6 picks its JIT sgemm and a plain layout), so no product
+/// converts it again. Primitives are made once per pair of row strides and cached; the row count is a
 /// runtime dimension, so the batch size and text length never create new ones. Each product
 /// splits its rows over the worker's threads (`parallelChunks`), each running the primitive on
 /// one thread: an OpenMP team would spin idle between products and take cores from the
@@ -63,6 +63,21 @@ package final class OneDNNLinear: @unchecked Sendable {
         parallelChunks(rows, minimumChunk: minimumRows) { chunk in
             primitive.run(input + chunk.lowerBound * ldInput, rows: chunk.count, weights: weights.pointer,
                           output: output + chunk.lowerBound * ldOutput)
+        }
+    }
+
+    /// Makes the primitive for a pair of row strides now (at load), so a first request never
+    /// pays for it or meets a failure there.
+    package func prepare(ldInput: Int, ldOutput: Int) throws(OneDNNError) {
+        let key = Strides(input: ldInput, output: ldOutput)
+        guard primitives.withLock({ $0[key] }) == nil else { return }
+        let made = try Primitive(k: inFeatures, n: outFeatures, ldInput: ldInput, ldOutput: ldOutput)
+        guard made.weightLayout.sameLayout(as: weights.layout) else {
+            throw OneDNNError(call: "matmul for row strides \(ldInput)/\(ldOutput) wants another weight layout",
+                              status: dnnl_unimplemented)
+        }
+        primitives.withLock { cache in
+            if cache[key] == nil, cache.count < Self.maxPrimitives { cache[key] = made }
         }
     }
 
@@ -141,10 +156,11 @@ private final class WeightCopy: @unchecked Sendable {
 
     init(weight: UnsafePointer<Float>, n: Int, k: Int, layout: WeightLayout) throws(OneDNNError) {
         let engine = try engine.get()
-        self.layout = layout
         var target = layout.descriptor
         let bytes = max(64, dnnl_memory_desc_get_size(&target))
-        pointer = UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: 64)
+        // A local until the reorder succeeded: once every stored property is set, a throwing
+        // init runs `deinit`, which would free the memory a second time.
+        let pointer = UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: 64)
         do {
             // The weight as oneDNN sees it: a k×n matrix stored n-major (`ba`), i.e. PyTorch's [n, k].
             var plain = dnnl_memory_desc_t()
@@ -173,6 +189,8 @@ private final class WeightCopy: @unchecked Sendable {
             pointer.deallocate()
             throw error
         }
+        self.layout = layout
+        self.pointer = pointer
     }
 
     deinit { pointer.deallocate() }
@@ -187,6 +205,10 @@ private final class Primitive: @unchecked Sendable {
     let ldInput: Int
     let ldOutput: Int
     let weightLayout: WeightLayout
+    /// Scratch memory one run needs (0 for the gemm-based f32 matmul seen so far); each run
+    /// allocates its own, since runs of one primitive go on at once on several threads.
+    private let scratchpadBytes: Int
+    private let scratchpadLayout: WeightLayout?
     private let primitive: dnnl_primitive_t
 
     init(k: Int, n: Int, ldInput: Int, ldOutput: Int) throws(OneDNNError) {
@@ -214,12 +236,24 @@ private final class Primitive: @unchecked Sendable {
         try check(dnnl_post_ops_append_sum(postOps, 1), "dnnl_post_ops_append_sum")
         try check(dnnl_primitive_attr_create(&attributes), "dnnl_primitive_attr_create")
         try check(dnnl_primitive_attr_set_post_ops(attributes, postOps), "dnnl_primitive_attr_set_post_ops")
+        // The library's own scratchpad is kept per creating thread in this build (OpenMP, no
+        // concurrent-execution mode), and the rows run on other threads: each run brings its own.
+        try check(dnnl_primitive_attr_set_scratchpad_mode(attributes, dnnl_scratchpad_mode_user),
+                  "dnnl_primitive_attr_set_scratchpad_mode")
         try check(dnnl_primitive_desc_create(&primitiveDescriptor, &descriptor, attributes, engine, nil),
                   "dnnl_primitive_desc_create (matmul)")
         guard let chosen = dnnl_primitive_desc_query_md(primitiveDescriptor, dnnl_query_weights_md, 0) else {
             throw OneDNNError(call: "dnnl_primitive_desc_query_md (weights)", status: dnnl_runtime_error)
         }
         weightLayout = WeightLayout(descriptor: chosen.pointee)
+        if let scratchpad = dnnl_primitive_desc_query_md(primitiveDescriptor, dnnl_query_scratchpad_md, 0) {
+            var descriptor = scratchpad.pointee
+            scratchpadBytes = dnnl_memory_desc_get_size(&descriptor)
+            scratchpadLayout = WeightLayout(descriptor: descriptor)
+        } else {
+            scratchpadBytes = 0
+            scratchpadLayout = nil
+        }
         var made: dnnl_primitive_t?
         try check(dnnl_primitive_create(&made, primitiveDescriptor), "dnnl_primitive_create (matmul)")
         guard let made else { throw OneDNNError(call: "dnnl_primitive_create (matmul)", status: dnnl_runtime_error) }
@@ -251,11 +285,23 @@ private final class Primitive: @unchecked Sendable {
             try check(dnnl_memory_create(&weightMemory, &weightDescriptor, engine, weights), "dnnl_memory_create")
             try check(dnnl_memory_create(&destinationMemory, &destination, engine, output), "dnnl_memory_create")
             try check(dnnl_stream_create(&stream, engine, dnnl_stream_default_flags.rawValue), "dnnl_stream_create")
-            omp_set_num_threads(1)
-            let arguments = [dnnl_exec_arg_t(arg: fs_dnnl_arg_src, memory: sourceMemory),
+            var arguments = [dnnl_exec_arg_t(arg: fs_dnnl_arg_src, memory: sourceMemory),
                              dnnl_exec_arg_t(arg: fs_dnnl_arg_weights, memory: weightMemory),
                              dnnl_exec_arg_t(arg: fs_dnnl_arg_dst, memory: destinationMemory)]
-            try check(dnnl_primitive_execute(primitive, stream, 3, arguments), "dnnl_primitive_execute (matmul)")
+            var scratchpad: UnsafeMutableRawPointer?
+            var scratchpadMemory: dnnl_memory_t?
+            defer {
+                if let scratchpadMemory { dnnl_memory_destroy(scratchpadMemory) }
+                scratchpad?.deallocate()
+            }
+            if scratchpadBytes > 0, var descriptor = scratchpadLayout?.descriptor {
+                let buffer = UnsafeMutableRawPointer.allocate(byteCount: scratchpadBytes, alignment: 64)
+                scratchpad = buffer
+                try check(dnnl_memory_create(&scratchpadMemory, &descriptor, engine, buffer), "dnnl_memory_create (scratchpad)")
+                arguments.append(dnnl_exec_arg_t(arg: fs_dnnl_arg_scratchpad, memory: scratchpadMemory))
+            }
+            omp_set_num_threads(1)
+            try check(dnnl_primitive_execute(primitive, stream, Int32(arguments.count), arguments), "dnnl_primitive_execute (matmul)")
             try check(dnnl_stream_wait(stream), "dnnl_stream_wait")
         } catch {
             preconditionFailure("\(error)")

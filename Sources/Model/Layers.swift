@@ -204,7 +204,16 @@ struct SelfAttention {
     /// These projections on oneDNN (`Linear.onOneDNN`).
     func onOneDNN() throws(ModelError) -> SelfAttention {
         var moved: [Linear] = []
-        for projection in projections { moved.append(try projection.onOneDNN()) }
+        for projection in projections {
+            let layer = try projection.onOneDNN()
+            // `apply` writes Q, K and V into the column blocks of one [rows, 3·width] buffer.
+            do {
+                try layer.onednn?.prepare(ldInput: layer.inFeatures, ldOutput: 3 * width)
+            } catch {
+                throw .unsupportedBackend(.onednn, reason: error.description)
+            }
+            moved.append(layer)
+        }
         return SelfAttention(projections: moved, output: try output.onOneDNN(), numHeads: numHeads)
     }
 

@@ -263,6 +263,43 @@ extension EndToEnd {
             #expect(failures.isEmpty, "\(failures.count) of \(answers) requests failed: \(failures.prefix(5))")
         }
 
+        /// A one-at-a-time reload whose second worker cannot load (the test hook) stops part-way:
+        /// 500 naming the worker, the version reported empty (two versions serve), every request
+        /// still answered; the next load call replaces every worker and reports the new version.
+        @Test func aOneAtATimeReloadThatStopsPartWayIsFinishedByTheNextLoad() throws {
+            let directory = try copiedModel("part-way")
+            defer { try? FileManager.default.removeItem(atPath: directory) }
+            let refuse = directory + "/refuse-load"
+            let server = try ServerProcess([], environment: ["FUSION_ENABLE_TEST_HOOKS": "1",
+                                                             "FUSION_TEST_RELOAD_FREE_WORKERS": "1",
+                                                             "FUSION_TEST_WORKER_FAIL_LOAD_UNLESS_FIRST": refuse],
+                                           workers: 2, model: directory)
+            defer { server.stop() }
+            func version() throws -> String? {
+                try HTTPClient.request(port: server.port, method: "GET", path: "/v1/model").json["version"] as? String
+            }
+            let initial = try version()
+            try replace(directory + "/model.safetensors", with: Paths.bytes("models/tiny-f16/model.safetensors"))
+            guard FileManager.default.createFile(atPath: refuse, contents: Data()) else { throw EndToEndError("cannot create \(refuse)") }
+            let stopped = try HTTPClient.request(port: server.port, method: "POST", path: "/v2/repository/models/tiny-f32/load")
+            #expect(stopped.status == 500, "load: \(stopped.status) \(stopped.text)")
+            #expect((stopped.json["error"] as? String ?? "").contains("stopped at worker 1 of 2"), "\(stopped.text)")
+            #expect(try version() == "", "the version must not name either model while both serve")
+            #expect(server.log.contains("model reload stopped part-way"), "\(server.log.suffix(3000))")
+            for _ in 0..<4 {
+                let answer = try HTTPClient.request(port: server.port, method: "POST", path: "/infer",
+                                                    body: HTTPClient.inferJSON(image: picture, text: "two versions"),
+                                                    contentType: "application/json")
+                #expect(answer.status == 200, "\(answer.status) \(answer.text)")
+            }
+
+            try FileManager.default.removeItem(atPath: refuse)
+            let finished = try HTTPClient.request(port: server.port, method: "POST", path: "/v2/repository/models/tiny-f32/load")
+            #expect(finished.status == 200, "load: \(finished.status) \(finished.text)")
+            let now = try version()
+            #expect(now != nil && now != "" && now != initial, "version \(initial ?? "-") → \(now ?? "-")")
+        }
+
         /// No room for even one more worker: the load call answers 503 saying so, and the old
         /// model keeps serving.
         @Test func aReloadWithNoRoomForOneWorkerIsRefused() throws {

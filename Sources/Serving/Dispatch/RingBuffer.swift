@@ -38,7 +38,7 @@ struct RingBuffer<Element> {
         return element
     }
 
-    /// Keeps only the elements for which `keep` is true (in order); returns the removed ones in order.
+    /// Removes the elements for which `remove` is true and returns them in order; the others keep their order.
     mutating func removeAll(where remove: (Element) -> Bool) -> [Element] {
         var kept: [Element] = []
         var removed: [Element] = []

@@ -108,6 +108,9 @@ public enum ModelReloadError: Error, CustomStringConvertible, Equatable {
     /// A new worker could not load the model (`modelFault`) or could not be started, or
     /// (`memory`) a second set of workers would not fit in the free memory.
     case workers(String, modelFault: Bool, memory: Bool)
+    /// A one-at-a-time reload stopped part-way: some workers serve the new files, the others
+    /// the previous ones (`WorkerPoolError.partiallyReloaded`).
+    case partial(String)
     /// Another reload is running (reloads are serialized).
     case inProgress
     /// The server is draining or stopping.
@@ -121,7 +124,7 @@ public enum ModelReloadError: Error, CustomStringConvertible, Equatable {
             return "\(path): \"\(field)\" differs from the serving model's; it is fixed while the server runs (restart the server to change it)"
         case let .vocabularyChanged(path):
             return "\(path) differs from the one loaded at start; the tokenizer is fixed while the server runs (restart the server to change it)"
-        case let .workers(reason, _, _): return reason
+        case let .workers(reason, _, _), let .partial(reason): return reason
         case .inProgress: return "a model reload is already in progress"
         case .stopping: return "the server is shutting down"
         }
@@ -144,6 +147,7 @@ public enum ModelReloadError: Error, CustomStringConvertible, Equatable {
         case .invalidModel, .interfaceChanged, .vocabularyChanged, .unreadable: return .badRequest
         case .workers(_, let modelFault, let memory):
             return modelFault ? .badRequest : memory ? .serviceUnavailable : .internalServerError
+        case .partial: return .internalServerError
         case .inProgress: return HTTPStatus(code: 409)
         case .stopping: return .serviceUnavailable
         }
@@ -257,11 +261,22 @@ public final class ModelReloader: Sendable {
             ])
             return outcome
         } catch {
+            let mixed: Bool
+            if case .partial = error { mixed = true } else { mixed = false }
             state.withLock {
                 $0.reloading = false
                 $0.lastFailure = error.description
+                // Two versions serve now: no version describes the workers, and the next reload
+                // must replace every worker even if the files went back to the old version.
+                if mixed { $0.current.version = "" }
             }
             onResult(false)
+            if mixed {
+                logger.error("model reload stopped part-way; the workers serve two versions until the next reload",
+                             metadata: ["trigger": "\(trigger)", "error": "\(error.description)",
+                                        "previous_version": "\(serving.version)"])
+                throw error
+            }
             var metadata: Logger.Metadata = ["trigger": "\(trigger)", "error": "\(error.description)",
                                              "version": "\(serving.version)"]
             if let file = error.file { metadata["file"] = "\(file)" }
@@ -292,6 +307,7 @@ public final class ModelReloader: Sendable {
             switch error {
             case .stopping: throw .stopping
             case .notEnoughMemory: throw .workers(error.description, modelFault: false, memory: true)
+            case .partiallyReloaded: throw .partial(error.description)
             case .reloadFailed(_, _, let modelFault): throw .workers(error.description, modelFault: modelFault, memory: false)
             default: throw .workers(error.description, modelFault: false, memory: false)
             }

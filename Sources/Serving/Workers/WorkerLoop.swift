@@ -28,7 +28,7 @@ public struct WorkerLoop {
     /// Test-only hang: the model load never finishes (the process sleeps until killed).
     let hangWhileLoading: Bool
 
-    /// A loop over descriptor `fd` (the socket pair end the server passed as fd 3).
+    /// A loop over `descriptor` (the socket pair end the server passed as fd 3).
     public init(descriptor: FileDescriptor, workerIndex: Int, maxBatch: Int, delayFactor: Double = 1,
                 hangOnFirstBatch: Bool = false, hangWhileLoading: Bool = false) {
         // Until the model is loaded only the tiny hello/shutdown frames are expected.

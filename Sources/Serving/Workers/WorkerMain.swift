@@ -9,12 +9,15 @@ import Glibc
 public enum WorkerStartError: Error, CustomStringConvertible {
     case noChannel
     case badDelayFactor(String)
+    case refusedByTestHook
 
     public var description: String {
         switch self {
         case .noChannel: return "fusion-serve worker is started by fusion-serve serve (descriptor 3 is not a socket)"
         case .badDelayFactor(let text):
             return "FUSION_TEST_WORKER_DELAY_FACTOR must be comma-separated numbers ≥ 1, one per worker, not \"\(text)\""
+        case .refusedByTestHook:
+            return "test hook \(WorkerTestHooks.failLoadUnlessFirstVariable): this worker refuses to load the model"
         }
     }
 }
@@ -69,6 +72,9 @@ public enum WorkerMain {
                               hangOnFirstBatch: claimsHang(index: index, environment: environment),
                               hangWhileLoading: claimsHang(index: index, environment: environment,
                                                            variable: "FUSION_TEST_WORKER_HANG_LOAD_ONCE"))
-        _ = try loop.run { try FusionModelExecutor(directory: modelDirectory, precision: precision, backend: backend) }
+        _ = try loop.run {
+            if WorkerTestHooks.refusesLoad(index: index, environment: environment) { throw WorkerStartError.refusedByTestHook }
+            return try FusionModelExecutor(directory: modelDirectory, precision: precision, backend: backend)
+        }
     }
 }

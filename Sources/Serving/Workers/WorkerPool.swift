@@ -385,6 +385,7 @@ public final class WorkerPool: BatchTransport, Sendable {
             try? channel.descriptor.shutdown(.both)
             try? channel.descriptor.close()
             let status = (try? child.wait()).map { "\($0)" } ?? "unknown"
+            slot.retiredReaped()
             if !lost.isEmpty {
                 logger.warning("retired worker ended before answering its batches; retrying them", metadata: [
                     "worker": "\(slot.index)", "pid": "\(child.pid)", "batches": "\(lost.count)", "reason": "\(reason)"])
@@ -495,6 +496,8 @@ public final class WorkerPool: BatchTransport, Sendable {
             if position > 0 {
                 do {
                     try waitForRetiredExit(slots[position - 1])
+                } catch .stopping {
+                    throw WorkerPoolError.stopping
                 } catch {
                     throw WorkerPoolError.partiallyReloaded(switched: position, of: slots.count, reason: error.description)
                 }
@@ -769,7 +772,6 @@ public enum WorkerPoolError: Error, CustomStringConvertible {
     }
 }
 
-/// One replica: its current process and connection, its outbox and its counters.
 /// What the worker watchdog killed a process for.
 enum WatchdogKill: Equatable {
     /// It sat on this batch longer than the worker timeout.
@@ -778,6 +780,7 @@ enum WatchdogKill: Equatable {
     case start
 }
 
+/// One replica: its current process and connection, its outbox and its counters.
 final class WorkerSlot: Sendable {
     let index: Int
     let cpus: CPUSet
@@ -810,6 +813,9 @@ final class WorkerSlot: Sendable {
         /// Processes a reload replaced that have not exited yet: each finishes the batches it held
         /// (`unanswered`) and exits on the `shutdown` queued behind them.
         var retiring: [(channel: FrameChannel, child: ChildProcess, unanswered: [UInt64], since: UInt64)] = []
+        /// Retired processes not reaped yet: their connection may have ended (`retiring` no
+        /// longer lists them) before `waitpid` returned, and only then is their memory free.
+        var retiredUnreaped = 0
 
         /// The oldest unanswered batch of a ready worker and how long the worker has been on it:
         /// since it was sent or since the batch before it was answered, whichever is later.
@@ -978,7 +984,12 @@ final class WorkerSlot: Sendable {
 
     /// Whether a process a reload replaced in this slot is still running.
     var isRetiring: Bool {
-        locked.withLock { !$0.retiring.isEmpty }
+        locked.withLock { $0.retiredUnreaped > 0 }
+    }
+
+    /// A retired process was reaped (its supervisor's `waitpid` returned).
+    func retiredReaped() {
+        locked.withLock { $0.retiredUnreaped = max(0, $0.retiredUnreaped - 1) }
     }
 
     /// The slot's generation (see `swap`).
@@ -1005,6 +1016,7 @@ final class WorkerSlot: Sendable {
             var unready: ChildProcess?
             var queued = false
             if let oldChannel = slot.channel, let oldChild = slot.child {
+                slot.retiredUnreaped += 1
                 if slot.state == .ready {
                     slot.retiring.append((oldChannel, oldChild, slot.unanswered.map(\.id), now))
                     slot.outbox.append((.shutdown, oldChannel))

@@ -1,3 +1,7 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// The worker's test hooks (`FUSION_TEST_WORKER_*`): fault injection for the resilience and
 /// router tests. They change behaviour silently (the delay factor even inflates the reported
 /// inference time) and are inherited by every worker, so they act only when
@@ -16,9 +20,19 @@ public enum WorkerTestHooks {
     /// (Server side.) A reload takes the free memory to hold exactly this many more workers of
     /// the largest current worker's size, e.g. `1` for a one-at-a-time reload, `0` to refuse.
     public static let reloadFreeWorkersVariable = "FUSION_TEST_RELOAD_FREE_WORKERS"
+    /// Every worker but worker 0 refuses to load the model while the file PATH exists (a
+    /// reload's later workers failing, for the one-at-a-time reload's part-way stop).
+    public static let failLoadUnlessFirstVariable = "FUSION_TEST_WORKER_FAIL_LOAD_UNLESS_FIRST"
     /// Every hook variable, in the order the warnings name them.
     public static let hookVariables = [delayFactorVariable, hangOnceVariable, hangLoadOnceVariable,
-                                       reloadFreeWorkersVariable]
+                                       reloadFreeWorkersVariable, failLoadUnlessFirstVariable]
+
+    /// Whether worker `index` must refuse to load (`failLoadUnlessFirstVariable`).
+    public static func refusesLoad(index: Int, environment: [String: String]) -> Bool {
+        guard areEnabled(environment: environment), index > 0,
+              let path = environment[failLoadUnlessFirstVariable], !path.isEmpty else { return false }
+        return access(path, F_OK) == 0
+    }
 
     /// The `reloadFreeWorkersVariable` count when the hooks are enabled and it is a number.
     public static func reloadFreeWorkers(environment: [String: String]) -> Int? {
