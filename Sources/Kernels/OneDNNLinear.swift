@@ -69,35 +69,34 @@ package final class OneDNNLinear: @unchecked Sendable {
     /// Makes the primitive for a pair of row strides now (at load), so a first request never
     /// pays for it or meets a failure there.
     package func prepare(ldInput: Int, ldOutput: Int) throws(OneDNNError) {
+        _ = try cachedPrimitive(ldInput: ldInput, ldOutput: ldOutput)
+    }
+
+    private func primitive(ldInput: Int, ldOutput: Int) -> Primitive {
+        do {
+            return try cachedPrimitive(ldInput: ldInput, ldOutput: ldOutput)
+        } catch {
+            // `checkOneDNNMatmul` proved oneDNN works before any model used it, and the layer's
+            // primitives were made at load: a failure now must not become wrong answers.
+            preconditionFailure("\(error)")
+        }
+    }
+
+    /// The cached primitive for these strides, made (outside the lock: it may JIT-compile; a
+    /// racing thread's copy is dropped) and checked against the reordered weight if new.
+    private func cachedPrimitive(ldInput: Int, ldOutput: Int) throws(OneDNNError) -> Primitive {
         let key = Strides(input: ldInput, output: ldOutput)
-        guard primitives.withLock({ $0[key] }) == nil else { return }
+        if let cached = primitives.withLock({ $0[key] }) { return cached }
         let made = try Primitive(k: inFeatures, n: outFeatures, ldInput: ldInput, ldOutput: ldOutput)
         guard made.weightLayout.sameLayout(as: weights.layout) else {
             throw OneDNNError(call: "matmul for row strides \(ldInput)/\(ldOutput) wants another weight layout",
                               status: dnnl_unimplemented)
         }
-        primitives.withLock { cache in
-            if cache[key] == nil, cache.count < Self.maxPrimitives { cache[key] = made }
-        }
-    }
-
-    private func primitive(ldInput: Int, ldOutput: Int) -> Primitive {
-        let key = Strides(input: ldInput, output: ldOutput)
-        if let cached = primitives.withLock({ $0[key] }) { return cached }
-        // Made outside the lock (it may JIT-compile); a racing thread's copy is dropped.
-        let made: Primitive
-        do {
-            made = try Primitive(k: inFeatures, n: outFeatures, ldInput: ldInput, ldOutput: ldOutput)
-        } catch {
-            // `checkOneDNNMatmul` proved oneDNN works before any model used it, and the first
-            // primitive of this layer was made at load: a failure now must not become wrong answers.
-            preconditionFailure("\(error)")
-        }
-        precondition(made.weightLayout.sameLayout(as: weights.layout),
-                     "oneDNN wants another weight layout for strides \(ldInput)/\(ldOutput)")
-        return primitives.withLock { cache in
+        return try primitives.withLock { (cache) throws(OneDNNError) -> Primitive in
             if let cached = cache[key] { return cached }
-            precondition(cache.count < Self.maxPrimitives, "more than \(Self.maxPrimitives) stride pairs for one layer")
+            guard cache.count < Self.maxPrimitives else {
+                throw OneDNNError(call: "more than \(Self.maxPrimitives) stride pairs for one layer", status: dnnl_unimplemented)
+            }
             cache[key] = made
             return made
         }

@@ -7,14 +7,6 @@ public enum PixelInput: Sendable, Equatable {
     /// The normalised `[3, S, S]` float tensor, C order, ready for the model (v2 `pixel_values`,
     /// which clients preprocess themselves).
     case tensor([Float])
-
-    /// Values it holds (`3 × S × S` for a valid image).
-    public var count: Int {
-        switch self {
-        case .resizedRGB(let bytes): return bytes.count
-        case .tensor(let values): return values.count
-        }
-    }
 }
 
 /// One preprocessed request, as it travels to a worker.
