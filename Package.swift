@@ -52,6 +52,9 @@ let package = Package(
         .target(name: "CImageCodecs",
                 linkerSettings: [.linkedLibrary("jpeg"), .linkedLibrary("png16")]),
         .target(name: "CSystemShims"),
+        // The resampler's AVX2 horizontal pass (C for its shuffles and 16-bit multiply-adds),
+        // chosen at run time; optimised in debug builds too, like the Swift kernels.
+        .target(name: "CImageKernels", cSettings: [.unsafeFlags(["-O2"])]),
         .target(name: "COpenSSL", linkerSettings: [.linkedLibrary("ssl"), .linkedLibrary("crypto")]),
         .target(name: "CCPUFeatures"),
         // `Locked<Value>`: the one lock type (a pthread mutex ThreadSanitizer can see), and
@@ -68,7 +71,7 @@ let package = Package(
         .target(name: "Model", dependencies: ["JSON", "Tensors", "Kernels", "Locking"], swiftSettings: v6Optimised),
 
         // MARK: Input pipeline
-        .target(name: "Images", dependencies: ["CImageCodecs"], swiftSettings: v6Optimised),
+        .target(name: "Images", dependencies: ["CImageCodecs", "CImageKernels"], swiftSettings: v6Optimised),
         .target(name: "Tokenizer", swiftSettings: v6Optimised),
 
         // MARK: Network

@@ -1,0 +1,95 @@
+// The resampler's horizontal pass with AVX2 (see CImageKernels.h for the contract).
+//
+// The RGB row is first split into three int16 planes, so the taps of one output pixel are
+// eight consecutive int16 per channel. `pmaddwd` multiplies them by eight int16 weights and
+// sums pairs into 32-bit lanes; a 22-bit weight does not fit 16 bits, so each weight is split
+// into its high and low 11 bits and the two partial sums are recombined as hi · 2^11 + lo —
+// exact, because a byte times an 11-bit number summed over a pair stays far below 2^31. Two
+// output pixels share one 256-bit register (one per 128-bit lane).
+
+#include "CImageKernels.h"
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#include <string.h>
+
+int cik_has_avx2(void) {
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx2") ? 1 : 0;
+}
+
+__attribute__((target("avx2")))
+static inline __m256i load_pair(const int16_t *a, const int16_t *b) {
+    return _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_loadu_si128((const __m128i *)a)),
+                                   _mm_loadu_si128((const __m128i *)b), 1);
+}
+
+/// Σ taps of one channel for two pixels: hi·2^11 + lo per 32-bit lane (four lanes per pixel).
+__attribute__((target("avx2")))
+static inline __m256i channel_sums(const int16_t *plane, int s0, int s1, int chunks,
+                                   const int16_t *w0, const int16_t *w1) {
+    __m256i hi = _mm256_setzero_si256(), lo = _mm256_setzero_si256();
+    for (int k = 0; k < chunks; k++) {
+        __m256i v = load_pair(plane + s0 + 8 * k, plane + s1 + 8 * k);
+        hi = _mm256_add_epi32(hi, _mm256_madd_epi16(v, load_pair(w0 + 16 * k, w1 + 16 * k)));
+        lo = _mm256_add_epi32(lo, _mm256_madd_epi16(v, load_pair(w0 + 16 * k + 8, w1 + 16 * k + 8)));
+    }
+    return _mm256_add_epi32(_mm256_slli_epi32(hi, 11), lo);
+}
+
+__attribute__((target("avx2")))
+void cik_horizontal_rgb_avx2(const uint8_t *src, int read_width, uint8_t *dst, int out_width,
+                             const int32_t *starts, int chunks, const int16_t *weights,
+                             int16_t *planes, int stride) {
+    int16_t *r = planes, *g = planes + stride, *b = planes + 2 * stride;
+    for (int i = 0; i < read_width; i++) {
+        r[i] = src[3 * i];
+        g[i] = src[3 * i + 1];
+        b[i] = src[3 * i + 2];
+    }
+    const __m256i rounding = _mm256_set1_epi32(1 << 21);
+    const int per_pixel = 16 * chunks;
+    int x = 0;
+    for (; x + 2 <= out_width; x += 2) {
+        const int s0 = starts[x], s1 = starts[x + 1];
+        const int16_t *w0 = weights + (size_t)x * per_pixel, *w1 = w0 + per_pixel;
+        __m256i sr = channel_sums(r, s0, s1, chunks, w0, w1);
+        __m256i sg = channel_sums(g, s0, s1, chunks, w0, w1);
+        __m256i sb = channel_sums(b, s0, s1, chunks, w0, w1);
+        // Per 128-bit lane: [r, g, b, b] of that lane's pixel.
+        __m256i t = _mm256_hadd_epi32(_mm256_hadd_epi32(sr, sg), _mm256_hadd_epi32(sb, sb));
+        t = _mm256_srai_epi32(_mm256_add_epi32(t, rounding), 22);
+        // Saturating packs clamp to 0...255 as Pillow's clip8 does.
+        __m256i p = _mm256_packus_epi16(_mm256_packs_epi32(t, t), t);
+        uint32_t first = (uint32_t)_mm256_extract_epi32(p, 0);
+        uint32_t second = (uint32_t)_mm256_extract_epi32(p, 4);
+        memcpy(dst + 3 * x, &first, 3);
+        memcpy(dst + 3 * x + 3, &second, 3);
+    }
+    if (x < out_width) {  // an odd last pixel: pair it with itself
+        const int s0 = starts[x];
+        const int16_t *w0 = weights + (size_t)x * per_pixel;
+        __m256i sr = channel_sums(r, s0, s0, chunks, w0, w0);
+        __m256i sg = channel_sums(g, s0, s0, chunks, w0, w0);
+        __m256i sb = channel_sums(b, s0, s0, chunks, w0, w0);
+        __m256i t = _mm256_hadd_epi32(_mm256_hadd_epi32(sr, sg), _mm256_hadd_epi32(sb, sb));
+        t = _mm256_srai_epi32(_mm256_add_epi32(t, rounding), 22);
+        __m256i p = _mm256_packus_epi16(_mm256_packs_epi32(t, t), t);
+        uint32_t first = (uint32_t)_mm256_extract_epi32(p, 0);
+        memcpy(dst + 3 * x, &first, 3);
+    }
+}
+
+#else
+
+int cik_has_avx2(void) { return 0; }
+
+void cik_horizontal_rgb_avx2(const uint8_t *src, int read_width, uint8_t *dst, int out_width,
+                             const int32_t *starts, int chunks, const int16_t *weights,
+                             int16_t *planes, int stride) {
+    (void)src; (void)read_width; (void)dst; (void)out_width; (void)starts; (void)chunks;
+    (void)weights; (void)planes; (void)stride;
+    __builtin_trap();  // never selected: cik_has_avx2() is 0 here
+}
+
+#endif

@@ -1,0 +1,39 @@
+#ifndef C_IMAGE_KERNELS_H
+#define C_IMAGE_KERNELS_H
+
+// SIMD inner loops of the image resampler (module Images), written in C because they need
+// byte shuffles and 16-bit multiply-adds that Swift's SIMD types do not expose. Each kernel
+// is compiled for its instruction set with a function attribute, so the rest of the binary
+// stays baseline x86-64; callers ask `cik_has_avx2()` once and keep the scalar Swift loop
+// otherwise. The results are bit-identical to the scalar loop (integer arithmetic only).
+
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/// 1 when this CPU (and OS) can run the AVX2 kernels below, else 0.
+int cik_has_avx2(void);
+
+/// One horizontal pass of Pillow's 8-bit resample over an RGB row, with AVX2.
+///
+/// Output pixel `x` (of `out_width`) is `clip8((1 << 21) + Σ_i src[starts[x] + i] · w_i)`
+/// per channel, with the 22-bit fixed-point weights `w_i` split as `w_i = hi_i · 2^11 + lo_i`
+/// (both 0 ..< 2^15, so a 16-bit multiply-add is exact): `weights` holds, per output pixel,
+/// `chunks` groups of 16 int16 — eight `hi` then eight `lo`, for taps 8k ..< 8k + 8, zero past
+/// the pixel's tap count.
+///
+/// `planes` is caller-owned scratch of `3 * stride` int16 whose entries at and beyond
+/// `read_width` in each plane are zero (they are never written here); `read_width` is the
+/// number of source pixels the taps can touch, and `stride >= read_width + 8 * chunks` and
+/// `starts[x] + 8 * chunks <= stride` must hold, so every load stays inside the scratch.
+void cik_horizontal_rgb_avx2(const uint8_t *src, int read_width, uint8_t *dst, int out_width,
+                             const int32_t *starts, int chunks, const int16_t *weights,
+                             int16_t *planes, int stride);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif
