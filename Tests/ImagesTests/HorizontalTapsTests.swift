@@ -51,7 +51,7 @@ import Testing
                 a.withUnsafeMutableBufferPointer { vector.apply(source.baseAddress!, $0.baseAddress!) }
                 b.withUnsafeMutableBufferPointer { scalar.apply(source.baseAddress!, $0.baseAddress!) }
             }
-            let firstDifference = zip(a, b).firstIndex { $0 != $1 }
+            let firstDifference = a.indices.first { a[$0] != b[$0] }
             #expect(firstDifference == nil, "row \(rowIndex) of \(input)→\(output): byte \(firstDifference ?? -1) differs")
         }
     }
