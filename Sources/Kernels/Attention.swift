@@ -68,3 +68,37 @@ package func multiHeadAttention(query: UnsafePointer<Float>, key: UnsafePointer<
         }
     }
 }
+
+/// `multiHeadAttention` followed by means over row groups, without the per-row outputs:
+/// `output[g · ldOutput + h·headDim + c]` is the mean over query rows `r ∈ groups[g]` of head
+/// `h`'s output row `r` (zero for an empty group). The fusion head pools this way: averaging the
+/// probability rows before the product by the values makes that product one row per group
+/// (`attendHeadPooled`). Keys after the last visible one are not computed, as in
+/// `multiHeadAttention`; `groups` must lie inside `0..<seqLen`.
+package func multiHeadAttentionPooled(query: UnsafePointer<Float>, key: UnsafePointer<Float>, value: UnsafePointer<Float>,
+                                      ld: Int, seqLen: Int, numHeads: Int, headDim: Int,
+                                      keyPadding: UnsafePointer<Bool>?, groups: [Range<Int>],
+                                      output: UnsafeMutablePointer<Float>, ldOutput: Int,
+                                      kernel: AttentionKernel = .best) {
+    precondition(kernel.isSupported, "attention kernel \(kernel) needs a CPU with AVX2 and FMA")
+    precondition(groups.allSatisfy { $0.lowerBound >= 0 && $0.upperBound <= seqLen }, "row groups outside the sequence")
+    var keyCount = seqLen
+    if let keyPadding {
+        while keyCount > 0, keyPadding[keyCount - 1] { keyCount -= 1 }
+    }
+    let rows = groups.reduce(0) { $0 + $1.count }
+    let work = rows * keyCount * headDim
+    parallelChunks(numHeads, minimumChunk: max(1, 65_536 / max(work, 1))) { heads in
+        for h in heads {
+            let q = query + h * headDim, k = key + h * headDim, v = value + h * headDim, out = output + h * headDim
+            switch kernel {
+            case .avx2:
+                KernelsAVX2.attendHeadPooled(query: q, key: k, value: v, ld: ld, keyCount: keyCount, headDim: headDim,
+                                             keyPadding: keyPadding, groups: groups, output: out, ldOutput: ldOutput)
+            case .baseline:
+                Kernels.attendHeadPooled(query: q, key: k, value: v, ld: ld, keyCount: keyCount, headDim: headDim,
+                                         keyPadding: keyPadding, groups: groups, output: out, ldOutput: ldOutput)
+            }
+        }
+    }
+}

@@ -61,18 +61,8 @@ package func attendHead(query: UnsafePointer<Float>, key: UnsafePointer<Float>, 
         let scores = maskRow + padded
 
         // The 1/√d scale goes into the packed keys (once per key, not per score).
-        keysT.update(repeating: 0, count: headDim * padded)
-        var keyRow = key
-        for j in 0..<keyCount {
-            var target = keysT + j
-            for d in 0..<headDim {
-                target.pointee = keyRow[d] * scale
-                target += padded
-            }
-            keyRow += ld
-        }
-        for j in 0..<keyCount { maskRow[j] = keyPadding?[j] == true ? -.infinity : 0 }
-        for j in keyCount..<padded { maskRow[j] = -.infinity }
+        packKeys(key, ld: ld, keyCount: keyCount, headDim: headDim, scale: scale, padded: padded,
+                 keyPadding: keyPadding, into: keysT, mask: maskRow)
 
         var first = 0
         while first < rows {
@@ -94,6 +84,88 @@ package func attendHead(query: UnsafePointer<Float>, key: UnsafePointer<Float>, 
             first += count
         }
     }
+}
+
+/// Attention of one head pooled over row groups: `output[g · ldOutput + c]` is the mean over the
+/// query rows `r` in `groups[g]` of `softmax(query[r] · keyᵀ · scale + mask) · value[:, c]` (what
+/// `attendHead` followed by a mean over those rows gives, zero for an empty group). The mean
+/// commutes with the product by `value`, so each group's probability rows are averaged first and
+/// the values are read once per group instead of once per row; rows in no group are not computed.
+package func attendHeadPooled(query: UnsafePointer<Float>, key: UnsafePointer<Float>, value: UnsafePointer<Float>,
+                              ld: Int, keyCount: Int, headDim: Int, keyPadding: UnsafePointer<Bool>?,
+                              groups: [Range<Int>], output: UnsafeMutablePointer<Float>, ldOutput: Int) {
+    guard headDim > 0 else { return }
+    for g in groups.indices { (output + g * ldOutput).update(repeating: 0, count: headDim) }
+    guard keyCount > 0 else { return }
+    let padded = (keyCount + 15) & ~15
+    let scale = 1 / Float(headDim).squareRoot()
+    let scratchCount = headDim * padded + padded + rowBlock * padded + padded
+    withUnsafeTemporaryAllocation(of: Float.self, capacity: scratchCount) { scratch in
+        guard let keysT = scratch.baseAddress else { return }
+        let maskRow = keysT + headDim * padded
+        let scores = maskRow + padded
+        let mean = scores + rowBlock * padded
+        packKeys(key, ld: ld, keyCount: keyCount, headDim: headDim, scale: scale, padded: padded,
+                 keyPadding: keyPadding, into: keysT, mask: maskRow)
+        for (g, group) in groups.enumerated() where !group.isEmpty {
+            mean.update(repeating: 0, count: padded)
+            var first = group.lowerBound
+            while first < group.upperBound {
+                let count = min(rowBlock, group.upperBound - first)
+                let maxima = scoreBlock(keysT: keysT, padded: padded, headDim: headDim,
+                                        queries: (query + first * ld, query + (first + min(1, count - 1)) * ld,
+                                                  query + (first + min(2, count - 1)) * ld,
+                                                  query + (first + min(3, count - 1)) * ld),
+                                        mask: maskRow, scores: scores)
+                for r in 0..<count {
+                    let row = scores + r * padded
+                    let weight = softmaxNumerators(row, count: padded, maximum: maxima[r])
+                    var j = 0
+                    while j < padded {
+                        store(fusedAdd(load(row + j), weight, load(mean + j)), mean + j)
+                        j += LaneVector.scalarCount
+                    }
+                }
+                first += count
+            }
+            // Averaged probabilities times the values: one row, `headDim` columns.
+            let inverseCount = 1 / Float(group.count)
+            let out = output + g * ldOutput
+            for j in 0..<keyCount {
+                let p = mean[j] * inverseCount
+                let v = value + j * ld
+                for c in 0..<headDim { out[c] += p * v[c] }
+            }
+        }
+    }
+}
+
+/// Packs the keys transposed and scaled (`[headDim, padded]`, zero past `keyCount`) and the
+/// additive mask row (0, or -inf for hidden keys and the padding).
+@inline(__always)
+private func packKeys(_ key: UnsafePointer<Float>, ld: Int, keyCount: Int, headDim: Int, scale: Float, padded: Int,
+                      keyPadding: UnsafePointer<Bool>?, into keysT: UnsafeMutablePointer<Float>,
+                      mask maskRow: UnsafeMutablePointer<Float>) {
+    keysT.update(repeating: 0, count: headDim * padded)
+    var keyRow = key
+    for j in 0..<keyCount {
+        var target = keysT + j
+        for d in 0..<headDim {
+            target.pointee = keyRow[d] * scale
+            target += padded
+        }
+        keyRow += ld
+    }
+    for j in 0..<keyCount { maskRow[j] = keyPadding?[j] == true ? -.infinity : 0 }
+    for j in keyCount..<padded { maskRow[j] = -.infinity }
+}
+
+/// `a · b + c` lane-wise with a scalar `b`.
+@inline(__always)
+private func fusedAdd(_ a: LaneVector, _ b: Float, _ c: LaneVector) -> LaneVector {
+    var sum = c
+    multiplyAdd(&sum, a, b)
+    return sum
 }
 
 @inline(__always)

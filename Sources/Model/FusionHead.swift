@@ -59,20 +59,22 @@ struct FusionHead {
             textProjection.apply(ws.textOut.pointer + b * textLength * textWidth, rows: textLength,
                                  into: fused + (b * length + imageTokens) * d, log: log)
         }
-        let qkv = ws.qkv.pointer, context = ws.context.pointer
+        let qkv = ws.qkv.pointer
         inProjection.apply(fused, rows: batch * length, into: qkv, log: log)
-        attend(qkv, batch: batch, seqLen: length, validLengths: textLengths.map { imageTokens + $0 },
-               numHeads: config.numHeads, headDim: d / config.numHeads,
-               context: context, padding: ws.padding)
-
-        // Pool before the output projection: the mean of (x·Wᵀ + b) over rows is
-        // mean(x)·Wᵀ + b, so out_proj runs on 2 rows per request instead of all of them.
-        // Rows (2b, 2b+1) = (image mean, text mean) form the gate's [img_vec; txt_vec] input.
-        let pooled = ws.pooled.pointer
+        // Pool with the attention: rows (2b, 2b+1) of `pooled` = (mean over the image rows, mean
+        // over the valid text rows) of request b's attention output, which the kernel gets by
+        // averaging probability rows before the product by V. Pool before the output projection
+        // too: the mean of (x·Wᵀ + b) over rows is mean(x)·Wᵀ + b, so out_proj runs on 2 rows
+        // per request. Rows (2b, 2b+1) form the gate's [img_vec; txt_vec] input.
+        let pooled = ws.pooled.pointer, padding = ws.padding
         for b in 0..<batch {
-            let sequence = context + b * length * d
-            meanRows(sequence, rows: imageTokens, width: d, into: pooled + 2 * b * d)
-            meanRows(sequence + imageTokens * d, rows: textLengths[b], width: d, into: pooled + (2 * b + 1) * d)
+            let valid = imageTokens + textLengths[b]
+            for t in 0..<length { padding[t] = t >= valid }
+            let base = qkv + b * length * 3 * d
+            multiHeadAttentionPooled(query: base, key: base + d, value: base + 2 * d, ld: 3 * d, seqLen: length,
+                                     numHeads: config.numHeads, headDim: d / config.numHeads,
+                                     keyPadding: padding, groups: [0..<imageTokens, imageTokens..<valid],
+                                     output: pooled + 2 * b * d, ldOutput: d)
         }
         let vectors = ws.pooledOut.pointer
         outProjection.apply(pooled, rows: 2 * batch, into: vectors, log: log)
@@ -99,13 +101,4 @@ struct FusionHead {
                                embedding: Array(UnsafeBufferPointer(start: embedding + b * d, count: d)))
         }
     }
-}
-
-/// `out[c] = mean over r of x[r, c]`; zero rows give zeros.
-private func meanRows(_ x: UnsafePointer<Float>, rows: Int, width: Int, into out: UnsafeMutablePointer<Float>) {
-    out.update(repeating: 0, count: width)
-    guard rows > 0 else { return }
-    for r in 0..<rows { addInPlace(out, x + r * width, count: width) }
-    let inverse = 1 / Float(rows)
-    for c in 0..<width { out[c] *= inverse }
 }

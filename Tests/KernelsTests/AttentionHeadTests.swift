@@ -83,4 +83,48 @@ struct AttentionHeadTests {
             #expect(out == Array(v[19 * headDim..<20 * headDim]), "\(name) copy")
         }
     }
+
+    /// `attendHeadPooled` (probability rows averaged, then one product by V per group) against the
+    /// naive attention's output rows averaged per group, both compiled copies: groups of one row,
+    /// of more rows than a block, a group ending mid-block, an empty group, masks, odd head sizes.
+    @Test(arguments: [(0..<1, 1..<9, 29, 16, false), (0..<13, 13..<17, 17, 16, true), (2..<7, 7..<7, 40, 24, true),
+                      (0..<5, 5..<11, 11, 7, false)])
+    func pooledMatchesTheMeanOfTheRows(first: Range<Int>, second: Range<Int>, keyCount: Int, headDim: Int, masked: Bool) {
+        let ld = headDim + 5
+        let rows = max(first.upperBound, second.upperBound)
+        var random = TestRandom(seed: UInt64(rows * 1000 + keyCount + headDim))
+        let n = max(rows, keyCount)
+        let q = random.floats(n * ld, scale: 3), k = random.floats(n * ld, scale: 3), v = random.floats(n * ld)
+        var mask: [Bool]? = nil
+        if masked { mask = (0..<keyCount).map { $0 % 4 == 1 && $0 != keyCount - 1 } }
+        let full = naive(q: q, k: k, v: v, ld: ld, rows: rows, keyCount: keyCount, headDim: headDim, mask: mask)
+        let groups = [first, second]
+        let expected = groups.flatMap { group in
+            (0..<headDim).map { c in group.isEmpty ? 0 : group.reduce(0.0) { $0 + full[$1 * headDim + c] } / Double(group.count) }
+        }
+        var copies: [(String, AttentionKernel)] = [("baseline", .baseline)]
+        if AttentionKernel.best == .avx2 { copies.append(("avx2", .avx2)) }
+        for (name, kernel) in copies {
+            let ldOut = headDim + 3
+            var out = [Float](repeating: .nan, count: groups.count * ldOut)
+            q.withUnsafeBufferPointer { qp in k.withUnsafeBufferPointer { kp in v.withUnsafeBufferPointer { vp in
+                (mask ?? []).withUnsafeBufferPointer { mp in out.withUnsafeMutableBufferPointer { op in
+                    let arguments = (qp.baseAddress!, kp.baseAddress!, vp.baseAddress!, masked ? mp.baseAddress : nil, op.baseAddress!)
+                    switch kernel {
+                    case .avx2:
+                        KernelsAVX2.attendHeadPooled(query: arguments.0, key: arguments.1, value: arguments.2, ld: ld, keyCount: keyCount,
+                                                     headDim: headDim, keyPadding: arguments.3, groups: groups,
+                                                     output: arguments.4, ldOutput: ldOut)
+                    case .baseline:
+                        Kernels.attendHeadPooled(query: arguments.0, key: arguments.1, value: arguments.2, ld: ld, keyCount: keyCount,
+                                                 headDim: headDim, keyPadding: arguments.3, groups: groups,
+                                                 output: arguments.4, ldOutput: ldOut)
+                    }
+                } }
+            } } }
+            let got = groups.indices.flatMap { g in out[g * ldOut..<g * ldOut + headDim] }
+            #expect(maxAbsDiff(got, expected) < 1e-5, "\(name) copy")
+            #expect(groups.indices.allSatisfy { g in out[g * ldOut + headDim..<(g + 1) * ldOut].allSatisfy(\.isNaN) }, "\(name) copy")
+        }
+    }
 }

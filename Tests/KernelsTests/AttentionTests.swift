@@ -64,6 +64,37 @@ struct AttentionTests {
         #expect(maxAbsDiff(r.got, expected) < 1e-5)
     }
 
+    /// The fusion head's pooled form (229 fused tokens: 197 image rows, then valid text rows, padded
+    /// keys hidden) equals `multiHeadAttention` followed by means over the same row groups.
+    @Test(arguments: attentionKernels)
+    func pooledEqualsTheMeanOfTheOutputRows(kernel: AttentionKernel) {
+        let seqLen = 229, heads = 8, headDim = 16, width = heads * headDim, imageRows = 197, valid = 221
+        let mask = (0..<seqLen).map { $0 >= valid }
+        let r = run(seqLen: seqLen, heads: heads, headDim: headDim, mask: mask, queryRows: valid, seed: 77, kernel: kernel)
+        var packed = [Float](repeating: 0, count: seqLen * 3 * width)
+        for t in 0..<seqLen {
+            for c in 0..<width {
+                packed[t * 3 * width + c] = r.q[t * width + c]
+                packed[t * 3 * width + width + c] = r.k[t * width + c]
+                packed[t * 3 * width + 2 * width + c] = r.v[t * width + c]
+            }
+        }
+        let groups = [0..<imageRows, imageRows..<valid]
+        var pooled = [Float](repeating: .nan, count: 2 * width)
+        packed.withUnsafeBufferPointer { p in pooled.withUnsafeMutableBufferPointer { o in
+            mask.withUnsafeBufferPointer { m in
+                let base = p.baseAddress!
+                multiHeadAttentionPooled(query: base, key: base + width, value: base + 2 * width, ld: 3 * width,
+                                         seqLen: seqLen, numHeads: heads, headDim: headDim, keyPadding: m.baseAddress,
+                                         groups: groups, output: o.baseAddress!, ldOutput: width, kernel: kernel)
+            }
+        } }
+        let expected = groups.flatMap { group in
+            (0..<width).map { c in group.reduce(0.0) { $0 + Double(r.got[$1 * width + c]) } / Double(group.count) }
+        }
+        #expect(maxAbsDiff(pooled, expected) < 1e-5, "\(kernel)")
+    }
+
     @Test func paddingAndInteriorMasksAreHidden() {
         let mask = [false, true, false, false, true, false, true, true]  // interior and trailing hidden keys
         let r = run(seqLen: 8, heads: 2, headDim: 8, mask: mask, seed: 5)
