@@ -87,7 +87,7 @@ struct ImageEncoder {
                         for c in 0..<3 {
                             for ky in 0..<p {
                                 let source = image + c * size * size + (gy * p + ky) * size + gx * p
-                                (row + c * p * p + ky * p).update(from: source, count: p)
+                                copyShortRow(from: source, to: row + c * p * p + ky * p, count: p)
                             }
                         }
                     }
@@ -121,5 +121,21 @@ struct ImageEncoder {
                                           into: isLast ? x : h, log: log)
         }
         if layers.isEmpty { finalNorm.apply(x, rows: rows, into: x) }
+    }
+}
+
+/// Copies `count` floats (a patch row: 16 for ViT-B/16 and the default model) with vector moves:
+/// `update(from:count:)` is a `memmove` call per row, and the unfold makes thousands of them.
+@inline(__always)
+private func copyShortRow(from source: UnsafePointer<Float>, to target: UnsafeMutablePointer<Float>, count: Int) {
+    var i = 0
+    while i + 8 <= count {
+        UnsafeMutableRawPointer(target + i).storeBytes(of: UnsafeRawPointer(source + i).loadUnaligned(as: SIMD8<Float>.self),
+                                                       as: SIMD8<Float>.self)
+        i += 8
+    }
+    while i < count {
+        target[i] = source[i]
+        i += 1
     }
 }
