@@ -55,6 +55,9 @@ let package = Package(
         // The resampler's AVX2 horizontal pass (C for its shuffles and 16-bit multiply-adds),
         // chosen at run time; optimised in debug builds too, like the Swift kernels.
         .target(name: "CImageKernels", cSettings: [.unsafeFlags(["-O2"])]),
+        // Packed-weight fp32 products for small layers (AVX2 + FMA, chosen at run time; C for
+        // explicit register blocking), optimised in debug builds too.
+        .target(name: "CSmallGEMM", cSettings: [.unsafeFlags(["-O2"])]),
         .target(name: "COpenSSL", linkerSettings: [.linkedLibrary("ssl"), .linkedLibrary("crypto")]),
         .target(name: "CCPUFeatures"),
         // `Locked<Value>`: the one lock type (a pthread mutex ThreadSanitizer can see), and
@@ -67,7 +70,7 @@ let package = Package(
         // MARK: Model runtime
         .target(name: "Tensors", dependencies: ["JSON"], swiftSettings: v6Optimised),
         .target(name: "KernelsAVX2", swiftSettings: avx2Settings),
-        .target(name: "Kernels", dependencies: ["COpenBLAS", "COneDNN", "CCPUFeatures", "KernelsAVX2", "Locking"], swiftSettings: v6Optimised),
+        .target(name: "Kernels", dependencies: ["COpenBLAS", "COneDNN", "CCPUFeatures", "CSmallGEMM", "KernelsAVX2", "Locking"], swiftSettings: v6Optimised),
         .target(name: "Model", dependencies: ["JSON", "Tensors", "Kernels", "Locking"], swiftSettings: v6Optimised),
 
         // MARK: Input pipeline

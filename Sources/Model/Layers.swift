@@ -23,12 +23,20 @@ struct Linear {
     private(set) var int8: QuantizedWeights?
     /// The weight reordered for oneDNN (`Backend.onednn`): fp32 products then run there.
     private(set) var onednn: OneDNNLinear?
+    /// The weight packed for the small-layer kernel (`PackedLinear`), made here when the layer
+    /// is small enough and the CPU has AVX2 + FMA; other fp32 products go to OpenBLAS.
+    private(set) var packed: PackedLinear?
 
     init(weight: Tensor, bias: Tensor) {
         self.weight = weight
         self.bias = bias
-        self.outFeatures = weight.shape[0]
-        self.inFeatures = weight.count / max(weight.shape[0], 1)
+        let outFeatures = weight.shape[0]
+        let inFeatures = weight.count / max(weight.shape[0], 1)
+        self.outFeatures = outFeatures
+        self.inFeatures = inFeatures
+        packed = weight.withUnsafeBufferPointer { w in
+            w.baseAddress.flatMap { PackedLinear(weight: $0, outFeatures: outFeatures, inFeatures: inFeatures) }
+        }
     }
 
     /// `name.weight` and `name.bias`; a convolution weight `[out, c, kh, kw]` acts as `[out, c·kh·kw]`.
@@ -40,9 +48,7 @@ struct Linear {
     /// (a residual connection fused into the product: sgemm with beta = 1), then applies
     /// `activation`. Strides default to dense rows.
     ///
-    /// Without `accumulate` the bias is written first and the product accumulated onto it,
-    /// which costs one pass over the output instead of two (OpenBLAS's zeroing for beta = 0,
-    /// then a bias pass).
+    /// Without `accumulate` the product starts from the bias (see `product`).
     func apply(_ input: UnsafePointer<Float>, rows: Int, ldInput: Int? = nil,
                into output: UnsafeMutablePointer<Float>, ldOutput: Int? = nil,
                accumulate: Bool = false, activation: Activation = .none, log: GEMMLog?) {
@@ -62,8 +68,8 @@ struct Linear {
         weight.withUnsafeBufferPointer { w in
             bias.withUnsafeBufferPointer { b in
                 guard let w = w.baseAddress, let b = b.baseAddress else { return }
-                if !accumulate { fillRows(rows: rows, cols: outFeatures, data: output, ld: ldo, bias: b) }
-                product(input, rows: rows, ldInput: ldInput ?? inFeatures, weight: w, into: output, ldOutput: ldo, log: log)
+                product(input, rows: rows, ldInput: ldInput ?? inFeatures, weight: w, bias: b, accumulate: accumulate,
+                        into: output, ldOutput: ldo, log: log)
                 switch (accumulate, activation) {
                 case (false, .none): break
                 case (false, .gelu): addBiasGELU(rows: rows, cols: outFeatures, data: output, ld: ldo, bias: nil)
@@ -91,15 +97,26 @@ struct Linear {
         weight.withUnsafeBufferPointer { w in
             bias.withUnsafeBufferPointer { b in
                 guard let w = w.baseAddress, let b = b.baseAddress else { return }
-                product(input, rows: rows, ldInput: inFeatures, weight: w, into: residual, ldOutput: outFeatures, log: log)
+                product(input, rows: rows, ldInput: inFeatures, weight: w, bias: b, accumulate: true,
+                        into: residual, ldOutput: outFeatures, log: log)
                 norm.addBiasThenApply(b, rows: rows, residual: residual, into: normOutput)
             }
         }
     }
 
-    /// `output += input · Wᵀ` in fp32, on the layer's backend.
+    /// `output = (accumulate ? output : bias) + input · Wᵀ` in fp32: the packed small-layer
+    /// kernel starts from the bias itself; OpenBLAS and oneDNN accumulate onto the bias written
+    /// first (one pass over the output instead of two: OpenBLAS's zeroing for beta = 0, then a
+    /// bias pass).
     private func product(_ input: UnsafePointer<Float>, rows: Int, ldInput: Int, weight: UnsafePointer<Float>,
+                         bias: UnsafePointer<Float>, accumulate: Bool,
                          into output: UnsafeMutablePointer<Float>, ldOutput: Int, log: GEMMLog?) {
+        if let packed {
+            packed.apply(input, rows: rows, ldInput: ldInput, bias: bias, accumulate: accumulate,
+                         into: output, ldOutput: ldOutput, log: log)
+            return
+        }
+        if !accumulate { fillRows(rows: rows, cols: outFeatures, data: output, ld: ldOutput, bias: bias) }
         guard let onednn else {
             sgemm(transposeB: true, m: rows, n: outFeatures, k: inFeatures, a: input, lda: ldInput, b: weight,
                   ldb: inFeatures, beta: 1, c: output, ldc: ldOutput, log: log)
@@ -113,6 +130,7 @@ struct Linear {
     func onOneDNN() throws(ModelError) -> Linear {
         guard int8 == nil, outFeatures > 0, inFeatures > 0 else { return self }
         var copy = self
+        copy.packed = nil
         do {
             copy.onednn = try weight.withUnsafeBufferPointer { (w) throws(OneDNNError) -> OneDNNLinear? in
                 guard let base = w.baseAddress else { return nil }
@@ -127,6 +145,7 @@ struct Linear {
     /// This layer with its weight quantized to int8 (the fp32 weight stays for reference).
     func quantized(levels: Int) -> Linear {
         var copy = self
+        copy.packed = nil
         copy.int8 = weight.withUnsafeBufferPointer {
             QuantizedWeights(weight: $0, outFeatures: outFeatures, inFeatures: inFeatures, levels: levels)
         }
