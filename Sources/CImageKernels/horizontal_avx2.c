@@ -37,6 +37,21 @@ static inline __m256i channel_sums(const int16_t *plane, int s0, int s1, int chu
     return _mm256_add_epi32(_mm256_slli_epi32(hi, 11), lo);
 }
 
+/// Two output pixels (one per 128-bit lane): the low four bytes of each lane are that pixel's
+/// R, G, B (and B again), rounded, shifted and clamped as Pillow's clip8.
+__attribute__((target("avx2")))
+static inline __m256i pixel_pair(const int16_t *r, const int16_t *g, const int16_t *b, int s0, int s1,
+                                 int chunks, const int16_t *w0, const int16_t *w1) {
+    __m256i sr = channel_sums(r, s0, s1, chunks, w0, w1);
+    __m256i sg = channel_sums(g, s0, s1, chunks, w0, w1);
+    __m256i sb = channel_sums(b, s0, s1, chunks, w0, w1);
+    // Per 128-bit lane: [r, g, b, b] of that lane's pixel.
+    __m256i t = _mm256_hadd_epi32(_mm256_hadd_epi32(sr, sg), _mm256_hadd_epi32(sb, sb));
+    t = _mm256_srai_epi32(_mm256_add_epi32(t, _mm256_set1_epi32(1 << 21)), 22);
+    // Saturating packs clamp to 0...255.
+    return _mm256_packus_epi16(_mm256_packs_epi32(t, t), t);
+}
+
 __attribute__((target("avx2")))
 void cik_horizontal_rgb_avx2(const uint8_t *src, int read_width, uint8_t *dst, int out_width,
                              const int32_t *starts, int chunks, const int16_t *weights,
@@ -47,34 +62,19 @@ void cik_horizontal_rgb_avx2(const uint8_t *src, int read_width, uint8_t *dst, i
         g[i] = src[3 * i + 1];
         b[i] = src[3 * i + 2];
     }
-    const __m256i rounding = _mm256_set1_epi32(1 << 21);
     const int per_pixel = 16 * chunks;
     int x = 0;
     for (; x + 2 <= out_width; x += 2) {
-        const int s0 = starts[x], s1 = starts[x + 1];
-        const int16_t *w0 = weights + (size_t)x * per_pixel, *w1 = w0 + per_pixel;
-        __m256i sr = channel_sums(r, s0, s1, chunks, w0, w1);
-        __m256i sg = channel_sums(g, s0, s1, chunks, w0, w1);
-        __m256i sb = channel_sums(b, s0, s1, chunks, w0, w1);
-        // Per 128-bit lane: [r, g, b, b] of that lane's pixel.
-        __m256i t = _mm256_hadd_epi32(_mm256_hadd_epi32(sr, sg), _mm256_hadd_epi32(sb, sb));
-        t = _mm256_srai_epi32(_mm256_add_epi32(t, rounding), 22);
-        // Saturating packs clamp to 0...255 as Pillow's clip8 does.
-        __m256i p = _mm256_packus_epi16(_mm256_packs_epi32(t, t), t);
+        const int16_t *w0 = weights + (size_t)x * per_pixel;
+        __m256i p = pixel_pair(r, g, b, starts[x], starts[x + 1], chunks, w0, w0 + per_pixel);
         uint32_t first = (uint32_t)_mm256_extract_epi32(p, 0);
         uint32_t second = (uint32_t)_mm256_extract_epi32(p, 4);
         memcpy(dst + 3 * x, &first, 3);
         memcpy(dst + 3 * x + 3, &second, 3);
     }
-    if (x < out_width) {  // an odd last pixel: pair it with itself
-        const int s0 = starts[x];
+    if (x < out_width) {  // an odd last pixel: paired with itself
         const int16_t *w0 = weights + (size_t)x * per_pixel;
-        __m256i sr = channel_sums(r, s0, s0, chunks, w0, w0);
-        __m256i sg = channel_sums(g, s0, s0, chunks, w0, w0);
-        __m256i sb = channel_sums(b, s0, s0, chunks, w0, w0);
-        __m256i t = _mm256_hadd_epi32(_mm256_hadd_epi32(sr, sg), _mm256_hadd_epi32(sb, sb));
-        t = _mm256_srai_epi32(_mm256_add_epi32(t, rounding), 22);
-        __m256i p = _mm256_packus_epi16(_mm256_packs_epi32(t, t), t);
+        __m256i p = pixel_pair(r, g, b, starts[x], starts[x], chunks, w0, w0);
         uint32_t first = (uint32_t)_mm256_extract_epi32(p, 0);
         memcpy(dst + 3 * x, &first, 3);
     }

@@ -42,29 +42,22 @@ package func multiHeadAttention(query: UnsafePointer<Float>, key: UnsafePointer<
     precondition(kernel.isSupported, "attention kernel \(kernel) needs a CPU with AVX2 and FMA")
     let rows = min(queryRows ?? seqLen, seqLen)
     let width = numHeads * headDim
-    var keyCount = seqLen
-    if let keyPadding {
-        while keyCount > 0, keyPadding[keyCount - 1] { keyCount -= 1 }
-    }
+    let keyCount = visibleKeyCount(seqLen, keyPadding)
     for r in max(rows, 0)..<seqLen { (output + r * ldOutput).update(repeating: 0, count: width) }
     guard rows > 0, headDim > 0 else { return }
     guard keyCount > 0 else {
         for r in 0..<rows { (output + r * ldOutput).update(repeating: 0, count: width) }
         return
     }
-    // A head is worth a thread dispatch (a few µs) above roughly 64 K multiply-adds.
-    let work = rows * keyCount * headDim
-    parallelChunks(numHeads, minimumChunk: max(1, 65_536 / max(work, 1))) { heads in
-        for h in heads {
-            let q = query + h * headDim, k = key + h * headDim, v = value + h * headDim, out = output + h * headDim
-            switch kernel {
-            case .avx2:
-                KernelsAVX2.attendHead(query: q, key: k, value: v, ld: ld, rows: rows, keyCount: keyCount,
-                                       headDim: headDim, keyPadding: keyPadding, output: out, ldOutput: ldOutput)
-            case .baseline:
-                Kernels.attendHead(query: q, key: k, value: v, ld: ld, rows: rows, keyCount: keyCount,
+    forEachHead(numHeads, work: rows * keyCount * headDim) { h in
+        let q = query + h * headDim, k = key + h * headDim, v = value + h * headDim, out = output + h * headDim
+        switch kernel {
+        case .avx2:
+            KernelsAVX2.attendHead(query: q, key: k, value: v, ld: ld, rows: rows, keyCount: keyCount,
                                    headDim: headDim, keyPadding: keyPadding, output: out, ldOutput: ldOutput)
-            }
+        case .baseline:
+            Kernels.attendHead(query: q, key: k, value: v, ld: ld, rows: rows, keyCount: keyCount,
+                               headDim: headDim, keyPadding: keyPadding, output: out, ldOutput: ldOutput)
         }
     }
 }
@@ -82,23 +75,35 @@ package func multiHeadAttentionPooled(query: UnsafePointer<Float>, key: UnsafePo
                                       kernel: AttentionKernel = .best) {
     precondition(kernel.isSupported, "attention kernel \(kernel) needs a CPU with AVX2 and FMA")
     precondition(groups.allSatisfy { $0.lowerBound >= 0 && $0.upperBound <= seqLen }, "row groups outside the sequence")
+    let keyCount = visibleKeyCount(seqLen, keyPadding)
+    let rows = groups.reduce(0) { $0 + $1.count }
+    forEachHead(numHeads, work: rows * keyCount * headDim) { h in
+        let q = query + h * headDim, k = key + h * headDim, v = value + h * headDim, out = output + h * headDim
+        switch kernel {
+        case .avx2:
+            KernelsAVX2.attendHeadPooled(query: q, key: k, value: v, ld: ld, keyCount: keyCount, headDim: headDim,
+                                         keyPadding: keyPadding, groups: groups, output: out, ldOutput: ldOutput)
+        case .baseline:
+            Kernels.attendHeadPooled(query: q, key: k, value: v, ld: ld, keyCount: keyCount, headDim: headDim,
+                                     keyPadding: keyPadding, groups: groups, output: out, ldOutput: ldOutput)
+        }
+    }
+}
+
+/// Keys up to the last visible one: trailing hidden keys (a batch's padding) are never computed,
+/// so a request gives the same result whatever padding its batch adds.
+private func visibleKeyCount(_ seqLen: Int, _ keyPadding: UnsafePointer<Bool>?) -> Int {
     var keyCount = seqLen
     if let keyPadding {
         while keyCount > 0, keyPadding[keyCount - 1] { keyCount -= 1 }
     }
-    let rows = groups.reduce(0) { $0 + $1.count }
-    let work = rows * keyCount * headDim
+    return keyCount
+}
+
+/// `body(h)` for every head, heads in parallel on the BLAS thread count: a head is worth a
+/// thread dispatch (a few µs) above roughly 64 K multiply-adds (`work` is one head's).
+private func forEachHead(_ numHeads: Int, work: Int, _ body: (Int) -> Void) {
     parallelChunks(numHeads, minimumChunk: max(1, 65_536 / max(work, 1))) { heads in
-        for h in heads {
-            let q = query + h * headDim, k = key + h * headDim, v = value + h * headDim, out = output + h * headDim
-            switch kernel {
-            case .avx2:
-                KernelsAVX2.attendHeadPooled(query: q, key: k, value: v, ld: ld, keyCount: keyCount, headDim: headDim,
-                                             keyPadding: keyPadding, groups: groups, output: out, ldOutput: ldOutput)
-            case .baseline:
-                Kernels.attendHeadPooled(query: q, key: k, value: v, ld: ld, keyCount: keyCount, headDim: headDim,
-                                         keyPadding: keyPadding, groups: groups, output: out, ldOutput: ldOutput)
-            }
-        }
+        for h in heads { body(h) }
     }
 }
