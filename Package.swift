@@ -74,7 +74,7 @@ let package = Package(
         .target(name: "Model", dependencies: ["JSON", "Tensors", "Kernels", "Locking"], swiftSettings: v6Optimised),
 
         // MARK: Input pipeline
-        .target(name: "Images", dependencies: ["CImageCodecs", "CImageKernels"], swiftSettings: v6Optimised),
+        .target(name: "Images", dependencies: ["CImageCodecs", "CImageKernels", "CCPUFeatures"], swiftSettings: v6Optimised),
         .target(name: "Tokenizer", swiftSettings: v6Optimised),
 
         // MARK: Network

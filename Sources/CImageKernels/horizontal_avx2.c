@@ -13,11 +13,6 @@
 #include <immintrin.h>
 #include <string.h>
 
-int cik_has_avx2(void) {
-    __builtin_cpu_init();
-    return __builtin_cpu_supports("avx2") ? 1 : 0;
-}
-
 __attribute__((target("avx2")))
 static inline __m256i load_pair(const int16_t *a, const int16_t *b) {
     return _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_loadu_si128((const __m128i *)a)),
@@ -82,14 +77,12 @@ void cik_horizontal_rgb_avx2(const uint8_t *src, int read_width, uint8_t *dst, i
 
 #else
 
-int cik_has_avx2(void) { return 0; }
-
 void cik_horizontal_rgb_avx2(const uint8_t *src, int read_width, uint8_t *dst, int out_width,
                              const int32_t *starts, int chunks, const int16_t *weights,
                              int16_t *planes, int stride) {
     (void)src; (void)read_width; (void)dst; (void)out_width; (void)starts; (void)chunks;
     (void)weights; (void)planes; (void)stride;
-    __builtin_trap();  // never selected: cik_has_avx2() is 0 here
+    __builtin_trap();  // never selected: ccpu_has_avx2_fma() is 0 here
 }
 
 #endif

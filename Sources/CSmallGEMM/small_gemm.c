@@ -24,11 +24,6 @@ void csg_pack(const float *w, int n, int k, float *packed) {
 #if defined(__x86_64__)
 #include <immintrin.h>
 
-int csg_has_avx2_fma(void) {
-    __builtin_cpu_init();
-    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") ? 1 : 0;
-}
-
 /// Lane masks for the first `count` of 8 floats (maskload/maskstore of a partial panel).
 __attribute__((target("avx2")))
 static inline __m256i first_lanes(int count) {
@@ -116,13 +111,11 @@ void csg_gemm_avx2(int m, int n, int k, const float *a, int lda, const float *pa
 
 #else
 
-int csg_has_avx2_fma(void) { return 0; }
-
 void csg_gemm_avx2(int m, int n, int k, const float *a, int lda, const float *packed,
                    const float *bias, int accumulate, float *c, int ldc) {
     (void)m; (void)n; (void)k; (void)a; (void)lda; (void)packed; (void)bias; (void)accumulate;
     (void)c; (void)ldc;
-    __builtin_trap();  // never selected: csg_has_avx2_fma() is 0 here
+    __builtin_trap();  // never selected: ccpu_has_avx2_fma() is 0 here
 }
 
 #endif

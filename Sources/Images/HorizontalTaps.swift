@@ -1,3 +1,4 @@
+import CCPUFeatures
 import CImageKernels
 
 /// The horizontal filter taps of one resize, laid out for the inner loop: for each
@@ -23,8 +24,8 @@ final class HorizontalTaps {
     /// is stored; nil means the scalar loop below.
     private var vectorTable: VectorTable?
 
-    /// Whether this CPU can run the AVX2 kernel, asked once.
-    static let cpuHasAVX2 = cik_has_avx2() != 0
+    /// Whether this CPU can run the AVX2 kernel, asked once (every AVX2 CPU has FMA too).
+    static let cpuHasAVX2 = ccpu_has_avx2_fma() != 0
 
     /// `useVectorKernel: false` keeps the scalar loop (tests compare the two).
     init(axis: ResampleAxis, columnOffset: Int = 0, maxTableEntries: Int = HorizontalTaps.maxTableEntries,

@@ -1,3 +1,4 @@
+import CCPUFeatures
 import CSmallGEMM
 import Dispatch
 
@@ -12,7 +13,7 @@ import Dispatch
 /// beside the weight). `init` returns nil for those and on CPUs without AVX2 + FMA.
 package struct PackedLinear: Sendable {
     /// Whether this CPU can run the kernel, asked once.
-    package static let isSupported = csg_has_avx2_fma() != 0
+    package static let isSupported = ccpu_has_avx2_fma() != 0
     package static let maxInFeatures = 1024
     package static let maxWeightCount = 1 << 18
 

@@ -4,17 +4,14 @@
 // SIMD inner loops of the image resampler (module Images), written in C because they need
 // byte shuffles and 16-bit multiply-adds that Swift's SIMD types do not expose. Each kernel
 // is compiled for its instruction set with a function attribute, so the rest of the binary
-// stays baseline x86-64; callers ask `cik_has_avx2()` once and keep the scalar Swift loop
-// otherwise. The results are bit-identical to the scalar loop (integer arithmetic only).
+// stays baseline x86-64; callers ask `ccpu_has_avx2_fma()` (CCPUFeatures) once and keep the
+// scalar Swift loop otherwise. The results are bit-identical to the scalar loop (integer arithmetic only).
 
 #include <stdint.h>
 
 #ifdef __cplusplus
 extern "C" {
 #endif
-
-/// 1 when this CPU (and OS) can run the AVX2 kernels below, else 0.
-int cik_has_avx2(void);
 
 /// One horizontal pass of Pillow's 8-bit resample over an RGB row, with AVX2.
 ///

@@ -7,16 +7,14 @@
 // when k and n are 64–256), and `init` is either C itself (a residual, beta = 1) or the bias
 // broadcast to every row, so no separate pass writes the bias first. Written in C for explicit
 // register blocking (6 rows × 16 columns in twelve accumulators); compiled for AVX2 + FMA with a
-// function attribute, so callers ask `csg_has_avx2_fma()` once and use BLAS otherwise.
+// function attribute, so callers ask `ccpu_has_avx2_fma()` (CCPUFeatures) once and use BLAS
+// otherwise.
 
 #include <stddef.h>
 
 #ifdef __cplusplus
 extern "C" {
 #endif
-
-/// 1 when this CPU (and OS) can run `csg_gemm_avx2`, else 0.
-int csg_has_avx2_fma(void);
 
 /// Floats `csg_pack` writes for a `[n, k]` weight: `ceil(n / 16) · 16 · k`.
 size_t csg_packed_count(int n, int k);
