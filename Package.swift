@@ -3,7 +3,9 @@ import PackageDescription
 
 // Layering (lower layers never import higher ones):
 //   COpenBLAS, COneDNN, CImageCodecs, CSystemShims,
-//   COpenSSL                                 — C libraries and macro/setjmp shims
+//   COpenSSL, CCPUFeatures                   — C libraries and macro/setjmp shims
+//   CImageKernels, CSmallGEMM                — AVX2 inner loops in C (resize, small products),
+//                                              chosen at run time
 //   JSON                                     — the one JSON parser and writer (no dependencies)
 //   Tensors → Kernels → Model                — weights, compute, the fusion graph
 //   KernelsAVX2 → Kernels                    — the attention kernel again, for AVX2 + FMA CPUs
