@@ -95,19 +95,6 @@ public final class FusionServer {
                                               maxPixels: configuration.maxImagePixels)
         let allowed = try currentAffinity()
         let cpuSets = try configuration.workerPlan(allowed: allowed)
-        // The server's own threads (HTTP loop, preprocessing, dispatcher, worker I/O) move to the
-        // CPUs no worker is pinned to, when there are any (the default plan keeps one): a worker
-        // then never waits behind preprocessing for its core. Workers pin themselves at start,
-        // so they are not confined by this mask.
-        let serverCPUs = try CPUSet(allowed.cpus.filter { cpu in !cpuSets.contains { $0.contains(cpu) } })
-        if serverCPUs.count > 0 {
-            do {
-                try ThreadPinning.pinProcess(to: serverCPUs)
-            } catch {
-                logger.warning("could not keep the server's threads off the workers' CPUs", metadata: ["error": "\(error)"])
-            }
-        }
-        let preprocessCPUs = serverCPUs.count > 0 ? serverCPUs.count : allowed.count
 
         let metrics = ServiceMetrics(maxBatch: configuration.maxBatch)
         let dispatcher = Dispatcher(
@@ -169,7 +156,7 @@ public final class FusionServer {
         }
         let server = try HTTPServer(configuration: httpConfiguration)
 
-        let preprocessPool = BoundedThreadPool(name: "preprocess", threads: max(1, preprocessCPUs),
+        let preprocessPool = BoundedThreadPool(name: "preprocess", threads: max(1, allowed.count),
                                                queueCapacity: configuration.maxQueue)
         // One thread at nice 10 for large images: at most one such decode at a time, and the
         // scheduler favours small requests' preprocessing and the workers over it.
@@ -245,7 +232,6 @@ public final class FusionServer {
             "precision": "\(configuration.precision)", "backend": "\(configuration.precision.libraries(backend: configuration.resolvedBackend))",
             "model_version": "\(modelVersion)",
             "workers": "\(cpuSets.count)", "cpu_sets": "\(cpuSets.map(\.description).joined(separator: ";"))",
-            "server_cpus": "\(serverCPUs.count > 0 ? serverCPUs.description : allowed.description)",
             "router": "\(configuration.router)", "max_batch": "\(configuration.maxBatch)",
             "max_connections": "\(configuration.maxConnections)",
             "max_buffered_bytes": "\(httpConfiguration.maxBufferedBodyBytes)",
