@@ -101,7 +101,7 @@ let package = Package(
         .testTarget(name: "POSIXTests", dependencies: ["POSIX"], swiftSettings: v6),
         .testTarget(name: "SystemdTests", dependencies: ["Systemd"], swiftSettings: v6),
         .testTarget(name: "TLSTests", dependencies: ["TLS"], swiftSettings: v6),
-        .testTarget(name: "HTTPTests", dependencies: ["HTTP", "TLS", "JSON"], swiftSettings: v6),
+        .testTarget(name: "HTTPTests", dependencies: ["HTTP", "TLS", "JSON", "Locking"], swiftSettings: v6),
         .testTarget(name: "ServingTests", dependencies: ["Serving", "JSON"], swiftSettings: v6),
         // Runs the built `fusion-serve` binary as a subprocess (real loopback, real curl).
         .testTarget(name: "EndToEndTests", dependencies: ["fusion-serve"], swiftSettings: v6),

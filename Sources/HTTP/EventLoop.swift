@@ -21,7 +21,11 @@ final class EventLoop {
     private let handler: HTTPServer.Handler
     private let shutdownRequested: () -> Bool
     private let publish: (HTTPServerMetrics) -> Void
+    /// Reports each turn with the real monotonic time in nanoseconds (the watchdog's
+    /// heartbeat: it proves the thread is alive, whatever clock the deadlines use).
     private let turned: (Int64) -> Void
+    /// The time every deadline is measured in (`ServerClock`).
+    private let clock: any ServerClock
     /// Longest sleep in `epoll_wait` even with nothing to do, so the loop's heartbeat
     /// (`HTTPServer.lastLoopTurnNanoseconds`) stays fresh for the watchdog.
     static let maxIdleWaitMilliseconds: Int32 = 1000
@@ -50,21 +54,14 @@ final class EventLoop {
     private var metricsDirty = true
     private var scratch = [UInt8](repeating: 0, count: 64 * 1024)
     private var writeScratch: [UInt8] = []
-    private var now: Int64 = MonotonicClock.nanoseconds()
+    /// The loop's idea of the time, read from `clock` once per turn and per event.
+    private var now: ContinuousClock.Instant
 
     private var listening = false
-    private var listenerPausedUntil: Int64?
+    private var listenerPausedUntil: ContinuousClock.Instant?
     private var draining = false
-    private var drainDeadline: Int64 = .max
-
-    // Timeouts in nanoseconds.
-    private let headerTimeout: Int64
-    private let bodyTimeout: Int64
-    private let keepAliveTimeout: Int64
-    private let writeTimeout: Int64
-    private let lingerTimeout: Int64
-    private let drainTimeout: Int64
-    private let pressureKeepAliveTimeout: Int64
+    /// When draining ends whatever is still open (set by `startDraining`).
+    private var drainDeadline: ContinuousClock.Instant?
 
     init(configuration: HTTPServer.Configuration, listener: TCPListener, epoll: Epoll, wakeup: EventNotifier,
          sink: ResponseSink, signals: (SignalNotifier, @Sendable (Int32) -> Void)?, handler: @escaping HTTPServer.Handler,
@@ -80,15 +77,17 @@ final class EventLoop {
         self.shutdownRequested = shutdownRequested
         self.publish = publish
         self.turned = turned
+        clock = configuration.clock
+        now = clock.now
         serializer = HTTPResponseSerializer(sendDate: configuration.sendDate, requestIDHeader: configuration.requestIDHeader)
-        headerTimeout = configuration.headerTimeout.totalNanoseconds
-        bodyTimeout = configuration.bodyTimeout.totalNanoseconds
-        keepAliveTimeout = configuration.keepAliveTimeout.totalNanoseconds
-        writeTimeout = configuration.writeTimeout.totalNanoseconds
-        lingerTimeout = configuration.lingerTimeout.totalNanoseconds
-        drainTimeout = configuration.drainTimeout.totalNanoseconds
-        pressureKeepAliveTimeout = configuration.pressureKeepAliveTimeout.totalNanoseconds
     }
+
+    private var headerTimeout: Duration { configuration.headerTimeout }
+    private var bodyTimeout: Duration { configuration.bodyTimeout }
+    private var keepAliveTimeout: Duration { configuration.keepAliveTimeout }
+    private var writeTimeout: Duration { configuration.writeTimeout }
+    private var lingerTimeout: Duration { configuration.lingerTimeout }
+    private var pressureKeepAliveTimeout: Duration { configuration.pressureKeepAliveTimeout }
 
     // MARK: loop
 
@@ -106,17 +105,17 @@ final class EventLoop {
         defer { closeEverything() }
 
         while true {
-            now = MonotonicClock.nanoseconds()
-            turned(now)
+            now = clock.now
+            turned(MonotonicClock.nanoseconds())
             if shutdownRequested() && !draining { startDraining() }
-            if draining && (connections.isEmpty || now >= drainDeadline) { break }
+            if draining && (connections.isEmpty || drainDeadline.map({ now >= $0 }) ?? false) { break }
             try epoll.wait(timeoutMilliseconds: waitTimeout()) { event in
                 // The wait may have lasted long (forever when nothing is due): a stale `now`
                 // would date a new connection in the past and time it out before it is read.
-                now = MonotonicClock.nanoseconds()
+                now = clock.now
                 handle(event)
             }
-            now = MonotonicClock.nanoseconds()
+            now = clock.now
             deliver(sink.takeLocal())
             runPendingTurns()
             expireDeadlines()
@@ -138,15 +137,14 @@ final class EventLoop {
 
     private func waitTimeout() -> Int32 {
         if !pendingTurns.isEmpty { return 0 }
-        var next = Int64.max
-        if let first = deadlines.first { next = min(next, first.deadline) }
-        if let paused = listenerPausedUntil { next = min(next, paused) }
-        if draining { next = min(next, drainDeadline) }
-        guard next != .max else { return Self.maxIdleWaitMilliseconds }
-        let remaining = next - now
+        var next = deadlines.first?.deadline
+        if let paused = listenerPausedUntil { next = min(next ?? paused, paused) }
+        if let drainDeadline { next = min(next ?? drainDeadline, drainDeadline) }
+        guard let next else { return Self.maxIdleWaitMilliseconds }
+        let remaining = (next - now).totalNanoseconds
         if remaining <= 0 { return 0 }
         // Round up so we never wake just before a deadline and spin.
-        return min(Self.maxIdleWaitMilliseconds, Int32(clamping: (remaining + 999_999) / 1_000_000))
+        return min(Self.maxIdleWaitMilliseconds, Int32(clamping: remaining / 1_000_000 + (remaining % 1_000_000 > 0 ? 1 : 0)))
     }
 
     private func handle(_ event: EpollEvent) {
@@ -267,7 +265,7 @@ final class EventLoop {
     private func pauseListener() {
         guard listening, listenerPausedUntil == nil else { return }
         try? epoll.remove(listener.descriptor)
-        listenerPausedUntil = now + 100_000_000
+        listenerPausedUntil = now + .milliseconds(100)
     }
 
     private func resumeListenerIfDue() {
@@ -763,7 +761,7 @@ final class EventLoop {
         } else {
             idle.remove(connection)
         }
-        var deadline: Int64? = nil
+        var deadline: ContinuousClock.Instant? = nil
         var reason: DeadlineReason? = nil
         if connection.phase == .lingering {
             deadline = connection.lingerUntil
@@ -781,7 +779,7 @@ final class EventLoop {
                 if !(connection.slots.last?.owesContinue ?? false) {
                     // A pause between bytes, or the whole body slower than the minimum rate.
                     let rate = Int64(max(1, configuration.minBodyBytesPerSecond))
-                    let allowance = Int64(connection.parser.bodyByteCount) * 1_000_000_000 / rate
+                    let allowance = Duration.nanoseconds(Int64(connection.parser.bodyByteCount) * 1_000_000_000 / rate)
                     deadline = min(connection.lastReadAt + bodyTimeout, connection.bodyStartedAt + bodyTimeout + allowance)
                     reason = .body
                 }
@@ -858,7 +856,7 @@ final class EventLoop {
 
     private func startDraining() {
         draining = true
-        drainDeadline = drainTimeout >= Int64.max - now ? .max : now + drainTimeout
+        drainDeadline = now + configuration.drainTimeout
         if listening {
             try? epoll.remove(listener.descriptor)
             try? listener.close()

@@ -74,23 +74,23 @@ final class HTTPConnection {
     var interest: EpollEvents = []
 
     /// When the connection was accepted / the current head started / last progress.
-    let acceptedAt: Int64
-    var headStartedAt: Int64
-    var lastReadAt: Int64
-    var lastWriteProgressAt: Int64
-    var idleSince: Int64
-    var lingerUntil: Int64 = 0
+    let acceptedAt: ContinuousClock.Instant
+    var headStartedAt: ContinuousClock.Instant
+    var lastReadAt: ContinuousClock.Instant
+    var lastWriteProgressAt: ContinuousClock.Instant
+    var idleSince: ContinuousClock.Instant
+    var lingerUntil: ContinuousClock.Instant
     /// When the body of the request being read started (head complete, or 100 Continue sent).
-    var bodyStartedAt: Int64 = 0
+    var bodyStartedAt: ContinuousClock.Instant
     /// Whether any request has completed on this connection.
     var servedAny = false
 
     /// The deadline in force and the earliest deadline the heap holds for us.
-    var deadline: Int64?
-    var scheduled: Int64?
+    var deadline: ContinuousClock.Instant?
+    var scheduled: ContinuousClock.Instant?
     var deadlineReason: DeadlineReason?
 
-    init(id: UInt64, socket: FileDescriptor, limits: HTTPLimits, now: Int64, rejected: Bool) {
+    init(id: UInt64, socket: FileDescriptor, limits: HTTPLimits, now: ContinuousClock.Instant, rejected: Bool) {
         self.id = id
         self.socket = socket
         self.parser = HTTPRequestParser(limits: limits)
@@ -100,6 +100,8 @@ final class HTTPConnection {
         lastReadAt = now
         lastWriteProgressAt = now
         idleSince = now
+        lingerUntil = now
+        bodyStartedAt = now
     }
 
     var hasOutput: Bool { !output.isEmpty }
