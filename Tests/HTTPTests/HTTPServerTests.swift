@@ -1,4 +1,5 @@
 import Foundation
+import ClockTesting
 import HTTP
 import JSON
 import POSIX

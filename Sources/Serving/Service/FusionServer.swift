@@ -200,6 +200,7 @@ public final class FusionServer {
         let drainStartedAt = Atomic<UInt64>(0)
         let budget = UInt64(configuration.drainTimeoutSeconds) * 1_000_000_000
         let drainDeadline = DrainDeadline()
+        let drainBudget = Duration.seconds(configuration.drainTimeoutSeconds)
         let tlsHolder = httpConfiguration.tls
         let tokenStore = tokens
         try server.handleSignals([SIGTERM, SIGINT, SIGHUP]) { signal in
@@ -216,7 +217,7 @@ public final class FusionServer {
             service.beginDrain()
             hooks.stopping()
             server.beginShutdown()
-            drainDeadline.arm(afterNanos: budget) {
+            drainDeadline.arm(after: drainBudget) {
                 // Queued and running requests are answered 503 `draining` now, and requests still
                 // being preprocessed are refused when they reach the dispatcher.
                 logger.warning("drain timeout: answering what is left with 503")

@@ -1,10 +1,10 @@
 import HTTP
 import Locking
 
-/// A `ServerClock` that stands still until a test moves it: timeout tests advance it past a
+/// A `ServerClock` for tests (HTTP's event loop, Serving's deadline threads) that stands still until a test moves it: timeout tests advance it past a
 /// deadline instead of sleeping, so they take no wall time and cannot race a busy machine.
 /// `advance(by:)` wakes the server's loop, which then expires what is due at once.
-final class ManualClock: ServerClock {
+public final class ManualClock: ServerClock {
     private struct State {
         var now: ContinuousClock.Instant
         var wake: (@Sendable () -> Void)?
@@ -12,20 +12,20 @@ final class ManualClock: ServerClock {
 
     private let state: Locked<State>
 
-    init(start: ContinuousClock.Instant = .now) {
+    public init(start: ContinuousClock.Instant = .now) {
         state = Locked(State(now: start, wake: nil))
     }
 
-    var now: ContinuousClock.Instant { state.withLock { $0.now } }
+    public var now: ContinuousClock.Instant { state.withLock { $0.now } }
 
-    func setWake(_ wake: (@Sendable () -> Void)?) {
+    public func setWake(_ wake: (@Sendable () -> Void)?) {
         state.withLock { $0.wake = wake }
     }
 
     /// Moves the time forward and wakes the loop (outside the lock: the loop reads `now`).
     /// `wakingLoop: false` is time passing while the loop sleeps with nothing due, as the
     /// real clock does.
-    func advance(by duration: Duration, wakingLoop: Bool = true) {
+    public func advance(by duration: Duration, wakingLoop: Bool = true) {
         let wake = state.withLock { state -> (@Sendable () -> Void)? in
             state.now += duration
             return state.wake
