@@ -309,7 +309,8 @@ struct HTTPServerTests {
         defer { try? Signals.restoreDefault(SIGUSR1) }
         let done = DispatchSemaphore(value: 0)
         Thread { try? server.run(handler: echoHandler); done.signal() }.start()
-        Thread.sleep(forTimeInterval: 0.1)
+        // The loop's first turn comes after it registered the signal descriptor.
+        try waitUntil { server.lastLoopTurnNanoseconds != 0 }
         kill(getpid(), SIGUSR1)
         #expect(done.wait(timeout: .now() + 5) == .success)
         #expect(received.signals == [SIGUSR1])
