@@ -162,7 +162,7 @@ final class EventLoop {
         default:
             guard let connection = connections[event.token] else { return }
             if event.events.contains(.readable) || event.events.contains(.hangup)
-                || connection.handshaking || (event.events.contains(.writable) && connection.tlsWants.contains(.writable)) {
+                || connection.isHandshaking || (event.events.contains(.writable) && connection.tlsWants.contains(.writable)) {
                 connection.tlsWants = []
                 readAvailable(connection)
             }
@@ -170,7 +170,7 @@ final class EventLoop {
                 flush(connection)
             }
             if !connection.isClosed,
-               event.events.contains(.error) || (event.events.contains(.hangup) && connection.phase == .open && connection.hasOutput) {
+               event.events.contains(.error) || (event.events.contains(.hangup) && !connection.isLingering && connection.hasOutput) {
                 close(connection)
             }
         }
@@ -244,7 +244,7 @@ final class EventLoop {
                     continue
                 }
                 connection.tls = session
-                connection.handshaking = true
+                connection.phase = .handshaking
             }
             if rejected {
                 rejectingConnections += 1
@@ -277,12 +277,12 @@ final class EventLoop {
     // MARK: reading
 
     private func readAvailable(_ connection: HTTPConnection) {
-        if connection.handshaking && !advanceHandshake(connection) { return }
+        if connection.isHandshaking && !advanceHandshake(connection) { return }
         var reads = 0
         while reads < 4 {
             reads += 1
             let wasIdle = connection.parser.progress == .idle
-            let lingering = connection.phase == .lingering
+            let lingering = connection.isLingering
             let result: IOResult<Int>
             do {
                 result = try scratch.withUnsafeMutableBytes { buffer -> IOResult<Int> in
@@ -320,12 +320,12 @@ final class EventLoop {
                 if count < scratch.count && !(connection.tls?.hasPending ?? false) { reads = .max }
             }
         }
-        if let tls = connection.tls, connection.phase == .open, !connection.peerClosed, tls.hasPending {
+        if let tls = connection.tls, !connection.isLingering, !connection.peerClosed, tls.hasPending {
             // Decrypted bytes wait inside OpenSSL where epoll cannot see them.
             connection.needsReadTurn = true
             scheduleTurn(connection)
         }
-        if connection.phase == .open {
+        if !connection.isLingering {
             flush(connection, parseFirst: true)
         } else {
             updateInterest(connection)
@@ -338,7 +338,7 @@ final class EventLoop {
         do {
             switch try tls.handshake() {
             case .done:
-                connection.handshaking = false
+                connection.phase = .open
                 metrics.tlsHandshakes += 1
                 if tls.resumed { metrics.tlsResumedSessions += 1 }
                 metricsDirty = true
@@ -550,7 +550,7 @@ final class EventLoop {
     /// end until the stack overflowed (issue 13). Each round must make progress, and a turn
     /// parses at most `requestsPerTurn` requests; the rest waits for the next turn.
     private func flush(_ connection: HTTPConnection, parseFirst: Bool = false) {
-        guard connection.phase == .open else { return }
+        guard !connection.isLingering else { return }
         var budget = Self.requestsPerTurn
         var parseNow = parseFirst
         while true {
@@ -672,7 +672,7 @@ final class EventLoop {
         pendingTurns.removeAll(keepingCapacity: true)
         for connection in turns {
             connection.hasPendingTurn = false
-            guard !connection.isClosed, connection.phase == .open else { continue }
+            guard !connection.isClosed, !connection.isLingering else { continue }
             if connection.needsReadTurn {
                 connection.needsReadTurn = false
                 readAvailable(connection)
@@ -716,12 +716,11 @@ final class EventLoop {
             close(connection)
             return
         }
-        connection.phase = .lingering
+        connection.phase = .lingering(until: now + lingerTimeout)
         dropSlots(connection)
         publishMetricsIfDirty()
         connection.tls?.shutdown()
         try? connection.socket.shutdown(.write)
-        connection.lingerUntil = now + lingerTimeout
         updateInterest(connection)
         updateDeadline(connection)
     }
@@ -731,7 +730,7 @@ final class EventLoop {
         switch connection.phase {
         case .lingering:
             wanted = .readable
-        case .open where connection.handshaking:
+        case .handshaking:
             wanted = connection.tlsWants.isEmpty ? .readable : connection.tlsWants
         case .open:
             wanted = connection.tlsWants
@@ -756,15 +755,16 @@ final class EventLoop {
     /// Picks the one deadline that matters now for `connection`.
     private func updateDeadline(_ connection: HTTPConnection) {
         guard !connection.isClosed else { return }
-        if connection.phase == .open && connection.isIdle && !connection.isRejected {
+        // A connection still in its TLS handshake counts as idle too (evictable at the limit).
+        if !connection.isLingering && connection.isIdle && !connection.isRejected {
             idle.append(connection)
         } else {
             idle.remove(connection)
         }
         var deadline: ContinuousClock.Instant? = nil
         var reason: DeadlineReason? = nil
-        if connection.phase == .lingering {
-            deadline = connection.lingerUntil
+        if case .lingering(let until) = connection.phase {
+            deadline = until
             reason = .linger
         } else if connection.hasOutput {
             deadline = connection.lastWriteProgressAt + writeTimeout
@@ -868,9 +868,9 @@ final class EventLoop {
             // client is about to send, and closing now would reset it (with a shared,
             // socket-activated listener the next server would have served it). Let it send one
             // request (bounded by the header timeout and the drain deadline); it is closed after.
-            if connection.phase == .open && connection.isIdle && connection.servedAny {
+            if !connection.isLingering && connection.isIdle && connection.servedAny {
                 close(connection)
-            } else if connection.phase == .open && connection.parser.progress == .idle && !connection.isIdle {
+            } else if !connection.isLingering && connection.parser.progress == .idle && !connection.isIdle {
                 // No new requests; the pending ones finish.
                 connection.readingRequests = false
                 updateInterest(connection)
