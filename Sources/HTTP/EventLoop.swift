@@ -143,7 +143,8 @@ final class EventLoop {
         guard let next else { return Self.maxIdleWaitMilliseconds }
         let remaining = (next - now).totalNanoseconds
         if remaining <= 0 { return 0 }
-        // Round up so we never wake just before a deadline and spin.
+        // epoll takes milliseconds. Round up so we never wake just before a deadline and spin
+        // (without adding first: `remaining` saturates at Int64.max for a far deadline).
         return min(Self.maxIdleWaitMilliseconds, Int32(clamping: remaining / 1_000_000 + (remaining % 1_000_000 > 0 ? 1 : 0)))
     }
 
