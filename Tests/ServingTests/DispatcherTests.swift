@@ -80,7 +80,7 @@ private func waitUntil(seconds: Double = 5, _ condition: () -> Bool) -> Bool {
             #expect(result.label == i)
             #expect(info.batchSize >= 1 && info.batchSize <= 8)
         }
-        #expect(dispatcher.waitUntilIdle(timeoutNanos: 1_000_000_000))
+        #expect(dispatcher.waitUntilIdle(timeout: .seconds(1)))
         dispatcher.stop()
     }
 
