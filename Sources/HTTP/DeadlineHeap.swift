@@ -5,7 +5,7 @@
 /// earlier.
 package struct DeadlineHeap {
     package struct Entry {
-        package var deadline: Int64
+        package var deadline: ContinuousClock.Instant
         package var id: UInt64
     }
 
@@ -16,7 +16,7 @@ package struct DeadlineHeap {
     package var count: Int { items.count }
     package var first: Entry? { items.first }
 
-    package mutating func push(_ deadline: Int64, _ id: UInt64) {
+    package mutating func push(_ deadline: ContinuousClock.Instant, _ id: UInt64) {
         items.append(Entry(deadline: deadline, id: id))
         var child = items.count - 1
         while child > 0 {

@@ -21,7 +21,11 @@ final class EventLoop {
     private let handler: HTTPServer.Handler
     private let shutdownRequested: () -> Bool
     private let publish: (HTTPServerMetrics) -> Void
+    /// Reports each turn with the real monotonic time in nanoseconds (the watchdog's
+    /// heartbeat: it proves the thread is alive, whatever clock the deadlines use).
     private let turned: (Int64) -> Void
+    /// The time every deadline is measured in (`ServerClock`).
+    private let clock: any ServerClock
     /// Longest sleep in `epoll_wait` even with nothing to do, so the loop's heartbeat
     /// (`HTTPServer.lastLoopTurnNanoseconds`) stays fresh for the watchdog.
     static let maxIdleWaitMilliseconds: Int32 = 1000
@@ -50,21 +54,14 @@ final class EventLoop {
     private var metricsDirty = true
     private var scratch = [UInt8](repeating: 0, count: 64 * 1024)
     private var writeScratch: [UInt8] = []
-    private var now: Int64 = MonotonicClock.nanoseconds()
+    /// The loop's idea of the time, read from `clock` once per turn and per event.
+    private var now: ContinuousClock.Instant
 
     private var listening = false
-    private var listenerPausedUntil: Int64?
+    private var listenerPausedUntil: ContinuousClock.Instant?
     private var draining = false
-    private var drainDeadline: Int64 = .max
-
-    // Timeouts in nanoseconds.
-    private let headerTimeout: Int64
-    private let bodyTimeout: Int64
-    private let keepAliveTimeout: Int64
-    private let writeTimeout: Int64
-    private let lingerTimeout: Int64
-    private let drainTimeout: Int64
-    private let pressureKeepAliveTimeout: Int64
+    /// When draining ends whatever is still open (set by `startDraining`).
+    private var drainDeadline: ContinuousClock.Instant?
 
     init(configuration: HTTPServer.Configuration, listener: TCPListener, epoll: Epoll, wakeup: EventNotifier,
          sink: ResponseSink, signals: (SignalNotifier, @Sendable (Int32) -> Void)?, handler: @escaping HTTPServer.Handler,
@@ -80,15 +77,17 @@ final class EventLoop {
         self.shutdownRequested = shutdownRequested
         self.publish = publish
         self.turned = turned
+        clock = configuration.clock
+        now = clock.now
         serializer = HTTPResponseSerializer(sendDate: configuration.sendDate, requestIDHeader: configuration.requestIDHeader)
-        headerTimeout = configuration.headerTimeout.totalNanoseconds
-        bodyTimeout = configuration.bodyTimeout.totalNanoseconds
-        keepAliveTimeout = configuration.keepAliveTimeout.totalNanoseconds
-        writeTimeout = configuration.writeTimeout.totalNanoseconds
-        lingerTimeout = configuration.lingerTimeout.totalNanoseconds
-        drainTimeout = configuration.drainTimeout.totalNanoseconds
-        pressureKeepAliveTimeout = configuration.pressureKeepAliveTimeout.totalNanoseconds
     }
+
+    private var headerTimeout: Duration { configuration.headerTimeout }
+    private var bodyTimeout: Duration { configuration.bodyTimeout }
+    private var keepAliveTimeout: Duration { configuration.keepAliveTimeout }
+    private var writeTimeout: Duration { configuration.writeTimeout }
+    private var lingerTimeout: Duration { configuration.lingerTimeout }
+    private var pressureKeepAliveTimeout: Duration { configuration.pressureKeepAliveTimeout }
 
     // MARK: loop
 
@@ -106,17 +105,17 @@ final class EventLoop {
         defer { closeEverything() }
 
         while true {
-            now = MonotonicClock.nanoseconds()
-            turned(now)
+            now = clock.now
+            turned(MonotonicClock.nanoseconds())
             if shutdownRequested() && !draining { startDraining() }
-            if draining && (connections.isEmpty || now >= drainDeadline) { break }
+            if draining && (connections.isEmpty || drainDeadline.map({ now >= $0 }) ?? false) { break }
             try epoll.wait(timeoutMilliseconds: waitTimeout()) { event in
                 // The wait may have lasted long (forever when nothing is due): a stale `now`
                 // would date a new connection in the past and time it out before it is read.
-                now = MonotonicClock.nanoseconds()
+                now = clock.now
                 handle(event)
             }
-            now = MonotonicClock.nanoseconds()
+            now = clock.now
             deliver(sink.takeLocal())
             runPendingTurns()
             expireDeadlines()
@@ -138,15 +137,15 @@ final class EventLoop {
 
     private func waitTimeout() -> Int32 {
         if !pendingTurns.isEmpty { return 0 }
-        var next = Int64.max
-        if let first = deadlines.first { next = min(next, first.deadline) }
-        if let paused = listenerPausedUntil { next = min(next, paused) }
-        if draining { next = min(next, drainDeadline) }
-        guard next != .max else { return Self.maxIdleWaitMilliseconds }
-        let remaining = next - now
+        var next = deadlines.first?.deadline
+        if let paused = listenerPausedUntil { next = min(next ?? paused, paused) }
+        if let drainDeadline { next = min(next ?? drainDeadline, drainDeadline) }
+        guard let next else { return Self.maxIdleWaitMilliseconds }
+        let remaining = (next - now).totalNanoseconds
         if remaining <= 0 { return 0 }
-        // Round up so we never wake just before a deadline and spin.
-        return min(Self.maxIdleWaitMilliseconds, Int32(clamping: (remaining + 999_999) / 1_000_000))
+        // epoll takes milliseconds. Round up so we never wake just before a deadline and spin
+        // (without adding first: `remaining` saturates at Int64.max for a far deadline).
+        return min(Self.maxIdleWaitMilliseconds, Int32(clamping: remaining / 1_000_000 + (remaining % 1_000_000 > 0 ? 1 : 0)))
     }
 
     private func handle(_ event: EpollEvent) {
@@ -164,7 +163,7 @@ final class EventLoop {
         default:
             guard let connection = connections[event.token] else { return }
             if event.events.contains(.readable) || event.events.contains(.hangup)
-                || connection.handshaking || (event.events.contains(.writable) && connection.tlsWants.contains(.writable)) {
+                || connection.isHandshaking || (event.events.contains(.writable) && connection.tlsWants.contains(.writable)) {
                 connection.tlsWants = []
                 readAvailable(connection)
             }
@@ -172,7 +171,7 @@ final class EventLoop {
                 flush(connection)
             }
             if !connection.isClosed,
-               event.events.contains(.error) || (event.events.contains(.hangup) && connection.phase == .open && connection.hasOutput) {
+               event.events.contains(.error) || (event.events.contains(.hangup) && !connection.isLingering && connection.hasOutput) {
                 close(connection)
             }
         }
@@ -246,7 +245,7 @@ final class EventLoop {
                     continue
                 }
                 connection.tls = session
-                connection.handshaking = true
+                connection.phase = .handshaking
             }
             if rejected {
                 rejectingConnections += 1
@@ -267,7 +266,7 @@ final class EventLoop {
     private func pauseListener() {
         guard listening, listenerPausedUntil == nil else { return }
         try? epoll.remove(listener.descriptor)
-        listenerPausedUntil = now + 100_000_000
+        listenerPausedUntil = now + .milliseconds(100)
     }
 
     private func resumeListenerIfDue() {
@@ -279,12 +278,12 @@ final class EventLoop {
     // MARK: reading
 
     private func readAvailable(_ connection: HTTPConnection) {
-        if connection.handshaking && !advanceHandshake(connection) { return }
+        if connection.isHandshaking && !advanceHandshake(connection) { return }
         var reads = 0
         while reads < 4 {
             reads += 1
             let wasIdle = connection.parser.progress == .idle
-            let lingering = connection.phase == .lingering
+            let lingering = connection.isLingering
             let result: IOResult<Int>
             do {
                 result = try scratch.withUnsafeMutableBytes { buffer -> IOResult<Int> in
@@ -322,12 +321,12 @@ final class EventLoop {
                 if count < scratch.count && !(connection.tls?.hasPending ?? false) { reads = .max }
             }
         }
-        if let tls = connection.tls, connection.phase == .open, !connection.peerClosed, tls.hasPending {
+        if let tls = connection.tls, !connection.isLingering, !connection.peerClosed, tls.hasPending {
             // Decrypted bytes wait inside OpenSSL where epoll cannot see them.
             connection.needsReadTurn = true
             scheduleTurn(connection)
         }
-        if connection.phase == .open {
+        if !connection.isLingering {
             flush(connection, parseFirst: true)
         } else {
             updateInterest(connection)
@@ -340,7 +339,7 @@ final class EventLoop {
         do {
             switch try tls.handshake() {
             case .done:
-                connection.handshaking = false
+                connection.phase = .open
                 metrics.tlsHandshakes += 1
                 if tls.resumed { metrics.tlsResumedSessions += 1 }
                 metricsDirty = true
@@ -552,7 +551,7 @@ final class EventLoop {
     /// end until the stack overflowed (issue 13). Each round must make progress, and a turn
     /// parses at most `requestsPerTurn` requests; the rest waits for the next turn.
     private func flush(_ connection: HTTPConnection, parseFirst: Bool = false) {
-        guard connection.phase == .open else { return }
+        guard !connection.isLingering else { return }
         var budget = Self.requestsPerTurn
         var parseNow = parseFirst
         while true {
@@ -674,7 +673,7 @@ final class EventLoop {
         pendingTurns.removeAll(keepingCapacity: true)
         for connection in turns {
             connection.hasPendingTurn = false
-            guard !connection.isClosed, connection.phase == .open else { continue }
+            guard !connection.isClosed, !connection.isLingering else { continue }
             if connection.needsReadTurn {
                 connection.needsReadTurn = false
                 readAvailable(connection)
@@ -718,12 +717,11 @@ final class EventLoop {
             close(connection)
             return
         }
-        connection.phase = .lingering
+        connection.phase = .lingering(until: now + lingerTimeout)
         dropSlots(connection)
         publishMetricsIfDirty()
         connection.tls?.shutdown()
         try? connection.socket.shutdown(.write)
-        connection.lingerUntil = now + lingerTimeout
         updateInterest(connection)
         updateDeadline(connection)
     }
@@ -733,7 +731,7 @@ final class EventLoop {
         switch connection.phase {
         case .lingering:
             wanted = .readable
-        case .open where connection.handshaking:
+        case .handshaking:
             wanted = connection.tlsWants.isEmpty ? .readable : connection.tlsWants
         case .open:
             wanted = connection.tlsWants
@@ -758,15 +756,16 @@ final class EventLoop {
     /// Picks the one deadline that matters now for `connection`.
     private func updateDeadline(_ connection: HTTPConnection) {
         guard !connection.isClosed else { return }
-        if connection.phase == .open && connection.isIdle && !connection.isRejected {
+        // A connection still in its TLS handshake counts as idle too (evictable at the limit).
+        if !connection.isLingering && connection.isIdle && !connection.isRejected {
             idle.append(connection)
         } else {
             idle.remove(connection)
         }
-        var deadline: Int64? = nil
+        var deadline: ContinuousClock.Instant? = nil
         var reason: DeadlineReason? = nil
-        if connection.phase == .lingering {
-            deadline = connection.lingerUntil
+        if case .lingering(let until) = connection.phase {
+            deadline = until
             reason = .linger
         } else if connection.hasOutput {
             deadline = connection.lastWriteProgressAt + writeTimeout
@@ -781,7 +780,7 @@ final class EventLoop {
                 if !(connection.slots.last?.owesContinue ?? false) {
                     // A pause between bytes, or the whole body slower than the minimum rate.
                     let rate = Int64(max(1, configuration.minBodyBytesPerSecond))
-                    let allowance = Int64(connection.parser.bodyByteCount) * 1_000_000_000 / rate
+                    let allowance = Duration.nanoseconds(Int64(connection.parser.bodyByteCount) * 1_000_000_000 / rate)
                     deadline = min(connection.lastReadAt + bodyTimeout, connection.bodyStartedAt + bodyTimeout + allowance)
                     reason = .body
                 }
@@ -858,7 +857,7 @@ final class EventLoop {
 
     private func startDraining() {
         draining = true
-        drainDeadline = drainTimeout >= Int64.max - now ? .max : now + drainTimeout
+        drainDeadline = now + configuration.drainTimeout
         if listening {
             try? epoll.remove(listener.descriptor)
             try? listener.close()
@@ -870,9 +869,9 @@ final class EventLoop {
             // client is about to send, and closing now would reset it (with a shared,
             // socket-activated listener the next server would have served it). Let it send one
             // request (bounded by the header timeout and the drain deadline); it is closed after.
-            if connection.phase == .open && connection.isIdle && connection.servedAny {
+            if !connection.isLingering && connection.isIdle && connection.servedAny {
                 close(connection)
-            } else if connection.phase == .open && connection.parser.progress == .idle && !connection.isIdle {
+            } else if !connection.isLingering && connection.parser.progress == .idle && !connection.isIdle {
                 // No new requests; the pending ones finish.
                 connection.readingRequests = false
                 updateInterest(connection)

@@ -26,20 +26,24 @@ struct ResponseSlot {
 /// Per-connection state, owned by the event loop thread.
 final class HTTPConnection {
     enum Phase {
-        /// Reading requests and writing responses.
+        /// An HTTPS connection whose TLS handshake has not finished: no HTTP bytes yet.
+        case handshaking
+        /// Reading requests (while `readingRequests`) and writing responses.
         case open
         /// Final response written, write side shut down; discarding input until the peer
-        /// closes or the linger deadline passes.
-        case lingering
+        /// closes or `until` passes.
+        case lingering(until: ContinuousClock.Instant)
     }
 
     let id: UInt64
     let socket: FileDescriptor
     var parser: HTTPRequestParser
     var phase = Phase.open
-    /// Whether the connection still accepts new requests.
+    /// Whether the connection still accepts new requests. A flag beside `.open`, not a phase of
+    /// its own: a connection that stopped reading still writes the answers it owes, and the
+    /// loop checks it on every request.
     var readingRequests = true
-    /// The client closed its sending side.
+    /// The client closed its sending side (answers still owed are written).
     var peerClosed = false
     /// Refused because of the connection limit (answered 503).
     let isRejected: Bool
@@ -47,8 +51,6 @@ final class HTTPConnection {
     var peerHost: String?
     /// The TLS session on an HTTPS listener (nil for plain HTTP).
     var tls: TLSSession?
-    /// The TLS handshake has not finished: no HTTP bytes yet.
-    var handshaking = false
     /// Readiness TLS needs before its last call can go on (a read that must write first…).
     var tlsWants: EpollEvents = []
     /// A deferred turn should read: TLS holds bytes epoll cannot see.
@@ -74,23 +76,22 @@ final class HTTPConnection {
     var interest: EpollEvents = []
 
     /// When the connection was accepted / the current head started / last progress.
-    let acceptedAt: Int64
-    var headStartedAt: Int64
-    var lastReadAt: Int64
-    var lastWriteProgressAt: Int64
-    var idleSince: Int64
-    var lingerUntil: Int64 = 0
+    let acceptedAt: ContinuousClock.Instant
+    var headStartedAt: ContinuousClock.Instant
+    var lastReadAt: ContinuousClock.Instant
+    var lastWriteProgressAt: ContinuousClock.Instant
+    var idleSince: ContinuousClock.Instant
     /// When the body of the request being read started (head complete, or 100 Continue sent).
-    var bodyStartedAt: Int64 = 0
+    var bodyStartedAt: ContinuousClock.Instant
     /// Whether any request has completed on this connection.
     var servedAny = false
 
     /// The deadline in force and the earliest deadline the heap holds for us.
-    var deadline: Int64?
-    var scheduled: Int64?
+    var deadline: ContinuousClock.Instant?
+    var scheduled: ContinuousClock.Instant?
     var deadlineReason: DeadlineReason?
 
-    init(id: UInt64, socket: FileDescriptor, limits: HTTPLimits, now: Int64, rejected: Bool) {
+    init(id: UInt64, socket: FileDescriptor, limits: HTTPLimits, now: ContinuousClock.Instant, rejected: Bool) {
         self.id = id
         self.socket = socket
         self.parser = HTTPRequestParser(limits: limits)
@@ -100,9 +101,21 @@ final class HTTPConnection {
         lastReadAt = now
         lastWriteProgressAt = now
         idleSince = now
+        bodyStartedAt = now
     }
 
     var hasOutput: Bool { !output.isEmpty }
+
+    /// Closing: the final response is out and input is only drained.
+    var isLingering: Bool {
+        if case .lingering = phase { return true }
+        return false
+    }
+
+    var isHandshaking: Bool {
+        if case .handshaking = phase { return true }
+        return false
+    }
 
     /// Nothing in flight: no request partly read, none awaiting a response, nothing to write.
     var isIdle: Bool { slots.isEmpty && output.isEmpty && parser.progress == .idle }

@@ -50,7 +50,9 @@ public final class HTTPServer: Sendable {
         sink = ResponseSink(wakeup: wakeup)
     }
 
-    /// When the event loop last went round (monotonic nanoseconds; 0 before `run`). The loop
+    /// When the event loop last went round (`MonotonicClock` nanoseconds, the real time even
+    /// with an injected `Configuration.clock`; 0 before `run`). An integer because a watchdog
+    /// on another thread reads it through an atomic. The loop
     /// wakes at least every `EventLoop.maxIdleWaitMilliseconds`, so a stale value means it is
     /// stuck — what a systemd watchdog must notice.
     public var lastLoopTurnNanoseconds: Int64 { lastTurn.load(ordering: .relaxed) }
@@ -82,6 +84,9 @@ public final class HTTPServer: Sendable {
         }
         sink.attachLoop()
         defer { sink.detachLoop() }
+        // A clock moved by hand (tests) wakes the loop so it sees the new time at once.
+        configuration.clock.setWake { [wakeup] in wakeup.signal() }
+        defer { configuration.clock.setWake(nil) }
         let watch = signalWatch.withLock { $0 }
         let loop = EventLoop(configuration: configuration, listener: listener, epoll: epoll, wakeup: wakeup,
                              sink: sink, signals: watch, handler: handler,

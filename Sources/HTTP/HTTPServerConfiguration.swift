@@ -65,6 +65,9 @@ extension HTTPServer {
         public var sendDate = true
         /// The request-id header echoed or generated on every response.
         public var requestIDHeader = "X-Request-Id"
+        /// The time the loop measures every timeout in. Tests inject a clock they advance by
+        /// hand instead of sleeping through timeouts; a deployed server keeps the default.
+        public var clock: any ServerClock = SystemServerClock()
 
         /// Binds `host:port` (defaults: 127.0.0.1:8080).
         public init(host: String = "127.0.0.1", port: UInt16 = 8080) {

@@ -1,4 +1,5 @@
 import Foundation
+import ClockTesting
 import HTTP
 import POSIX
 import Testing
@@ -6,51 +7,51 @@ import Testing
 /// The loop's deadlines, observed through a running server.
 @Suite(.serialized)
 struct EventLoopTests {
+    // The timeout tests run on a `ManualClock`: time passes only when the test advances it,
+    // so each checks the connection is still open just before its deadline (after `settle`,
+    // the loop has acted on the time) and cut off just after, without sleeping.
+
     @Test func slowClientIsCutOffWhileAnotherIsServedPromptly() throws {
-        let server = try TestServer({ $0.headerTimeout = .milliseconds(1500) }, handler: echoHandler)
+        let clock = ManualClock()
+        let server = try TestServer(clock: clock, { $0.headerTimeout = .milliseconds(1500) }, handler: echoHandler)
         defer { server.stop() }
         let slow = try RawClient(port: server.port)
-        let started = Date()
         try slow.send("GET / HTTP/1.1\r\nHo")
-        // Trickle bytes in the background; the deadline counts from the first byte.
-        let slowSocket = slow.socket
-        let trickle = Thread {
-            for byte in "st: a\r\nX: 1234567890".utf8 {
-                Thread.sleep(forTimeInterval: 0.05)
-                guard (try? slowSocket.writeAll([byte])) != nil else { return }
-            }
-        }
-        trickle.start()
+        try waitUntil { server.server.metrics.connectionsAccepted == 1 }
+        // Trickle bytes with time passing; the deadline counts from the first byte, so
+        // progress does not extend it. A fast client is served in between.
         let fast = try RawClient(port: server.port)
-        var slowest = 0.0
-        for index in 0..<20 {
-            let begin = Date()
+        for (index, byte) in "st: a\r\nX: 1234".utf8.enumerated() {
+            clock.advance(by: .milliseconds(100))
+            try slow.send([byte])
             try fast.send(getRequest("/fast\(index)"))
             #expect(try fast.readResponse().status == 200)
-            slowest = max(slowest, Date().timeIntervalSince(begin))
         }
-        // Order, not a wall-clock bound: all 20 were answered while the slow client's request
-        // was still open (its 408 has not arrived). A loop that blocked on the slow client would
-        // have served them only after cutting it off at 1.5 s.
-        #expect(try !slow.socket.wait(for: .readable, timeoutMilliseconds: 0),
-                "the fast requests (slowest \(slowest) s) were answered only after the slow client was cut off")
+        // 1.4 s after the first byte: still open.
+        try server.settle()
+        #expect(try !slow.socket.wait(for: .readable, timeoutMilliseconds: 0), "cut off before the header timeout")
+        clock.advance(by: .milliseconds(101))
         let cutOff = try slow.readResponse()
-        let elapsed = Date().timeIntervalSince(started)
         #expect(cutOff.status == 408)
         #expect(cutOff.text.contains("\"code\":\"request_timeout\""))
         #expect(cutOff.header("X-Request-Id") != nil)
         #expect(cutOff.header("Connection") == "close")
-        // Never before the deadline; the upper end is the client's 5 s receive timeout.
-        #expect(elapsed >= 1.45, "cut off after \(elapsed) s")
         #expect(try slow.readUntilClosed())
         #expect(server.server.metrics.timeouts["header"] == 1)
     }
 
     @Test func stalledBodyIsCutOff() throws {
-        let server = try TestServer({ $0.bodyTimeout = .milliseconds(300) }, handler: echoHandler)
+        let clock = ManualClock()
+        let server = try TestServer(clock: clock, { $0.bodyTimeout = .milliseconds(300) }, handler: echoHandler)
         defer { server.stop() }
         let client = try RawClient(port: server.port)
         try client.send("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 10\r\n\r\nabc")
+        // The head is read (its declared length charged): the body's clock runs.
+        try waitUntil { server.server.metrics.bufferedBodyBytes == 10 }
+        clock.advance(by: .milliseconds(299))
+        try server.settle()
+        #expect(try !client.socket.wait(for: .readable, timeoutMilliseconds: 0), "cut off before the body timeout")
+        clock.advance(by: .milliseconds(2))
         let response = try client.readResponse()
         #expect(response.status == 408)
         #expect(try client.readUntilClosed())
@@ -58,30 +59,42 @@ struct EventLoopTests {
     }
 
     @Test func idleKeepAliveConnectionIsClosed() throws {
-        let server = try TestServer({ $0.keepAliveTimeout = .milliseconds(300) }, handler: echoHandler)
+        let clock = ManualClock()
+        let server = try TestServer(clock: clock, { $0.keepAliveTimeout = .milliseconds(300) }, handler: echoHandler)
         defer { server.stop() }
         let client = try RawClient(port: server.port, timeoutMilliseconds: 3000)
         try client.send(getRequest("/"))
         #expect(try client.readResponse().status == 200)
-        let begin = Date()
+        clock.advance(by: .milliseconds(299))
+        try server.settle()
+        #expect(try !client.socket.wait(for: .readable, timeoutMilliseconds: 0), "closed before the keep-alive timeout")
+        clock.advance(by: .milliseconds(2))
         #expect(try client.readUntilClosed())
-        #expect(Date().timeIntervalSince(begin) >= 0.25)
         #expect(server.server.metrics.timeouts["idle"] == 1)
     }
 
     @Test func connectionThatNeverSendsIsClosedAfterHeaderTimeout() throws {
-        let server = try TestServer({ $0.headerTimeout = .milliseconds(300) }, handler: echoHandler)
+        let clock = ManualClock()
+        let server = try TestServer(clock: clock, { $0.headerTimeout = .milliseconds(300) }, handler: echoHandler)
         defer { server.stop() }
         let client = try RawClient(port: server.port, timeoutMilliseconds: 3000)
+        try waitUntil { server.server.metrics.connectionsAccepted == 1 }
+        clock.advance(by: .milliseconds(299))
+        try server.settle()
+        #expect(try !client.socket.wait(for: .readable, timeoutMilliseconds: 0), "closed before the header timeout")
+        clock.advance(by: .milliseconds(2))
         #expect(try client.readUntilClosed())
+        #expect(server.server.metrics.timeouts["header"] == 1)
     }
 
     @Test func firstConnectionAfterALongIdleIsServed() throws {
-        let server = try TestServer({ $0.headerTimeout = .milliseconds(300) }, handler: echoHandler)
+        let clock = ManualClock()
+        let server = try TestServer(clock: clock, { $0.headerTimeout = .milliseconds(300) }, handler: echoHandler)
         defer { server.stop() }
-        // Nothing is due, so the loop sleeps in epoll_wait; a connection arriving after more
-        // than the header timeout must not be dated at the start of that sleep and dropped.
-        Thread.sleep(forTimeInterval: 0.8)
+        // Nothing is due, so the loop sleeps in epoll_wait while time passes (the clock does
+        // not wake it); a connection arriving after more than the header timeout must not be
+        // dated at the start of that sleep and dropped.
+        clock.advance(by: .milliseconds(800), wakingLoop: false)
         let client = try RawClient(port: server.port, timeoutMilliseconds: 3000)
         try client.send(getRequest("/after-idle"))
         #expect(try client.readResponse().status == 200)
@@ -105,16 +118,18 @@ struct EventLoopTests {
     }
 
     @Test func aClientThatKeepsPipeliningIsNotTimedOut() throws {
-        let server = try TestServer({ $0.headerTimeout = .milliseconds(300) }, handler: echoHandler)
+        let clock = ManualClock()
+        let server = try TestServer(clock: clock, { $0.headerTimeout = .milliseconds(300) }, handler: echoHandler)
         defer { server.stop() }
         let client = try RawClient(port: server.port)
         // Each write completes the previous head and starts the next, so the parser is never
-        // idle; every head still arrives within 50 ms, far inside the header timeout.
+        // idle; every head still arrives within 50 ms, far inside the header timeout, while
+        // 750 ms pass in all.
         let request = getRequest("/p")
         let split = request.index(request.startIndex, offsetBy: 5)
         try client.send(String(request[..<split]))
         for _ in 0..<15 {
-            Thread.sleep(forTimeInterval: 0.05)
+            clock.advance(by: .milliseconds(50))
             try client.send(String(request[split...]) + String(request[..<split]))
             #expect(try client.readResponse().status == 200)
         }
@@ -123,18 +138,21 @@ struct EventLoopTests {
 
     @Test func largeResponseToAClientThatDoesNotReadIsCutOff() throws {
         let body = [UInt8](repeating: 0x61, count: 48 << 20)
-        let server = try TestServer({ $0.writeTimeout = .milliseconds(300) }) { _, responder in
-            responder.send(HTTPResponse(body: body))
+        let clock = ManualClock()
+        let server = try TestServer(clock: clock, { $0.writeTimeout = .milliseconds(300) }) { request, responder in
+            responder.send(request.path == "/big" ? HTTPResponse(body: body) : HTTPResponse(body: "small"))
         }
         defer { server.stop() }
         let client = try RawClient(port: server.port)
         try client.send(getRequest("/big"))
-        let deadline = Date().addingTimeInterval(5)
-        while server.server.metrics.timeouts["write"] != 1 && Date() < deadline {
-            Thread.sleep(forTimeInterval: 0.05)
-        }
-        #expect(server.server.metrics.timeouts["write"] == 1)
-        #expect(server.server.metrics.connectionsOpen == 0)
+        // Answered on the loop thread and written until the socket buffers are full.
+        try waitUntil { server.server.metrics.requestsReceived == 1 }
+        clock.advance(by: .milliseconds(299))
+        try server.settle()
+        #expect(server.server.metrics.timeouts["write"] == nil)
+        clock.advance(by: .milliseconds(2))
+        try waitUntil { server.server.metrics.timeouts["write"] == 1 }
+        try waitUntil { server.server.metrics.connectionsOpen == 0 }
     }
 }
 
@@ -331,26 +349,28 @@ struct EventLoopLimitsTests {
     @Test func trickledBodyIsCutOffAtItsTotalDeadline() throws {
         // One byte every 150 ms never pauses for the 600 ms body timeout; at 16 KiB/s minimum
         // the whole body is due ~600 ms after its head.
-        let server = try TestServer({
+        let clock = ManualClock()
+        let server = try TestServer(clock: clock, {
             $0.bodyTimeout = .milliseconds(600)
             $0.minBodyBytesPerSecond = 16 * 1024
         }, handler: echoHandler)
         defer { server.stop() }
-        let client = try RawClient(port: server.port, timeoutMilliseconds: 20_000)
+        let client = try RawClient(port: server.port)
         try client.send("POST /slow HTTP/1.1\r\nHost: a\r\nContent-Length: 100\r\n\r\n")
-        let sent = Counter()
-        let socket = client.socket
-        let trickle = Thread {
-            for _ in 0..<100 {
-                Thread.sleep(forTimeInterval: 0.15)
-                guard (try? socket.writeAll([0x61])) != nil else { return }
-                sent.increment()
-            }
+        try waitUntil { server.server.metrics.bufferedBodyBytes == 100 }
+        for _ in 0..<3 {
+            clock.advance(by: .milliseconds(150))
+            try client.send([0x61])
         }
-        trickle.start()
+        // 450 ms, three bytes: still within both deadlines.
+        try server.settle()
+        #expect(try !client.socket.wait(for: .readable, timeoutMilliseconds: 0), "cut off before the body deadline")
+        // Another byte at 600 ms does not push the total deadline back (~600.2 ms by then).
+        clock.advance(by: .milliseconds(150))
+        try? client.send([0x61])
+        clock.advance(by: .milliseconds(50))
         let response = try client.readResponse()
         #expect(response.status == 408)
-        #expect(sent.value < 60, "cut off only after \(sent.value) of 100 bytes")
         #expect(server.server.metrics.timeouts["body"] == 1)
     }
 
@@ -379,18 +399,23 @@ struct EventLoopLimitsTests {
     }
 
     @Test func idleKeepAliveIsShortenedNearTheConnectionLimit() throws {
-        let server = try TestServer({
-            $0.maxConnections = 4
+        let clock = ManualClock()
+        let server = try TestServer(clock: clock, {
+            $0.maxConnections = 5
             $0.keepAliveTimeout = .seconds(60)
             $0.pressureKeepAliveTimeout = .milliseconds(200)
         }, handler: echoHandler)
         defer { server.stop() }
-        let others = try (0..<2).map { _ in try RawClient(port: server.port) }
+        let others = try (0..<3).map { _ in try RawClient(port: server.port) }
         let client = try RawClient(port: server.port, timeoutMilliseconds: 5000)
-        try waitUntil { server.server.metrics.connectionsAccepted == 3 }
-        // 3 of 4 open: crowded. An idle keep-alive connection gets 200 ms, not 60 s.
+        try waitUntil { server.server.metrics.connectionsAccepted == 4 }
+        // 4 of 5 open: crowded. An idle keep-alive connection gets 200 ms, not 60 s.
         try client.send(getRequest("/"))
         #expect(try client.readResponse().status == 200)
+        clock.advance(by: .milliseconds(199))
+        try server.settle()
+        #expect(try !client.socket.wait(for: .readable, timeoutMilliseconds: 0), "closed before the shortened keep-alive")
+        clock.advance(by: .milliseconds(2))
         #expect(try client.readUntilClosed())
         #expect(server.server.metrics.timeouts["idle"] == 1)
         _ = others

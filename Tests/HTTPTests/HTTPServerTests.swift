@@ -1,4 +1,5 @@
 import Foundation
+import ClockTesting
 import HTTP
 import JSON
 import POSIX
@@ -277,13 +278,23 @@ struct HTTPServerTests {
 
     @Test func drainDeadlineEndsRunEvenIfAHandlerNeverAnswers() throws {
         let held = HeldResponders()
-        let server = try TestServer({ $0.drainTimeout = .milliseconds(300) }) { _, responder in held.keep(responder) }
+        let clock = ManualClock()
+        let server = try TestServer(clock: clock, { $0.drainTimeout = .milliseconds(300) }) { request, responder in
+            if request.path == "/never" { held.keep(responder) } else { responder.send(HTTPResponse(body: "ok")) }
+        }
+        // An answered keep-alive connection: the drain closes it at once, which shows it began.
+        let idle = try RawClient(port: server.port)
+        try idle.send(getRequest("/first"))
+        #expect(try idle.readResponse().status == 200)
         let client = try RawClient(port: server.port)
         try client.send(getRequest("/never"))
-        Thread.sleep(forTimeInterval: 0.1)
-        let begin = Date()
-        #expect(server.stop(timeout: 5))
-        #expect(Date().timeIntervalSince(begin) < 2)
+        try waitUntil { server.server.metrics.requestsReceived == 2 }
+        server.server.beginShutdown()
+        #expect(try idle.readUntilClosed())
+        clock.advance(by: .milliseconds(299))
+        #expect(!server.waitUntilStopped(timeout: 0.2), "run returned before the drain deadline")
+        clock.advance(by: .milliseconds(2))
+        #expect(server.waitUntilStopped(timeout: 5))
         #expect(server.server.metrics.timeouts["drain"] == 1)
         #expect(try client.readUntilClosed())
     }
@@ -298,7 +309,8 @@ struct HTTPServerTests {
         defer { try? Signals.restoreDefault(SIGUSR1) }
         let done = DispatchSemaphore(value: 0)
         Thread { try? server.run(handler: echoHandler); done.signal() }.start()
-        Thread.sleep(forTimeInterval: 0.1)
+        // The loop's first turn comes after it registered the signal descriptor.
+        try waitUntil { server.lastLoopTurnNanoseconds != 0 }
         kill(getpid(), SIGUSR1)
         #expect(done.wait(timeout: .now() + 5) == .success)
         #expect(received.signals == [SIGUSR1])

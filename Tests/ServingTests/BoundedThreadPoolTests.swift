@@ -12,7 +12,9 @@ import Testing
             state.add()
         }
         #expect(pool.submit(blocker))
-        Thread.sleep(forTimeInterval: 0.05)   // the thread is now blocked in the first task
+        // Wait (bounded) until the thread has taken the first task and blocks in it.
+        let taken = Date().addingTimeInterval(5)
+        while pool.waiting > 0, Date() < taken { usleep(1000) }
         #expect(pool.submit { state.add() })
         #expect(pool.submit { state.add() })
         #expect(!pool.submit { state.add() }, "queue of 2 is full")
@@ -49,20 +51,4 @@ private final class Counter: @unchecked Sendable {
     private var count = 0
     func add() { lock.lock(); count += 1; lock.unlock() }
     var value: Int { lock.lock(); defer { lock.unlock() }; return count }
-}
-
-private final class Gate: @unchecked Sendable {
-    private let condition = NSCondition()
-    private var isOpen = false
-    func waitOpen() {
-        condition.lock()
-        while !isOpen { condition.wait() }
-        condition.unlock()
-    }
-    func open() {
-        condition.lock()
-        isOpen = true
-        condition.broadcast()
-        condition.unlock()
-    }
 }

@@ -50,6 +50,17 @@ private func job(_ i: Int, outcomes: Outcomes, timeout: UInt64 = 10_000_000_000)
                  deadline: Monotonic.now() + timeout) { outcomes.record("r\(i)", $0) }
 }
 
+/// Polls `condition` every millisecond for up to `seconds` (another thread reaching a state,
+/// not a timeout); true once it holds.
+private func waitUntil(seconds: Double = 5, _ condition: () -> Bool) -> Bool {
+    let end = Date().addingTimeInterval(seconds)
+    while !condition() {
+        guard Date() < end else { return false }
+        usleep(1000)
+    }
+    return true
+}
+
 @Suite struct DispatcherTests {
     @Test func everyRequestGetsItsOwnResult() {
         let transport = EchoTransport()
@@ -69,7 +80,7 @@ private func job(_ i: Int, outcomes: Outcomes, timeout: UInt64 = 10_000_000_000)
             #expect(result.label == i)
             #expect(info.batchSize >= 1 && info.batchSize <= 8)
         }
-        #expect(dispatcher.waitUntilIdle(timeoutNanos: 1_000_000_000))
+        #expect(dispatcher.waitUntilIdle(timeout: .seconds(1)))
         dispatcher.stop()
     }
 
@@ -83,8 +94,11 @@ private func job(_ i: Int, outcomes: Outcomes, timeout: UInt64 = 10_000_000_000)
         dispatcher.workerReady(0)
         let outcomes = Outcomes()
         _ = dispatcher.submit(job(0, outcomes: outcomes))
-        Thread.sleep(forTimeInterval: 0.05)
+        // The lone first request goes at once; the next eight queue behind the busy worker.
+        #expect(waitUntil { transport.lock.withLock { transport.held.count == 1 } })
         for i in 1...8 { _ = dispatcher.submit(job(i, outcomes: outcomes)) }
+        // Let the 1 ms batch delay pass many times over: with the worker busy, nothing may go.
+        // (A sleep: the dispatcher reads the real `Monotonic` clock, not an injected one.)
         Thread.sleep(forTimeInterval: 0.05)
         transport.lock.lock()
         let first = transport.held.removeFirst()
@@ -130,7 +144,10 @@ private func job(_ i: Int, outcomes: Outcomes, timeout: UInt64 = 10_000_000_000)
         dispatcher.workerReady(0)
         let outcomes = Outcomes()
         for i in 0..<3 { _ = dispatcher.submit(job(i, outcomes: outcomes)) }
-        Thread.sleep(forTimeInterval: 0.05)
+        // Worker 0 holds what it can take (all three, or its two batches) before it is lost.
+        #expect(waitUntil {
+            transport.lock.withLock { transport.held.count == 2 || transport.held.map(\.2.count).reduce(0, +) == 3 }
+        })
         transport.lock.lock()
         transport.hold = false
         transport.held.removeAll()

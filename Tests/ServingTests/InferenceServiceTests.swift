@@ -159,10 +159,10 @@ private func imageJSON(_ bytes: [UInt8], text: String = "a cat", extra: String =
         let h = try Harness(images: ImageAdmission(maxPixels: 20_000_000, largePixels: 100_000), largeImages: lane)
         let huge = imageJSON(Fixtures.image("large/png_rgb_4000x4000.png"))
         // Occupy the lane's thread and its one queue slot.
-        let gate = NSCondition()
-        nonisolated(unsafe) var open = false
-        #expect(lane.submit { gate.lock(); while !open { gate.wait() }; gate.unlock() })
-        while lane.waiting > 0 { usleep(1000) }
+        let gate = Gate()
+        #expect(lane.submit { gate.waitOpen() })
+        let taken = Date().addingTimeInterval(5)
+        while lane.waiting > 0, Date() < taken { usleep(1000) }
         #expect(lane.submit {})
         let busy = h.infer(huge)
         #expect(errorCode(busy) == "503 large_images_busy")
@@ -170,7 +170,7 @@ private func imageJSON(_ bytes: [UInt8], text: String = "a cat", extra: String =
         #expect(h.service.metrics.imagesRejected.value(["large_lane_full"]) == 1)
         // Small images do not wait for the lane.
         #expect(h.infer(imageJSON(good)).status.code == 200)
-        gate.lock(); open = true; gate.broadcast(); gate.unlock()
+        gate.open()
         let served = h.infer(huge)
         #expect(served.status.code == 200)
         #expect(h.service.metrics.imagesThrottled.value() == 1)
@@ -239,12 +239,14 @@ private func imageJSON(_ bytes: [UInt8], text: String = "a cat", extra: String =
         h.transport.lock.unlock()
         // Two batches the worker never answers fill it (two per worker): the next request waits
         // in the queue, and its deadline passes there.
-        for _ in 0..<2 {
+        for index in 0..<2 {
             var headers = HTTPHeaders()
             headers.add(name: "Content-Type", value: "application/json")
             h.service.handle(HTTPRequest(method: "POST", target: "/infer", headers: headers,
                                          body: Array(imageJSON(good).utf8), requestID: "held")) { _ in }
-            Thread.sleep(forTimeInterval: 0.2)
+            // Preprocessed and handed to the worker: one more request in flight.
+            let sent = Date().addingTimeInterval(10)
+            while h.dispatcher.snapshot.inFlightPerWorker.reduce(0, +) <= index, Date() < sent { usleep(1000) }
         }
         let response = h.infer(imageJSON(good, extra: #","timeout_ms":300"#))
         #expect(errorCode(response) == "504 deadline_exceeded")

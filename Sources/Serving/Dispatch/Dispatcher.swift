@@ -157,9 +157,9 @@ public final class Dispatcher: @unchecked Sendable {
         state.broadcast()
     }
 
-    /// Waits until nothing is queued or running, or until `timeoutNanos` passed; true if idle.
-    public func waitUntilIdle(timeoutNanos: UInt64) -> Bool {
-        state.wait(until: { $0.core.isIdle }, timeout: .nanoseconds(Int64(clamping: timeoutNanos)))
+    /// Waits until nothing is queued or running, or until `timeout` passed; true if idle.
+    public func waitUntilIdle(timeout: Duration) -> Bool {
+        state.wait(until: { $0.core.isIdle }, timeout: timeout)
     }
 
     /// Stops the thread; whatever is still queued or running is answered `shuttingDown`.

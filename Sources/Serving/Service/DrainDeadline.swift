@@ -1,4 +1,5 @@
 import Foundation
+import HTTP
 import Locking
 
 /// The end of a drain: once `--drain-timeout-s` has passed since SIGTERM/SIGINT, whatever is
@@ -15,23 +16,40 @@ final class DrainDeadline: Sendable {
     }
 
     private let state = LockedCondition(State())
+    /// The time the deadline is measured in (tests move a `ManualClock` instead of sleeping).
+    private let clock: any ServerClock
 
-    /// Runs `action` on its own thread `nanos` from now unless `cancel()` comes first.
+    init(clock: any ServerClock = SystemServerClock()) {
+        self.clock = clock
+    }
+
+    /// Runs `action` on its own thread `delay` from now unless `cancel()` comes first.
     /// Only the first call arms it (a second signal does not restart the clock).
-    func arm(afterNanos nanos: UInt64, action: @escaping @Sendable () -> Void) {
-        let deadline = ContinuousClock.now + .nanoseconds(Int64(clamping: nanos))
+    func arm(after delay: Duration, action: @escaping @Sendable () -> Void) {
+        let deadline = clock.now + delay
         let start = state.withLock { state in
             guard !state.armed, !state.cancelled else { return false }
             state.armed = true
             return true
         }
         guard start else { return }
+        // A clock moved by hand re-wakes the wait below; taking the lock first means the thread
+        // is either before its check (and sees the new time) or waiting (and gets the broadcast).
+        clock.setWake { [state] in
+            state.withLock { _ in }
+            state.broadcast()
+        }
         let thread = Thread { [self] in
-            let fire = state.withLock(waitingUntil: { $0.cancelled }, deadline: deadline) { state, _ in
-                let fire = !state.cancelled
-                state.cancelled = true
-                return fire
-            }
+            let fire = state.withLock(repeating: { state -> ConditionStep<Bool> in
+                guard !state.cancelled else { return .done(false) }
+                let now = clock.now
+                guard now < deadline else {
+                    state.cancelled = true
+                    return .done(true)
+                }
+                return .wait(until: .now + (deadline - now))
+            })
+            clock.setWake(nil)
             if fire { action() }
         }
         thread.name = "drain-deadline"

@@ -197,9 +197,11 @@ public final class FusionServer {
 
         let hooks = self.hooks
         let logger = self.logger
+        // `Monotonic` nanoseconds in an atomic: written on the loop thread at the signal, read
+        // on this one after `run` returns.
         let drainStartedAt = Atomic<UInt64>(0)
-        let budget = UInt64(configuration.drainTimeoutSeconds) * 1_000_000_000
         let drainDeadline = DrainDeadline()
+        let drainBudget = Duration.seconds(configuration.drainTimeoutSeconds)
         let tlsHolder = httpConfiguration.tls
         let tokenStore = tokens
         try server.handleSignals([SIGTERM, SIGINT, SIGHUP]) { signal in
@@ -216,7 +218,7 @@ public final class FusionServer {
             service.beginDrain()
             hooks.stopping()
             server.beginShutdown()
-            drainDeadline.arm(afterNanos: budget) {
+            drainDeadline.arm(after: drainBudget) {
                 // Queued and running requests are answered 503 `draining` now, and requests still
                 // being preprocessed are refused when they reach the dispatcher.
                 logger.warning("drain timeout: answering what is left with 503")
@@ -249,18 +251,17 @@ public final class FusionServer {
         // what is still queued or running, and the workers' exit.
         let signalled = drainStartedAt.load(ordering: .acquiring)
         let drainStarted = signalled == 0 ? Monotonic.now() : signalled
-        let spentInHTTP = Monotonic.now() - drainStarted
+        func spent() -> Duration { .nanoseconds(Int64(clamping: Monotonic.now() - drainStarted)) }
         // Requests whose clients went away may still be queued or running: they get the rest
         // of the budget too, then the deadline (or the stop below) abandons them.
-        _ = dispatcher.waitUntilIdle(timeoutNanos: budget > spentInHTTP ? budget - spentInHTTP : 0)
+        _ = dispatcher.waitUntilIdle(timeout: max(.zero, drainBudget - spent()))
         drainDeadline.cancel()
         watcher.stop()
         dispatcher.stop()
         preprocessPool.stop()
         largeImageLane.stop()
-        let spent = Monotonic.now() - drainStarted
         // Idle workers exit at once on `shutdown`; the floor only matters for a stuck one.
-        pool.shutdown(graceNanos: max(2_000_000_000, budget > spent ? budget - spent : 0))
+        pool.shutdown(grace: max(.seconds(2), drainBudget - spent()))
         logger.notice("fusion-serve stopped")
     }
 

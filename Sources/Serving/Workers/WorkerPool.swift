@@ -154,14 +154,13 @@ public final class WorkerPool: BatchTransport, Sendable {
 
     // MARK: Shutdown
 
-    /// Asks every worker to exit, waits up to `graceNanos`, then kills what is left.
+    /// Asks every worker to exit, waits up to `grace`, then kills what is left.
     /// Returns when every worker process has been reaped.
-    public func shutdown(graceNanos: UInt64) {
+    public func shutdown(grace: Duration) {
         state.withLock { $0.stopping = true }
         state.broadcast()
         for slot in slots { slot.beginShutdown() }
-        let deadline = ContinuousClock.now + .nanoseconds(Int64(clamping: graceNanos))
-        _ = state.wait(until: { $0.runningSupervisors == 0 }, deadline: deadline)
+        _ = state.wait(until: { $0.runningSupervisors == 0 }, deadline: .now + grace)
         for slot in slots { slot.kill() }
         _ = state.wait(until: { $0.runningSupervisors == 0 })
         for slot in slots { slot.closeOutbox() }
