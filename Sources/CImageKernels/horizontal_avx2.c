@@ -59,13 +59,20 @@ void cik_horizontal_rgb_avx2(const uint8_t *src, int read_width, uint8_t *dst, i
     }
     const int per_pixel = 16 * chunks;
     int x = 0;
+    // Gathers the pair's six bytes (r0 g0 b0 r1 g1 b1) at the bottom of one register.
+    const __m128i six = _mm_setr_epi8(0, 1, 2, 4, 5, 6, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1);
     for (; x + 2 <= out_width; x += 2) {
         const int16_t *w0 = weights + (size_t)x * per_pixel;
         __m256i p = pixel_pair(r, g, b, starts[x], starts[x + 1], chunks, w0, w0 + per_pixel);
-        uint32_t first = (uint32_t)_mm256_extract_epi32(p, 0);
-        uint32_t second = (uint32_t)_mm256_extract_epi32(p, 4);
-        memcpy(dst + 3 * x, &first, 3);
-        memcpy(dst + 3 * x + 3, &second, 3);
+        __m128i both = _mm_unpacklo_epi32(_mm256_castsi256_si128(p), _mm256_extracti128_si256(p, 1));
+        both = _mm_shuffle_epi8(both, six);
+        if (x + 2 < out_width) {
+            // One 8-byte store; its last two bytes are the next pair's, written over next.
+            _mm_storel_epi64((__m128i *)(dst + 3 * x), both);
+        } else {
+            uint64_t bytes = (uint64_t)_mm_cvtsi128_si64(both);
+            memcpy(dst + 3 * x, &bytes, 6);
+        }
     }
     if (x < out_width) {  // an odd last pixel: paired with itself
         const int16_t *w0 = weights + (size_t)x * per_pixel;
