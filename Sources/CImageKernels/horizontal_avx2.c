@@ -82,7 +82,25 @@ void cik_horizontal_rgb_avx2(const uint8_t *src, int read_width, uint8_t *dst, i
     }
 }
 
+__attribute__((target("avx2")))
+void cik_multiply_add_avx2(const uint8_t *source, int32_t weight, int32_t *accumulators, int count) {
+    const __m256i w = _mm256_set1_epi32(weight);
+    int i = 0;
+    for (; i + 8 <= count; i += 8) {
+        __m256i bytes = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(source + i)));
+        __m256i sum = _mm256_add_epi32(_mm256_loadu_si256((const __m256i *)(accumulators + i)),
+                                       _mm256_mullo_epi32(bytes, w));
+        _mm256_storeu_si256((__m256i *)(accumulators + i), sum);
+    }
+    for (; i < count; i++) accumulators[i] += (int32_t)source[i] * weight;
+}
+
 #else
+
+void cik_multiply_add_avx2(const uint8_t *source, int32_t weight, int32_t *accumulators, int count) {
+    (void)source; (void)weight; (void)accumulators; (void)count;
+    __builtin_trap();  // never selected: ccpu_has_avx2_fma() is 0 here
+}
 
 void cik_horizontal_rgb_avx2(const uint8_t *src, int read_width, uint8_t *dst, int out_width,
                              const int32_t *starts, int chunks, const int16_t *weights,

@@ -1,4 +1,3 @@
-import CCPUFeatures
 import CImageKernels
 
 /// The horizontal filter taps of one resize, laid out for the inner loop: for each
@@ -23,9 +22,6 @@ final class HorizontalTaps {
     /// The same taps for the AVX2 kernel (`CImageKernels`), when the CPU has AVX2 and the table
     /// is stored; nil means the scalar loop below.
     private var vectorTable: VectorTable?
-
-    /// Whether this CPU can run the AVX2 kernel, asked once (every AVX2 CPU has FMA too).
-    static let cpuHasAVX2 = ccpu_has_avx2_fma() != 0
 
     /// `useVectorKernel: false` keeps the scalar loop (tests compare the two).
     init(axis: ResampleAxis, columnOffset: Int = 0, maxTableEntries: Int = HorizontalTaps.maxTableEntries,
@@ -59,7 +55,7 @@ final class HorizontalTaps {
                 }
             }
             self.weights = weights
-            if useVectorKernel, HorizontalTaps.cpuHasAVX2 {
+            if useVectorKernel, Kernels.cpuHasAVX2 {
                 vectorTable = VectorTable(starts: starts, counts: counts, offsets: offsets, weights: weights)
             }
         } else {

@@ -1,11 +1,23 @@
+import CCPUFeatures
+import CImageKernels
+
 /// The integer inner loops of the resampler, on raw pointers the callers obtained from
 /// `with…` closures. Arithmetic is Pillow's: 32-bit accumulators seeded with half an
 /// output unit, 22-bit fixed-point weights, arithmetic shift, clamp to 0...255.
 enum Kernels {
-    /// `accumulators[i] += source[i] * weight` for `count` bytes (the vertical pass).
+    /// Whether this CPU can run the AVX2 loops of `CImageKernels`, asked once (every AVX2 CPU
+    /// has FMA too).
+    static let cpuHasAVX2 = ccpu_has_avx2_fma() != 0
+
+    /// `accumulators[i] += source[i] * weight` for `count` bytes (the vertical pass): the AVX2
+    /// loop in C where the CPU has it (the same integers), else this one.
     @inline(__always)
     static func multiplyAdd(_ source: UnsafePointer<UInt8>, _ weight: Int32,
                             _ accumulators: UnsafeMutablePointer<Int32>, _ count: Int) {
+        if cpuHasAVX2 {
+            cik_multiply_add_avx2(source, weight, accumulators, Int32(count))
+            return
+        }
         for i in 0..<count {
             accumulators[i] &+= Int32(source[i]) &* weight
         }

@@ -29,6 +29,10 @@ void cik_horizontal_rgb_avx2(const uint8_t *src, int read_width, uint8_t *dst, i
                              const int32_t *starts, int chunks, const int16_t *weights,
                              int16_t *planes, int stride);
 
+/// `accumulators[i] += source[i] · weight` for `count` bytes (the resampler's vertical pass),
+/// with AVX2's 32-bit multiplies (baseline x86-64 has none, so the Swift loop emulates them).
+void cik_multiply_add_avx2(const uint8_t *source, int32_t weight, int32_t *accumulators, int count);
+
 #ifdef __cplusplus
 }
 #endif
