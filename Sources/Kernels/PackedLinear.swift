@@ -21,9 +21,9 @@ package struct PackedLinear: Sendable {
     package let inFeatures: Int
     private let packed: [Float]
 
-    package init?(weight: UnsafePointer<Float>, outFeatures: Int, inFeatures: Int, force: Bool = false) {
+    package init?(weight: UnsafePointer<Float>, outFeatures: Int, inFeatures: Int) {
         guard Self.isSupported, outFeatures > 0, inFeatures > 0 else { return nil }
-        guard force || (inFeatures <= Self.maxInFeatures && outFeatures * inFeatures <= Self.maxWeightCount) else { return nil }
+        guard inFeatures <= Self.maxInFeatures, outFeatures * inFeatures <= Self.maxWeightCount else { return nil }
         self.outFeatures = outFeatures
         self.inFeatures = inFeatures
         packed = [Float](unsafeUninitializedCapacity: csg_packed_count(Int32(outFeatures), Int32(inFeatures))) { buffer, count in
