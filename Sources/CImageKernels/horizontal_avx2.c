@@ -48,15 +48,20 @@ static inline __m256i pixel_pair(const int16_t *r, const int16_t *g, const int16
 }
 
 __attribute__((target("avx2")))
-void cik_horizontal_rgb_avx2(const uint8_t *src, int read_width, uint8_t *dst, int out_width,
-                             const int32_t *starts, int chunks, const int16_t *weights,
-                             int16_t *planes, int stride) {
-    int16_t *r = planes, *g = planes + stride, *b = planes + 2 * stride;
+static inline void split_planes(const uint8_t *src, int read_width, int16_t *r, int16_t *g, int16_t *b) {
     for (int i = 0; i < read_width; i++) {
         r[i] = src[3 * i];
         g[i] = src[3 * i + 1];
         b[i] = src[3 * i + 2];
     }
+}
+
+__attribute__((target("avx2")))
+void cik_horizontal_rgb_avx2(const uint8_t *src, int read_width, uint8_t *dst, int out_width,
+                             const int32_t *starts, int chunks, const int16_t *weights,
+                             int16_t *planes, int stride) {
+    int16_t *r = planes, *g = planes + stride, *b = planes + 2 * stride;
+    split_planes(src, read_width, r, g, b);
     const int per_pixel = 16 * chunks;
     int x = 0;
     // Gathers the pair's six bytes (r0 g0 b0 r1 g1 b1) at the bottom of one register.
@@ -82,6 +87,52 @@ void cik_horizontal_rgb_avx2(const uint8_t *src, int read_width, uint8_t *dst, i
     }
 }
 
+/// Σ taps of one channel for a pixel pair with at most eight taps each: hi·2^11 + lo per
+/// 32-bit lane, the pair's weights already side by side (`hi`: both pixels' hi halves).
+__attribute__((target("avx2")))
+static inline __m256i pair_sums8(const int16_t *plane, int s0, int s1, __m256i hi, __m256i lo) {
+    __m256i v = load_pair(plane + s0, plane + s1);
+    return _mm256_add_epi32(_mm256_slli_epi32(_mm256_madd_epi16(v, hi), 11), _mm256_madd_epi16(v, lo));
+}
+
+__attribute__((target("avx2")))
+void cik_horizontal_rgb8_avx2(const uint8_t *src, int read_width, uint8_t *dst, int out_width,
+                              const int32_t *starts, const int16_t *weights, int16_t *planes, int stride) {
+    int16_t *r = planes, *g = planes + stride, *b = planes + 2 * stride;
+    split_planes(src, read_width, r, g, b);
+    const __m256i round = _mm256_set1_epi32(1 << 21);
+    // After the unpack below the bytes are r0 r1 r2 r3 g0 … b3; this puts them in RGB order.
+    const __m128i order = _mm_setr_epi8(0, 4, 8, 1, 5, 9, 2, 6, 10, 3, 7, 11, -1, -1, -1, -1);
+    for (int x = 0; x < out_width; x += 4) {
+        const int16_t *w = weights + (size_t)x * 16;
+        const __m256i hiA = _mm256_loadu_si256((const __m256i *)w);
+        const __m256i loA = _mm256_loadu_si256((const __m256i *)(w + 16));
+        const __m256i hiB = _mm256_loadu_si256((const __m256i *)(w + 32));
+        const __m256i loB = _mm256_loadu_si256((const __m256i *)(w + 48));
+        const int s0 = starts[x], s1 = starts[x + 1], s2 = starts[x + 2], s3 = starts[x + 3];
+        // Lane 0 holds pixels x and x+2, lane 1 pixels x+1 and x+3, four partial sums each.
+        __m256i rs = _mm256_hadd_epi32(pair_sums8(r, s0, s1, hiA, loA), pair_sums8(r, s2, s3, hiB, loB));
+        __m256i gs = _mm256_hadd_epi32(pair_sums8(g, s0, s1, hiA, loA), pair_sums8(g, s2, s3, hiB, loB));
+        __m256i bs = _mm256_hadd_epi32(pair_sums8(b, s0, s1, hiA, loA), pair_sums8(b, s2, s3, hiB, loB));
+        // Lane 0: [r0 r2 g0 g2] and [b0 b2 b0 b2]; lane 1 the same for pixels 1 and 3.
+        __m256i rg = _mm256_srai_epi32(_mm256_add_epi32(_mm256_hadd_epi32(rs, gs), round), 22);
+        __m256i bb = _mm256_srai_epi32(_mm256_add_epi32(_mm256_hadd_epi32(bs, bs), round), 22);
+        // Saturating packs clamp to 0...255 (Pillow's clip8).
+        __m256i bytes = _mm256_packus_epi16(_mm256_packs_epi32(rg, bb), _mm256_setzero_si256());
+        __m128i rgb = _mm_shuffle_epi8(
+            _mm_unpacklo_epi8(_mm256_castsi256_si128(bytes), _mm256_extracti128_si256(bytes, 1)), order);
+        if (x + 6 <= out_width) {
+            // 16 bytes for 12: the last four belong to the next group, written over next.
+            _mm_storeu_si128((__m128i *)(dst + 3 * x), rgb);
+        } else {
+            uint8_t last[16];
+            _mm_storeu_si128((__m128i *)last, rgb);
+            int n = out_width - x < 4 ? out_width - x : 4;
+            memcpy(dst + 3 * x, last, (size_t)n * 3);
+        }
+    }
+}
+
 __attribute__((target("avx2")))
 void cik_multiply_add_avx2(const uint8_t *source, int32_t weight, int32_t *accumulators, int count) {
     const __m256i w = _mm256_set1_epi32(weight);
@@ -99,6 +150,13 @@ void cik_multiply_add_avx2(const uint8_t *source, int32_t weight, int32_t *accum
 
 void cik_multiply_add_avx2(const uint8_t *source, int32_t weight, int32_t *accumulators, int count) {
     (void)source; (void)weight; (void)accumulators; (void)count;
+    __builtin_trap();  // never selected: ccpu_has_avx2_fma() is 0 here
+}
+
+void cik_horizontal_rgb8_avx2(const uint8_t *src, int read_width, uint8_t *dst, int out_width,
+                              const int32_t *starts, const int16_t *weights, int16_t *planes, int stride) {
+    (void)src; (void)read_width; (void)dst; (void)out_width; (void)starts; (void)weights;
+    (void)planes; (void)stride;
     __builtin_trap();  // never selected: ccpu_has_avx2_fma() is 0 here
 }
 

@@ -128,19 +128,23 @@ private struct VectorTable {
         let maxCount = Int(counts.max() ?? 0)
         guard maxCount > 0, weights.allSatisfy({ $0 >= 0 && $0 <= 1 << ResampleAxis.precisionBits }) else { return nil }
         let chunks = (maxCount + 7) / 8
-        var packed = [Int16](repeating: 0, count: starts.count * chunks * 16)
+        // Eight taps or fewer: `cik_horizontal_rgb8_avx2`'s layout (pairs side by side, four
+        // pixels per step, padded); otherwise per pixel, `chunks` groups of hi then lo.
+        let eightTaps = chunks == 1
+        let padded = eightTaps ? (starts.count + 3) / 4 * 4 : starts.count
+        var packed = [Int16](repeating: 0, count: padded * chunks * 16)
         var readWidth = 0
         for x in 0..<starts.count {
             let count = Int(counts[x]), offset = Int(offsets[x])
             readWidth = max(readWidth, Int(starts[x]) + count)
             for i in 0..<count {
                 let w = weights[offset + i]
-                let base = x * chunks * 16 + (i / 8) * 16 + i % 8
+                let base = eightTaps ? (x / 2) * 32 + (x % 2) * 8 + i : x * chunks * 16 + (i / 8) * 16 + i % 8
                 packed[base] = Int16(w >> 11)
-                packed[base + 8] = Int16(w & 0x7FF)
+                packed[base + (eightTaps ? 16 : 8)] = Int16(w & 0x7FF)
             }
         }
-        self.starts = starts
+        self.starts = starts + [Int32](repeating: 0, count: padded - starts.count)
         self.chunks = chunks
         self.packed = packed
         self.readWidth = readWidth
@@ -154,9 +158,15 @@ private struct VectorTable {
         starts.withUnsafeBufferPointer { starts in
             packed.withUnsafeBufferPointer { packed in
                 planes.withUnsafeMutableBufferPointer { planes in
-                    cik_horizontal_rgb_avx2(source, Int32(readWidth), destination, Int32(outWidth),
-                                            starts.baseAddress, Int32(chunks), packed.baseAddress,
-                                            planes.baseAddress, Int32(stride))
+                    if chunks == 1 {
+                        cik_horizontal_rgb8_avx2(source, Int32(readWidth), destination, Int32(outWidth),
+                                                 starts.baseAddress, packed.baseAddress, planes.baseAddress,
+                                                 Int32(stride))
+                    } else {
+                        cik_horizontal_rgb_avx2(source, Int32(readWidth), destination, Int32(outWidth),
+                                                starts.baseAddress, Int32(chunks), packed.baseAddress,
+                                                planes.baseAddress, Int32(stride))
+                    }
                 }
             }
         }

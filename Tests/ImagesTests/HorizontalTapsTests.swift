@@ -22,11 +22,12 @@ import Testing
     }
 
     /// The AVX2 kernel (16-bit multiply-adds on split weights) must give the scalar loop's
-    /// bytes: downscales with one and many 8-tap chunks, upscales, odd output widths and rows
+    /// bytes: downscales with one and many 8-tap chunks, upscales, output widths of every
+    /// remainder mod 4 (the 8-tap kernel works in groups of four) and rows
     /// of random bytes, including all 0 and 255.
     @Test(.enabled(if: Kernels.cpuHasAVX2, "this CPU has no AVX2: only the scalar loop runs here"),
           arguments: [(640, 224), (1920, 224), (224, 224), (97, 300), (4000, 7), (5, 1),
-                      (3, 2), (481, 223), (1000, 999), (7070, 224), (1, 9)])
+                      (3, 2), (481, 223), (1000, 999), (7070, 224), (1, 9), (30, 5), (30, 6), (30, 7)])
     func vectorKernelEqualsScalarLoop(_ sizes: (Int, Int)) {
         let (input, output) = sizes
         let axis = ResampleAxis(inSize: input, outSize: output)

@@ -29,6 +29,15 @@ void cik_horizontal_rgb_avx2(const uint8_t *src, int read_width, uint8_t *dst, i
                              const int32_t *starts, int chunks, const int16_t *weights,
                              int16_t *planes, int stride);
 
+/// `cik_horizontal_rgb_avx2` for tables of at most eight taps per pixel (every downscale by
+/// up to 3.5×, such as 640 → 224), four pixels per step with the weights of a pixel pair side
+/// by side: for pixels 2j and 2j + 1, `weights[32j ..< 32j + 32]` holds the eight `hi` of 2j,
+/// the eight `hi` of 2j + 1, then the two pixels' `lo`. `starts` and `weights` are padded to a
+/// multiple of four pixels (padding: start 0, weights 0); `planes`, `read_width` and `stride`
+/// as above with `chunks` = 1. Only the `out_width` real pixels are written.
+void cik_horizontal_rgb8_avx2(const uint8_t *src, int read_width, uint8_t *dst, int out_width,
+                              const int32_t *starts, const int16_t *weights, int16_t *planes, int stride);
+
 /// `accumulators[i] += source[i] · weight` for `count` bytes (the resampler's vertical pass),
 /// with AVX2's 32-bit multiplies (baseline x86-64 has none, so the Swift loop emulates them).
 void cik_multiply_add_avx2(const uint8_t *source, int32_t weight, int32_t *accumulators, int count);
