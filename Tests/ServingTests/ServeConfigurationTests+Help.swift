@@ -9,7 +9,7 @@ import Testing
         #expect(ServeConfiguration.help(flag: "--log-level")
                 == "trace, debug, info, notice, warning, error or critical (FUSION_LOG_LEVEL; default info; debug adds probe requests).")
         #expect(ServeConfiguration.help(flag: "--workers")
-                == "Worker processes (FUSION_WORKERS; default allowed CPUs minus one, at least 1).")
+                == "Worker processes (FUSION_WORKERS; default one per allowed CPU).")
         #expect(ServeConfiguration.help(flag: "--tls-key") == "PEM private key of --tls-cert (FUSION_TLS_KEY).")
         #expect(ServeConfiguration.help(flag: "--auth-metrics") == "/metrics needs a bearer token too (FUSION_AUTH_METRICS=true).")
     }

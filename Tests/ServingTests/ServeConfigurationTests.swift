@@ -73,7 +73,7 @@ import Testing
     @Test func workerPlansStayInsideTheAllowedCPUs() throws {
         let allowed = try CPUSet([2, 3, 5])
         var config = ServeConfiguration()
-        #expect(try config.workerPlan(allowed: allowed).map(\.cpus) == [[2], [3]], "default: all but one CPU")
+        #expect(try config.workerPlan(allowed: allowed).map(\.cpus) == [[2], [3], [5]], "default: one worker per allowed CPU")
         config.workers = 4
         #expect(try config.workerPlan(allowed: allowed).map(\.cpus) == [[2], [3], [5], [2]])
         config.workers = nil

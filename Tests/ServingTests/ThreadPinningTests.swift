@@ -18,7 +18,7 @@ import Testing
             try? FileManager.default.removeItem(atPath: report)
             try? FileManager.default.removeItem(atPath: output)
         }
-        FileManager.default.createFile(atPath: output, contents: nil)
+        _ = FileManager.default.createFile(atPath: output, contents: nil)
         let log = try FileHandle(forWritingTo: URL(fileURLWithPath: output))
         let child = Process()
         child.executableURL = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()

@@ -3,10 +3,11 @@ import Testing
 @testable import Serving
 
 @Suite struct WorkerCPUPlanTests {
-    @Test func defaultsLeaveOneCPUForTheServer() throws {
+    @Test func defaultsRunOneWorkerPerAllowedCPU() throws {
         #expect(WorkerCPUPlan.defaultWorkerCount(allowed: try CPUSet([0])) == 1)
-        #expect(WorkerCPUPlan.defaultWorkerCount(allowed: try CPUSet([0, 1])) == 1)
-        #expect(WorkerCPUPlan.defaultWorkerCount(allowed: try CPUSet(0..<8)) == 7)
+        #expect(WorkerCPUPlan.defaultWorkerCount(allowed: try CPUSet([0, 1])) == 2)
+        #expect(WorkerCPUPlan.defaultWorkerCount(allowed: try CPUSet([2, 5, 7])) == 3)
+        #expect(WorkerCPUPlan.defaultWorkerCount(allowed: try CPUSet(0..<8)) == 8)
     }
 
     @Test func defaultSetsFollowTheAllowedMaskInOrder() throws {

@@ -181,7 +181,7 @@ public struct ServeConfiguration: Sendable, Equatable {
         },
         Setting(flag: "--workers", variable: "FUSION_WORKERS",
                 help: "Worker processes",
-                default: .described("allowed CPUs minus one, at least 1")) { config, text throws(ConfigurationError) in
+                default: .described("one per allowed CPU")) { config, text throws(ConfigurationError) in
             config.workers = try integer(text, flag: "--workers", in: 1...256)
         },
         Setting(flag: "--cpu-sets", variable: "FUSION_CPU_SETS",

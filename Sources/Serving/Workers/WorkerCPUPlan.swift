@@ -17,10 +17,13 @@ public enum CPUPlanError: Error, Equatable, CustomStringConvertible {
 
 /// Which CPUs each worker process is pinned to.
 public enum WorkerCPUPlan {
-    /// The default worker count: every allowed CPU but one (kept for the HTTP loop and
-    /// preprocessing), at least one.
+    /// The default worker count: one per allowed CPU, at least one. The server's own threads
+    /// (event loop, decode, resize, tokenizer) are not pinned and run on whichever CPU a worker
+    /// leaves idle between batches; keeping a CPU for them instead left it a third idle and the
+    /// single worker saturated (2 CPUs: 1.34-1.64x the throughput with two workers,
+    /// docs/benchmarks.md "Workers per CPU").
     public static func defaultWorkerCount(allowed: CPUSet) -> Int {
-        max(1, allowed.count - 1)
+        max(1, allowed.count)
     }
 
     /// One CPU per worker, taken in order from the CPUs the process may use (so a systemd
