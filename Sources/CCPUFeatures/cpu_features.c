@@ -17,3 +17,13 @@ int ccpu_has_vnni(void) {
     return 0;
 #endif
 }
+
+int ccpu_has_avx512_bf16(void) {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_cpu_init();
+    // avx512bf16 alone is reported only with the OS saving the ZMM state (compiler-rt checks XCR0).
+    return __builtin_cpu_supports("avx512bf16") && __builtin_cpu_supports("avx512f");
+#else
+    return 0;
+#endif
+}

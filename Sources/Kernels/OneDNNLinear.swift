@@ -7,7 +7,8 @@ import Glibc
 #endif
 
 /// `output[m, n] += input[m, k] · Wᵀ` for one linear layer's weight `W [n, k]` on oneDNN's
-/// matmul primitive (the fp32 `onednn` backend).
+/// matmul primitive: the fp32 `onednn` backend, or the `bf16` precision mode (weights and
+/// input rounded to bfloat16, products summed in fp32, the output fp32).
 ///
 /// The weight is reordered once, here, into the layout the primitive asks for (`format_tag_any`;
 /// on the AVX2 test machine oneDNN 2.6 picks its JIT sgemm and a plain layout), so no product
@@ -21,6 +22,8 @@ package final class OneDNNLinear: @unchecked Sendable {
     // primitives are immutable once made, and oneDNN primitives may execute concurrently.
     package let outFeatures: Int
     package let inFeatures: Int
+    /// The element type of the weight and input oneDNN multiplies.
+    package let dataType: OneDNNDataType
     /// The weight as the first primitive wants it; a primitive that wants another layout (never
     /// seen with oneDNN 2.6, which picks by shape, not strides) gets its own copy.
     private let weights: WeightCopy
@@ -33,13 +36,17 @@ package final class OneDNNLinear: @unchecked Sendable {
         let output: Int
     }
 
-    /// Reorders `weight` (`[outFeatures, inFeatures]`, row-major) for the dense-row product.
-    /// Throws `OneDNNError` when oneDNN cannot make the primitive (no JIT memory, a broken library).
-    package init(weight: UnsafePointer<Float>, outFeatures: Int, inFeatures: Int) throws(OneDNNError) {
+    /// Reorders `weight` (`[outFeatures, inFeatures]`, row-major) for the dense-row product,
+    /// converting it to `dataType`. Throws `OneDNNError` when oneDNN cannot make the primitive
+    /// (no JIT memory, a broken library, no bf16 kernel for this CPU).
+    package init(weight: UnsafePointer<Float>, outFeatures: Int, inFeatures: Int,
+                 dataType: OneDNNDataType = .f32) throws(OneDNNError) {
         self.outFeatures = outFeatures
         self.inFeatures = inFeatures
+        self.dataType = dataType
         let strides = Strides(input: inFeatures, output: outFeatures)
-        let primitive = try Primitive(k: inFeatures, n: outFeatures, ldInput: strides.input, ldOutput: strides.output)
+        let primitive = try Primitive(k: inFeatures, n: outFeatures, ldInput: strides.input, ldOutput: strides.output,
+                                      dataType: dataType)
         weights = try WeightCopy(weight: weight, n: outFeatures, k: inFeatures, layout: primitive.weightLayout)
         primitives.withLock { $0[strides] = primitive }
     }
@@ -57,19 +64,30 @@ package final class OneDNNLinear: @unchecked Sendable {
                            nanoseconds: DispatchTime.now().uptimeNanoseconds - start)
             }
         }
-        let primitive = self.primitive(ldInput: ldInput, ldOutput: ldOutput)
+        // bf16 rows are rounded into a dense copy first, so the primitive always reads them dense.
+        let primitive = self.primitive(ldInput: dataType == .f32 ? ldInput : inFeatures, ldOutput: ldOutput)
         // Chunks of at least ~2 MFLOP per thread: below that the second thread costs more than it saves.
         let minimumRows = max(4, 1_000_000 / max(1, outFeatures * inFeatures))
+        let k = inFeatures
         parallelChunks(rows, minimumChunk: minimumRows) { chunk in
-            primitive.run(input + chunk.lowerBound * ldInput, rows: chunk.count, weights: weights.pointer,
-                          output: output + chunk.lowerBound * ldOutput)
+            let source = input + chunk.lowerBound * ldInput, target = output + chunk.lowerBound * ldOutput
+            switch dataType {
+            case .f32:
+                primitive.run(UnsafeRawPointer(source), rows: chunk.count, weights: weights.pointer, output: target)
+            case .bf16:
+                withUnsafeTemporaryAllocation(of: UInt16.self, capacity: max(1, chunk.count * k)) { rounded in
+                    guard let base = rounded.baseAddress else { return }
+                    BFloat16.round(source, rows: chunk.count, columns: k, ldSource: ldInput, into: base)
+                    primitive.run(UnsafeRawPointer(base), rows: chunk.count, weights: weights.pointer, output: target)
+                }
+            }
         }
     }
 
     /// Makes the primitive for a pair of row strides now (at load), so a first request never
     /// pays for it or meets a failure there.
     package func prepare(ldInput: Int, ldOutput: Int) throws(OneDNNError) {
-        _ = try cachedPrimitive(ldInput: ldInput, ldOutput: ldOutput)
+        _ = try cachedPrimitive(ldInput: dataType == .f32 ? ldInput : inFeatures, ldOutput: ldOutput)
     }
 
     private func primitive(ldInput: Int, ldOutput: Int) -> Primitive {
@@ -87,7 +105,7 @@ package final class OneDNNLinear: @unchecked Sendable {
     private func cachedPrimitive(ldInput: Int, ldOutput: Int) throws(OneDNNError) -> Primitive {
         let key = Strides(input: ldInput, output: ldOutput)
         if let cached = primitives.withLock({ $0[key] }) { return cached }
-        let made = try Primitive(k: inFeatures, n: outFeatures, ldInput: ldInput, ldOutput: ldOutput)
+        let made = try Primitive(k: inFeatures, n: outFeatures, ldInput: ldInput, ldOutput: ldOutput, dataType: dataType)
         guard made.weightLayout.sameLayout(as: weights.layout) else {
             throw OneDNNError(call: "matmul for row strides \(ldInput)/\(ldOutput) wants another weight layout",
                               status: dnnl_unimplemented)
@@ -99,6 +117,21 @@ package final class OneDNNLinear: @unchecked Sendable {
             }
             cache[key] = made
             return made
+        }
+    }
+}
+
+/// The element type oneDNN multiplies (the output and the sums are fp32 either way).
+package enum OneDNNDataType: Sendable, Equatable {
+    case f32
+    /// bfloat16 weight and input: oneDNN's bf16 kernels need AVX512_BF16 (or AMX) to be fast,
+    /// and oneDNN 2.6 has none at all for a CPU without AVX-512.
+    case bf16
+
+    fileprivate var dnnl: dnnl_data_type_t {
+        switch self {
+        case .f32: return dnnl_f32
+        case .bf16: return dnnl_bf16
         }
     }
 }
@@ -203,6 +236,7 @@ private final class Primitive: @unchecked Sendable {
     let n: Int
     let ldInput: Int
     let ldOutput: Int
+    let dataType: OneDNNDataType
     let weightLayout: WeightLayout
     /// Scratch memory one run needs (0 for the gemm-based f32 matmul seen so far); each run
     /// allocates its own, since runs of one primitive go on at once on several threads.
@@ -210,16 +244,17 @@ private final class Primitive: @unchecked Sendable {
     private let scratchpadLayout: WeightLayout?
     private let primitive: dnnl_primitive_t
 
-    init(k: Int, n: Int, ldInput: Int, ldOutput: Int) throws(OneDNNError) {
+    init(k: Int, n: Int, ldInput: Int, ldOutput: Int, dataType: OneDNNDataType) throws(OneDNNError) {
         let engine = try engine.get()
         self.k = k
         self.n = n
         self.ldInput = ldInput
         self.ldOutput = ldOutput
+        self.dataType = dataType
         var source = dnnl_memory_desc_t(), weights = dnnl_memory_desc_t(), destination = dnnl_memory_desc_t()
-        try check(dnnl_memory_desc_init_by_strides(&source, 2, [fs_dnnl_runtime_dim, Int64(k)], dnnl_f32,
+        try check(dnnl_memory_desc_init_by_strides(&source, 2, [fs_dnnl_runtime_dim, Int64(k)], dataType.dnnl,
                                                    [Int64(ldInput), 1]), "dnnl_memory_desc_init_by_strides (source)")
-        try check(dnnl_memory_desc_init_by_tag(&weights, 2, [Int64(k), Int64(n)], dnnl_f32, dnnl_format_tag_any),
+        try check(dnnl_memory_desc_init_by_tag(&weights, 2, [Int64(k), Int64(n)], dataType.dnnl, dnnl_format_tag_any),
                   "dnnl_memory_desc_init_by_tag (weights)")
         try check(dnnl_memory_desc_init_by_strides(&destination, 2, [fs_dnnl_runtime_dim, Int64(n)], dnnl_f32,
                                                    [Int64(ldOutput), 1]), "dnnl_memory_desc_init_by_strides (destination)")
@@ -263,11 +298,11 @@ private final class Primitive: @unchecked Sendable {
 
     /// Runs on the calling thread; fails only if oneDNN cannot allocate (a precondition: never
     /// a wrong answer).
-    func run(_ input: UnsafePointer<Float>, rows: Int, weights: UnsafeMutableRawPointer, output: UnsafeMutablePointer<Float>) {
+    func run(_ input: UnsafeRawPointer, rows: Int, weights: UnsafeMutableRawPointer, output: UnsafeMutablePointer<Float>) {
         do {
             let engine = try engine.get()
             var source = dnnl_memory_desc_t(), destination = dnnl_memory_desc_t()
-            try check(dnnl_memory_desc_init_by_strides(&source, 2, [Int64(rows), Int64(k)], dnnl_f32, [Int64(ldInput), 1]),
+            try check(dnnl_memory_desc_init_by_strides(&source, 2, [Int64(rows), Int64(k)], dataType.dnnl, [Int64(ldInput), 1]),
                       "dnnl_memory_desc_init_by_strides")
             try check(dnnl_memory_desc_init_by_strides(&destination, 2, [Int64(rows), Int64(n)], dnnl_f32, [Int64(ldOutput), 1]),
                       "dnnl_memory_desc_init_by_strides")
@@ -308,10 +343,11 @@ private final class Primitive: @unchecked Sendable {
     }
 }
 
-/// Runs one small fp32 product through a oneDNN matmul primitive and checks it against plain
-/// arithmetic; returns why it failed, or nil. As with `checkQuantizedProducts`, a sandbox that
-/// forbids run-time code generation is caught at start, not at the first request.
-package func checkOneDNNMatmul() -> String? {
+/// Runs one small product through a oneDNN matmul primitive of `dataType` and checks it against
+/// plain arithmetic (small integers: exact in bf16 and fp32 alike); returns why it failed, or
+/// nil. As with `checkQuantizedProducts`, a sandbox that forbids run-time code generation, or a
+/// library with no kernel for this CPU, is caught at start, not at the first request.
+package func checkOneDNNMatmul(dataType: OneDNNDataType = .f32) -> String? {
     let m = 5, n = 19, k = 23
     let a = (0..<(m * k)).map { Float(($0 &* 37 &+ 11) % 17) - 8 }
     let w = (0..<(n * k)).map { Float(($0 &* 53) % 13) - 6 }
@@ -319,7 +355,7 @@ package func checkOneDNNMatmul() -> String? {
     do {
         let layer = try w.withUnsafeBufferPointer { (w) throws(OneDNNError) -> OneDNNLinear in
             guard let base = w.baseAddress else { throw OneDNNError(call: "weights", status: dnnl_invalid_arguments) }
-            return try OneDNNLinear(weight: base, outFeatures: n, inFeatures: k)
+            return try OneDNNLinear(weight: base, outFeatures: n, inFeatures: k, dataType: dataType)
         }
         a.withUnsafeBufferPointer { a in
             c.withUnsafeMutableBufferPointer { c in

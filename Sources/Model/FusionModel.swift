@@ -50,6 +50,12 @@ public final class FusionModel: Sendable {
         case .fp32: return
         case .int8:
             if let problem = checkQuantizedProducts() { throw .unsupportedPrecision(.int8, reason: problem) }
+        case .bf16:
+            guard BFloat16.cpuHasAVX512BF16 else {
+                throw .unsupportedPrecision(.bf16, reason: "this CPU has no AVX512_BF16 (the lscpu flag avx512_bf16), so "
+                    + "oneDNN has no bf16 kernel faster than fp32 for it; use --precision fp32 or int8")
+            }
+            if let problem = checkOneDNNMatmul(dataType: .bf16) { throw .unsupportedPrecision(.bf16, reason: problem) }
         }
     }
 
@@ -104,6 +110,11 @@ public final class FusionModel: Sendable {
             try Self.check(precision)
             encodedImage = image.quantized(levels: Precision.int8Levels)
             encodedText = text.quantized(levels: Precision.int8Levels)
+        }
+        if precision == .bf16 {
+            try Self.check(precision)
+            encodedImage = try image.inBFloat16()
+            encodedText = try text.inBFloat16()
         }
         var fusion = try FusionHead(table, config: config.fusion)
         if backend == .onednn {

@@ -53,6 +53,20 @@ struct ImageEncoder {
         return copy
     }
 
+    /// The encoder with every block's products in bf16 on oneDNN (`Precision.bf16`); the patch
+    /// embedding, attention scores, softmax and LayerNorms stay fp32, as in int8.
+    func inBFloat16() throws(ModelError) -> ImageEncoder {
+        var copy = self
+        var moved: [Layer] = []
+        for layer in layers {
+            moved.append(Layer(normBefore: layer.normBefore, attention: try layer.attention.onOneDNN(.bf16),
+                               normAfter: layer.normAfter, intermediate: try layer.intermediate.onOneDNN(.bf16),
+                               output: try layer.output.onOneDNN(.bf16)))
+        }
+        copy.layers = moved
+        return copy
+    }
+
     /// The encoder with every fp32 product on oneDNN (`Backend.onednn`), the patch embedding too.
     func onOneDNN() throws(ModelError) -> ImageEncoder {
         var copy = self

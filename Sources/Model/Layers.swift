@@ -21,7 +21,8 @@ struct Linear {
     let outFeatures: Int
     /// The weight in int8 (`Precision.int8`): products then go through `quantizedLinear`.
     private(set) var int8: QuantizedWeights?
-    /// The weight reordered for oneDNN (`Backend.onednn`): fp32 products then run there.
+    /// The weight reordered for oneDNN (`Backend.onednn`, or bf16 for `Precision.bf16`):
+    /// products then run there.
     private(set) var onednn: OneDNNLinear?
     /// The weight packed for the small-layer kernel (`PackedLinear`), made here when the layer
     /// is small enough and the CPU has AVX2 + FMA; other fp32 products go to OpenBLAS.
@@ -125,19 +126,23 @@ struct Linear {
         onednn.accumulate(input, rows: rows, ldInput: ldInput, into: output, ldOutput: ldOutput, log: log)
     }
 
-    /// This layer with its fp32 products on oneDNN, the weight reordered once, here. A layer
-    /// already in int8 stays as it is (its products are oneDNN's u8×s8 already).
-    func onOneDNN() throws(ModelError) -> Linear {
-        guard int8 == nil, outFeatures > 0, inFeatures > 0 else { return self }
+    /// This layer with its products on oneDNN in `dataType` (fp32: the `onednn` backend; bf16:
+    /// the `bf16` precision), the weight reordered once, here. A layer already on oneDNN (int8's
+    /// u8×s8, or bf16) stays as it is.
+    func onOneDNN(_ dataType: OneDNNDataType = .f32) throws(ModelError) -> Linear {
+        guard int8 == nil, onednn == nil, outFeatures > 0, inFeatures > 0 else { return self }
         var copy = self
         copy.packed = nil
         do {
             copy.onednn = try weight.withUnsafeBufferPointer { (w) throws(OneDNNError) -> OneDNNLinear? in
                 guard let base = w.baseAddress else { return nil }
-                return try OneDNNLinear(weight: base, outFeatures: outFeatures, inFeatures: inFeatures)
+                return try OneDNNLinear(weight: base, outFeatures: outFeatures, inFeatures: inFeatures, dataType: dataType)
             }
         } catch {
-            throw .unsupportedBackend(.onednn, reason: "\(error)")
+            switch dataType {
+            case .f32: throw .unsupportedBackend(.onednn, reason: "\(error)")
+            case .bf16: throw .unsupportedPrecision(.bf16, reason: "\(error)")
+            }
         }
         return copy
     }
@@ -221,19 +226,25 @@ struct SelfAttention {
     }
 
     /// These projections on oneDNN (`Linear.onOneDNN`).
-    func onOneDNN() throws(ModelError) -> SelfAttention {
+    func onOneDNN(_ dataType: OneDNNDataType = .f32) throws(ModelError) -> SelfAttention {
         var moved: [Linear] = []
-        for projection in projections {
-            let layer = try projection.onOneDNN()
+        // bf16 stacks Q, K and V as int8 does: its weight copy is private memory either way, and
+        // one product rounds the input to bf16 once instead of three times.
+        let parts = dataType == .bf16 && projections.count > 1 ? [Linear.stacked(projections)] : projections
+        for projection in parts {
+            let layer = try projection.onOneDNN(dataType)
             // `apply` writes Q, K and V into the column blocks of one [rows, 3·width] buffer.
             do {
                 try layer.onednn?.prepare(ldInput: layer.inFeatures, ldOutput: 3 * width)
             } catch {
-                throw .unsupportedBackend(.onednn, reason: error.description)
+                switch layer.onednn?.dataType ?? .f32 {
+                case .f32: throw .unsupportedBackend(.onednn, reason: error.description)
+                case .bf16: throw .unsupportedPrecision(.bf16, reason: error.description)
+                }
             }
             moved.append(layer)
         }
-        return SelfAttention(projections: moved, output: try output.onOneDNN(), numHeads: numHeads)
+        return SelfAttention(projections: moved, output: try output.onOneDNN(dataType), numHeads: numHeads)
     }
 
     /// These projections in int8. Q, K and V become one product whatever their size: the int8

@@ -11,6 +11,11 @@ public enum Precision: String, Sendable, CaseIterable, CustomStringConvertible {
     /// embeddings, attention scores and softmax, LayerNorms and the fusion head (with the gate)
     /// stay fp32.
     case int8
+    /// The encoder blocks' linear layers (as for int8) with weights and input rounded to
+    /// bfloat16 and products summed in fp32 (oneDNN's bf16 matmul); everything else fp32.
+    /// Needs a CPU with AVX512_BF16 (or AMX): refused elsewhere, where oneDNN has no bf16
+    /// kernel or only an emulation slower than fp32.
+    case bf16
 
     public var description: String { rawValue }
 
@@ -21,13 +26,15 @@ public enum Precision: String, Sendable, CaseIterable, CustomStringConvertible {
         case (.fp32, _): return backend.rawValue
         case (.int8, .onednn): return "onednn"
         case (.int8, .openblas): return "onednn+openblas"  // oneDNN's u8s8s32 for the blocks, OpenBLAS for the rest
+        case (.bf16, .onednn): return "onednn"
+        case (.bf16, .openblas): return "onednn+openblas"  // oneDNN's bf16 matmul for the blocks, OpenBLAS for the rest
         }
     }
 
     /// The int8 weight range on this CPU: ±127 with VNNI, ±63 without (see `QuantizedWeights.levels`).
     public static var int8Levels: Int { QuantizedWeights.levels }
 
-    /// The accepted values, for error messages: "fp32, int8".
+    /// The accepted values, for error messages: "fp32, int8, bf16".
     public static var names: String { allCases.map(\.rawValue).joined(separator: ", ") }
 }
 
@@ -49,7 +56,7 @@ public enum Backend: String, Sendable, CaseIterable, CustomStringConvertible {
     public static func `default`(for precision: Precision) -> Backend {
         switch precision {
         case .fp32: return .openblas
-        case .int8: return .openblas
+        case .int8, .bf16: return .openblas
         }
     }
 

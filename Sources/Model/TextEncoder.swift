@@ -54,6 +54,20 @@ struct TextEncoder {
         return copy
     }
 
+    /// The encoder with every block's products in bf16 on oneDNN (`Precision.bf16`); embeddings,
+    /// attention scores, softmax and LayerNorms stay fp32, as in int8.
+    func inBFloat16() throws(ModelError) -> TextEncoder {
+        var copy = self
+        var moved: [Layer] = []
+        for layer in layers {
+            moved.append(Layer(attention: try layer.attention.onOneDNN(.bf16), attentionNorm: layer.attentionNorm,
+                               intermediate: try layer.intermediate.onOneDNN(.bf16),
+                               output: try layer.output.onOneDNN(.bf16), outputNorm: layer.outputNorm))
+        }
+        copy.layers = moved
+        return copy
+    }
+
     /// The encoder with every fp32 product on oneDNN (`Backend.onednn`).
     func onOneDNN() throws(ModelError) -> TextEncoder {
         var copy = self

@@ -15,7 +15,7 @@ struct WorkerCommand: ParsableCommand {
     @Option(help: "This worker's index (for logs and the test slowdown).") var index: Int = 0
     @Option(help: "CPUs to pin the whole process to, e.g. \"0-3\"; its size is the BLAS thread count.") var cpus: String?
     @Option(help: "Largest batch the server sends.") var maxBatch: Int = 8
-    @Option(help: "fp32 or int8; default FUSION_PRECISION, which `serve` sets for its workers, else fp32.")
+    @Option(help: "fp32, int8 or bf16; default FUSION_PRECISION, which `serve` sets for its workers, else fp32.")
     var precision: String?
     @Option(help: "openblas or onednn; default FUSION_BACKEND, which `serve` sets for its workers, else the precision's default.")
     var backend: String?

@@ -71,12 +71,43 @@ extension EndToEnd {
             let backends = zip(fp32, blas).map { abs($0 - $1) }.max() ?? 1
             #expect(backends < 1e-4, "OpenBLAS logits \(fp32) vs oneDNN \(blas)")
 
-            let refused = try runCommand(["serve", "--port", "0", "--model", Paths.tinyModel, "--precision", "bf16"], timeout: 30)
+            let refused = try runCommand(["serve", "--port", "0", "--model", Paths.tinyModel, "--precision", "fp8"], timeout: 30)
             #expect(refused.status != 0)
-            #expect(refused.err.contains("--precision") && refused.err.contains("fp32, int8"), "\(refused.err)")
+            #expect(refused.err.contains("--precision") && refused.err.contains("fp32, int8, bf16"), "\(refused.err)")
             let unknown = try runCommand(["serve", "--port", "0", "--model", Paths.tinyModel, "--backend", "mkl"], timeout: 30)
             #expect(unknown.status != 0)
             #expect(unknown.err.contains("--backend") && unknown.err.contains("openblas, onednn"), "\(unknown.err)")
+        }
+
+        /// `--precision bf16` needs AVX512_BF16: on a CPU without it `serve` must refuse to start
+        /// and say why (no silent fallback to a slow emulation); with it, the workers run bf16,
+        /// `/v1/model` says so, and the answer stays near fp32's without being fp32's.
+        @Test func bf16ServesOnlyWhereTheCPUHasIt() throws {
+            if !cpuFlags.contains("avx512_bf16") {
+                let refused = try runCommand(["serve", "--port", "0", "--model", Paths.tinyModel, "--precision", "bf16"],
+                                             timeout: 30)
+                #expect(refused.status != 0)
+                #expect(refused.err.contains("precision bf16 cannot run here") && refused.err.contains("AVX512_BF16"),
+                        "\(refused.err)")
+                print("bf16: this CPU has no avx512_bf16; checked that serve refuses it (the bf16 answer is checked on CPUs with it)")
+                return
+            }
+            let body = HTTPClient.inferJSON(image: Paths.bytes(images[0]), text: "a red circle", id: "b")
+            var answers: [String: [Double]] = [:]
+            for precision in ["fp32", "bf16"] {
+                let server = try ServerProcess(["--precision", precision], workers: 1)
+                let model = try HTTPClient.request(port: server.port, method: "GET", path: "/v1/model")
+                #expect(model.json["precision"] as? String == precision)
+                let answer = try HTTPClient.request(port: server.port, method: "POST", path: "/infer", body: body,
+                                                    contentType: "application/json")
+                #expect(answer.status == 200, "\(answer.text)")
+                answers[precision] = logits(answer)
+            }
+            let fp32 = try #require(answers["fp32"]), bf16 = try #require(answers["bf16"])
+            try #require(fp32.count == bf16.count && !fp32.isEmpty)
+            let difference = zip(fp32, bf16).map { abs($0 - $1) }.max() ?? 0
+            #expect(difference > 0, "bf16 answered exactly like fp32: the workers did not round")
+            #expect(difference < 0.5, "bf16 logits \(bf16) vs fp32 \(fp32)")
         }
 
         @Test func sixtyFourConcurrentRequestsBatchAndMatchTheSameRequestAlone() throws {

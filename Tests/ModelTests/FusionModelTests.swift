@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import Model
+import Kernels
 
 struct FusionModelTests {
     private let config = TinyConfig.make()
@@ -54,6 +55,37 @@ struct FusionModelTests {
         }
         #expect(worst < 0.05, "int8 logits differ from fp32 by \(worst) of their scale")
         #expect(worst > 0, "int8 gave fp32's exact logits: the int8 path did not run")
+    }
+
+    /// bf16 needs AVX512_BF16: without it the model refuses to load with the reason (no silent
+    /// fallback); with it, answers are batch independent and stay near fp32 without being fp32's.
+    @Test func bf16RunsOnlyWithAVX512BF16AndTracksFP32() throws {
+        guard BFloat16.cpuHasAVX512BF16 else {
+            #expect(throws: ModelError.self) { try FusionModel.check(.bf16) }
+            do {
+                _ = try FusionModel(config: config, tensors: RandomWeights.make(config: config, seed: 42), precision: .bf16)
+                Issue.record("bf16 loaded on a CPU without AVX512_BF16")
+            } catch {
+                #expect("\(error)".contains("precision bf16 cannot run here") && "\(error)".contains("AVX512_BF16"), "\(error)")
+            }
+            print("bf16: this CPU has no AVX512_BF16; checked the refusal (the bf16 forward runs on CPUs with it)")
+            return
+        }
+        let fp32 = try model()
+        let bf16 = try FusionModel(config: config, tensors: RandomWeights.make(config: config, seed: 42), precision: .bf16)
+        #expect(bf16.precision == .bf16)
+        let batch = inputs([2, 9, 5, 16, 3, 1, 12, 7])
+        let alone = try batch.map { try bf16.forward([$0])[0] }
+        let together = try bf16.forward(batch)
+        let reference = try fp32.forward(batch)
+        var worst: Float = 0
+        for ((a, b), f) in zip(zip(alone, together), reference) {
+            #expect(maxAbsDiff(a.logits, b.logits) <= 1e-5)
+            let scale = max(1, f.logits.map(abs).max() ?? 0)
+            worst = max(worst, maxAbsDiff(b.logits, f.logits) / scale)
+        }
+        #expect(worst < 0.05, "bf16 logits differ from fp32 by \(worst) of their scale")
+        #expect(worst > 0, "bf16 gave fp32's exact logits: the bf16 path did not run")
     }
 
     @Test func outputsAreConsistent() throws {

@@ -47,7 +47,7 @@ import Testing
         ("--port", "70000"), ("--port", "x"), ("--max-batch", "0"), ("--max-queue", "-1"), ("--router", "random"),
         ("--cpu-sets", "0-;1"), ("--workers", "0"), ("--log-format", "xml"), ("--max-body-bytes", "10"),
         ("--request-timeout-ms", "0"), ("--drain-timeout-s", "-3"), ("--max-delay-ms", "abc"), ("--host", ""),
-        ("--log-level", "loud"), ("--client-timeout-ms", "5"), ("--precision", "bf16"), ("--precision", "INT8"), ("--worker-timeout-s", "0"),
+        ("--log-level", "loud"), ("--client-timeout-ms", "5"), ("--precision", "fp8"), ("--precision", "INT8"), ("--worker-timeout-s", "0"),
         ("--worker-timeout-s", "1.5"), ("--worker-timeout-s", "100000"), ("--max-image-pixels", "0"),
         ("--large-image-pixels", "x"), ("--worker-stall-ms", "10"),
     ])

@@ -10,4 +10,8 @@ int ccpu_has_avx2_fma(void);
 /// (vpmaddubsw), so weights must keep to 7 bits to stay exact.
 int ccpu_has_vnni(void);
 
+/// 1 when the CPU has AVX512_BF16 (`vdpbf16ps`: bf16 pairs multiplied and summed into fp32),
+/// which oneDNN's bf16 matmul kernels need to be faster than fp32 (the `bf16` precision mode).
+int ccpu_has_avx512_bf16(void);
+
 #endif

@@ -607,8 +607,8 @@ components:
             large_image_pixels: {type: integer}
         workers: {type: integer}
         router: {type: string, enum: [least-loaded, round-robin, pull]}
-        precision: {type: string, enum: [fp32, int8], description: The workers' arithmetic (--precision).}
-        backend: {type: string, enum: [openblas, onednn, onednn+openblas], description: "The libraries running the matrix products (--backend; int8 blocks always run on oneDNN)."}
+        precision: {type: string, enum: [fp32, int8, bf16], description: The workers' arithmetic (--precision).}
+        backend: {type: string, enum: [openblas, onednn, onednn+openblas], description: "The libraries running the matrix products (--backend; int8 and bf16 blocks always run on oneDNN)."}
     V2Error:
       type: object
       required: [error]

@@ -21,7 +21,7 @@ public struct ServeConfiguration: Sendable, Equatable {
     public var host = "127.0.0.1"
     public var port: UInt16 = 8080
     public var modelDirectory = "models/default"
-    /// The workers' arithmetic (`fp32`, `int8`).
+    /// The workers' arithmetic (`fp32`, `int8`, `bf16`).
     public var precision = Precision.fp32
     /// The fp32 products' library; nil: the precision's default (`Backend.default(for:)`).
     public var backend: Backend?
@@ -164,7 +164,7 @@ public struct ServeConfiguration: Sendable, Equatable {
             config.modelDirectory = text
         },
         Setting(flag: "--precision", variable: "FUSION_PRECISION",
-                help: "Arithmetic of the model's encoder blocks: fp32, or int8 for dynamic quantization",
+                help: "Arithmetic of the model's encoder blocks: fp32, int8 for dynamic quantization, or bf16 (needs AVX512_BF16)",
                 default: .value { $0.precision.rawValue }) { config, text throws(ConfigurationError) in
             guard let precision = Precision(rawValue: text) else {
                 throw ConfigurationError(flag: "--precision", message: "expected one of \(Precision.names), got \"\(text)\"")

@@ -8,7 +8,7 @@ public final class FusionModelExecutor: BatchExecutor {
     private let images: ImagePreprocessor
     public let identity: WorkerIdentity
 
-    /// Loads (memory-maps) the model directory; int8 quantizes its weights here.
+    /// Loads (memory-maps) the model directory; int8 quantizes its weights here, bf16 rounds them.
     /// `backend` nil: the precision's default (`Backend.default(for:)`).
     public init(directory: String, precision: Precision = .fp32, backend: Backend? = nil) throws {
         model = try FusionModel.load(directory: directory, precision: precision, backend: backend)
