@@ -99,7 +99,7 @@ public final class FusionServer {
         let metrics = ServiceMetrics(maxBatch: configuration.maxBatch)
         let dispatcher = Dispatcher(
             configuration: .init(maxBatch: configuration.maxBatch,
-                                 maxDelayNanos: UInt64(configuration.maxDelayMilliseconds) * 1_000_000,
+                                 maxDelay: .milliseconds(configuration.maxDelayMilliseconds),
                                  maxQueue: configuration.maxQueue, policy: configuration.router,
                                  workerCount: cpuSets.count),
             onBatchSent: { size, _ in metrics.batchSize.observe(Double(size)) },
@@ -114,7 +114,7 @@ public final class FusionServer {
         poolConfiguration.workerTimeoutNanos = UInt64(configuration.workerTimeoutSeconds) * 1_000_000_000
         poolConfiguration.stallFloorNanos = UInt64(configuration.workerStallMilliseconds) * 1_000_000
         let pool = WorkerPool(configuration: poolConfiguration, dispatcher: dispatcher, logger: logger,
-                              onBatchAnswered: { _, nanos in metrics.inferenceSeconds.observe(Double(nanos) / 1e9) })
+                              onBatchAnswered: { _, time in metrics.inferenceSeconds.observe(Double(time.unsignedNanoseconds) / 1e9) })
 
         let reloader = try ModelReloader(
             initial: ServingModel(config: modelConfig, directory: modelDirectory, version: modelVersion, loadedAt: Date()),
@@ -162,7 +162,7 @@ public final class FusionServer {
         // scheduler favours small requests' preprocessing and the workers over it.
         let largeImageLane = BoundedThreadPool(name: "large-images", threads: 1,
                                                queueCapacity: Self.largeImageQueue, niceness: 10)
-        var settings = ServiceSettings(requestTimeoutNanos: UInt64(configuration.requestTimeoutMilliseconds) * 1_000_000,
+        var settings = ServiceSettings(requestTimeout: .milliseconds(configuration.requestTimeoutMilliseconds),
                                       maxBatch: configuration.maxBatch,
                                       maxDelayMilliseconds: configuration.maxDelayMilliseconds,
                                       maxQueue: configuration.maxQueue, maxBodyBytes: configuration.maxBodyBytes,

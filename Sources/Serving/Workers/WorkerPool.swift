@@ -90,12 +90,12 @@ public final class WorkerPool: BatchTransport, Sendable {
 
     private let state = LockedCondition(State())
 
-    private let onBatchAnswered: @Sendable (_ worker: Int, _ inferenceNanos: UInt64) -> Void
+    private let onBatchAnswered: @Sendable (_ worker: Int, _ inferenceTime: Duration) -> Void
 
     /// Creates the pool; nothing starts until `start()`. `onBatchAnswered` observes each batch's
     /// inference time as the worker measured it (for metrics).
     public init(configuration: Configuration, dispatcher: Dispatcher, logger: Logger,
-                onBatchAnswered: @escaping @Sendable (_ worker: Int, _ inferenceNanos: UInt64) -> Void = { _, _ in }) {
+                onBatchAnswered: @escaping @Sendable (_ worker: Int, _ inferenceTime: Duration) -> Void = { _, _ in }) {
         self.onBatchAnswered = onBatchAnswered
         self.configuration = configuration
         self.dispatcher = dispatcher
@@ -364,10 +364,10 @@ public final class WorkerPool: BatchTransport, Sendable {
             dispatcher.workerReady(slot.index)
             while let message = try channel.receive() {
                 switch message {
-                case .results(let id, let nanos, let items):
-                    slot.recordBatch(id: id, nanos: nanos)
-                    onBatchAnswered(slot.index, nanos)
-                    dispatcher.batchFinished(batchID: id, worker: slot.index, results: items, inferenceNanos: nanos)
+                case .results(let id, let time, let items):
+                    slot.recordBatch(id: id, nanos: time.unsignedNanoseconds)
+                    onBatchAnswered(slot.index, time)
+                    dispatcher.batchFinished(batchID: id, worker: slot.index, results: items, inferenceTime: time)
                 case .batchFailed(let id, let message):
                     slot.recordBatch(id: id, nanos: 0)
                     dispatcher.batchFailed(batchID: id, worker: slot.index, message: message)
