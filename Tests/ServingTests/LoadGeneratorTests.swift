@@ -76,10 +76,10 @@ private let request = Array("POST /infer HTTP/1.1\r\nHost: x\r\nContent-Type: ap
                 samples.all.append($0)
             }
             _ = generator.run()
-            let latencies = samples.all.map(\.latencyNanos).sorted()
+            let latencies = samples.all.map(\.latency).sorted()
             #expect(samples.all.count == 20, "every intended arrival is answered or counted: \(samples.all.count)")
-            #expect((latencies.last ?? 0) > 1_000_000_000, "the last arrival waited behind the others")
-            #expect((latencies.first ?? 0) >= 100_000_000)
+            #expect((latencies.last ?? .zero) > .seconds(1), "the last arrival waited behind the others")
+            #expect((latencies.first ?? .zero) >= .milliseconds(100))
         }
     }
 

@@ -441,7 +441,7 @@ public final class InferenceService: Sendable {
             for worker in workers() {
                 let label = ["\(worker.index)"]
                 metrics.workerReady.set(label, to: worker.state == .ready ? 1 : 0)
-                metrics.workerBusySeconds.set(label, to: Double(worker.busyNanos) / 1e9)
+                metrics.workerBusySeconds.set(label, to: Double(worker.busyTime.unsignedNanoseconds) / 1e9)
                 metrics.workerBatches.set(label, to: Double(worker.batches))
                 metrics.workerRestarts.set(label, to: Double(worker.restarts))
                 metrics.workerTimeouts.set(label, to: Double(worker.timeouts))
