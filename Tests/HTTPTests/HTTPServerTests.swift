@@ -433,11 +433,12 @@ final class HeldResponders: @unchecked Sendable {
     var signals: [Int32] { lock.withLock { received } }
 }
 /// Keep-alive throughput against nginx (`return 200`), same wrk settings. Opt-in, run in
-/// release: `FUSION_HTTP_BENCH=1 swift test -c release --filter HTTPServerBenchmark`.
+/// release: `FUSION_HTTP_BENCH=1 swift test -c release -Xswiftc -enable-testing --filter HTTPServerBenchmark`
+/// (`-enable-testing` because other test targets use `@testable import`).
 /// Reports the best of `FUSION_HTTP_BENCH_ROUNDS` (2) alternating rounds and, because a
 /// shared machine makes wall-clock rates noisy, requests per CPU-second each server used.
 @Suite(.serialized, .enabled(if: ProcessInfo.processInfo.environment["FUSION_HTTP_BENCH"] != nil,
-                             "a benchmark: FUSION_HTTP_BENCH=1 swift test -c release --filter HTTPServerBenchmark"))
+                             "a benchmark: FUSION_HTTP_BENCH=1 swift test -c release -Xswiftc -enable-testing --filter HTTPServerBenchmark"))
 struct HTTPServerBenchmark {
     @Test func wrkAgainstNginx() throws {
         let environment = ProcessInfo.processInfo.environment
