@@ -114,7 +114,7 @@ let package = Package(
         .testTarget(name: "HTTPTests", dependencies: ["HTTP", "TLS", "JSON", "ClockTesting", "Locking"], swiftSettings: v6),
         .testTarget(name: "ServingTests", dependencies: ["Serving", "JSON", "ClockTesting"], swiftSettings: v6),
         // Runs the built `fusion-serve` binary as a subprocess (real loopback, real curl).
-        .testTarget(name: "EndToEndTests", dependencies: ["fusion-serve"], swiftSettings: v6),
+        .testTarget(name: "EndToEndTests", dependencies: ["fusion-serve", "Locking"], swiftSettings: v6),
     ]
 )
 
