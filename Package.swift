@@ -111,10 +111,10 @@ let package = Package(
         .testTarget(name: "TLSTests", dependencies: ["TLS"], swiftSettings: v6),
         // `ManualClock`: the time timeout tests advance by hand instead of sleeping (test-only).
         .target(name: "ClockTesting", dependencies: ["HTTP", "Locking"], path: "Tests/ClockTesting", swiftSettings: v6),
-        .testTarget(name: "HTTPTests", dependencies: ["HTTP", "TLS", "JSON", "ClockTesting"], swiftSettings: v6),
+        .testTarget(name: "HTTPTests", dependencies: ["HTTP", "TLS", "JSON", "ClockTesting", "Locking"], swiftSettings: v6),
         .testTarget(name: "ServingTests", dependencies: ["Serving", "JSON", "ClockTesting"], swiftSettings: v6),
         // Runs the built `fusion-serve` binary as a subprocess (real loopback, real curl).
-        .testTarget(name: "EndToEndTests", dependencies: ["fusion-serve"], swiftSettings: v6),
+        .testTarget(name: "EndToEndTests", dependencies: ["fusion-serve", "Locking"], swiftSettings: v6),
     ]
 )
 

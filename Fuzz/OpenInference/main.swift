@@ -68,7 +68,7 @@ let model: OpenInferenceModel = {
         textEncoder: TextEncoderConfig(vocabSize: 50, hiddenSize: 8, numLayers: 1, numHeads: 2,
                                        intermediateSize: 16, maxPositionEmbeddings: 16, layerNormEps: 1e-12),
         fusion: FusionConfig(hiddenSize: 8, numHeads: 2, gateHidden: 4))
-    let settings = ServiceSettings(requestTimeoutNanos: 1_000_000_000, maxBatch: 4, maxDelayMilliseconds: 0, maxQueue: 8,
+    let settings = ServiceSettings(requestTimeout: .seconds(1), maxBatch: 4, maxDelayMilliseconds: 0, maxQueue: 8,
                                    maxBodyBytes: 1 << 20, router: .leastLoaded, workerCount: 1, maxRequestItems: 4)
     return OpenInferenceModel(config: config, settings: settings)
 }()

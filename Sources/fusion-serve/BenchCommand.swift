@@ -75,7 +75,7 @@ struct BenchCommand: ParsableCommand {
                                  warmupSeconds: warmup, timeoutMilliseconds: timeoutMs)
         ) { sample in
             guard !sample.warmup else { return }
-            _ = histogram.record(max(1, sample.latencyNanos / 1000))   // microseconds
+            _ = histogram.record(max(1, sample.latency.unsignedNanoseconds / 1000))   // microseconds
             statuses[sample.status, default: 0] += 1
             if let size = sample.batchSize { batchSum += size; batched += 1 }
             if let worker = sample.worker { perWorker[worker, default: 0] += 1 }

@@ -103,7 +103,7 @@ struct ServeCommand: ParsableCommand {
             hooks.ready = { try? notifier.ready(status: "serving") }
             hooks.stopping = { try? notifier.stopping(status: "draining") }
             hooks.watchdog = { try? notifier.watchdog() }
-            hooks.watchdogIntervalNanos = notifier.watchdogIntervalNanoseconds
+            hooks.watchdogInterval = notifier.watchdogIntervalNanoseconds.map { .nanoseconds($0) }
             try FusionServer(configuration: configuration, logger: logger, hooks: hooks).run()
         } catch let error as ConfigurationError {
             throw ValidationError(error.description)

@@ -1,4 +1,5 @@
 import Foundation
+import Locking
 import Testing
 
 #if canImport(Glibc)
@@ -39,10 +40,8 @@ private func smallRequestTimes(port: UInt16, count: Int) throws -> [Double] {
 private func median(_ values: [Double]) -> Double { values.sorted()[values.count / 2] }
 
 /// `clients` threads sending the huge PNG back to back until stopped.
-private final class HugeImageLoad: @unchecked Sendable {
-    private let lock = NSLock()
-    private var stopFlag = false
-    private(set) var statuses: [Int] = []
+private final class HugeImageLoad: Sendable {
+    private let state = Locked<(stopped: Bool, statuses: [Int])>((false, []))
     private let group = DispatchGroup()
 
     init(port: UInt16, clients: Int) {
@@ -54,19 +53,18 @@ private final class HugeImageLoad: @unchecked Sendable {
                 while !stopped {
                     let status = (try? HTTPClient.request(port: port, method: "POST", path: "/infer", body: body,
                                                           contentType: "application/json"))?.status ?? 0
-                    lock.lock(); statuses.append(status); lock.unlock()
+                    state.withLock { $0.statuses.append(status) }
                 }
             }.start()
         }
     }
 
-    var stopped: Bool { lock.lock(); defer { lock.unlock() }; return stopFlag }
+    var stopped: Bool { state.withLock { $0.stopped } }
 
     func finish() -> [Int] {
-        lock.lock(); stopFlag = true; lock.unlock()
+        state.withLock { $0.stopped = true }
         group.wait()
-        lock.lock(); defer { lock.unlock() }
-        return statuses
+        return state.withLock { $0.statuses }
     }
 }
 

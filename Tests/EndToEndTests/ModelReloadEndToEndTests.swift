@@ -9,11 +9,14 @@ import Glibc
 private let picture = Paths.bytes("images/good/jpeg_rgb_444_300x200.jpg")
 
 /// `clients` keep-alive connections looping on `/infer` until `finish`; every answer recorded.
-private final class InferLoop: @unchecked Sendable {
-    private let lock = NSLock()
-    private var statuses: [Int] = []
-    private var failures: [String] = []
-    private var stopFlag = false
+private final class InferLoop: Sendable {
+    private struct State {
+        var statuses: [Int] = []
+        var failures: [String] = []
+        var stopped = false
+    }
+
+    private let state = Locked(State())
     private let group = DispatchGroup()
 
     init(port: UInt16, clients: Int) {
@@ -39,26 +42,22 @@ private final class InferLoop: @unchecked Sendable {
         }
     }
 
-    private var stopped: Bool { lock.lock(); defer { lock.unlock() }; return stopFlag }
+    private var stopped: Bool { state.withLock { $0.stopped } }
 
     private func record(_ status: Int?, _ failure: String?) {
-        lock.lock()
-        if let status { statuses.append(status) }
-        if let failure { failures.append(failure) }
-        lock.unlock()
+        state.withLock { state in
+            if let status { state.statuses.append(status) }
+            if let failure { state.failures.append(failure) }
+        }
     }
 
-    var answered: Int { lock.lock(); defer { lock.unlock() }; return statuses.count }
+    var answered: Int { state.withLock { $0.statuses.count } }
 
     /// Stops the clients; (answers, failures: every non-200 or transport error).
     func finish() -> (answers: Int, failures: [String]) {
-        lock.lock()
-        stopFlag = true
-        lock.unlock()
+        state.withLock { $0.stopped = true }
         group.wait()
-        lock.lock()
-        defer { lock.unlock() }
-        return (statuses.count, failures)
+        return state.withLock { ($0.statuses.count, $0.failures) }
     }
 }
 

@@ -1,4 +1,5 @@
 import Foundation
+import Locking
 import Testing
 
 #if canImport(Glibc)
@@ -8,10 +9,8 @@ import Glibc
 private let good = Paths.bytes("images/good/jpeg_rgb_444_300x200.jpg")
 
 /// Keeps `clients` connections sending `/infer` until `stop` is set; returns every outcome.
-private final class Load: @unchecked Sendable {
-    let lock = NSLock()
-    var outcomes: [Outcome] = []
-    var stopFlag = false
+private final class Load: Sendable {
+    private let state = Locked<(stopped: Bool, outcomes: [Outcome])>((false, []))
     let group = DispatchGroup()
 
     init(port: UInt16, clients: Int) {
@@ -37,18 +36,14 @@ private final class Load: @unchecked Sendable {
         }
     }
 
-    var stopped: Bool { lock.lock(); defer { lock.unlock() }; return stopFlag }
-    func record(_ outcome: Outcome) { lock.lock(); outcomes.append(outcome); lock.unlock() }
-    var count: Int { lock.lock(); defer { lock.unlock() }; return outcomes.count }
+    var stopped: Bool { state.withLock { $0.stopped } }
+    func record(_ outcome: Outcome) { state.withLock { $0.outcomes.append(outcome) } }
+    var count: Int { state.withLock { $0.outcomes.count } }
 
     func finish() -> [Outcome] {
-        lock.lock()
-        stopFlag = true
-        lock.unlock()
+        state.withLock { $0.stopped = true }
         group.wait()
-        lock.lock()
-        defer { lock.unlock() }
-        return outcomes
+        return state.withLock { $0.outcomes }
     }
 }
 

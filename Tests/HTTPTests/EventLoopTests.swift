@@ -1,6 +1,7 @@
 import Foundation
 import ClockTesting
 import HTTP
+import Locking
 import POSIX
 import Testing
 
@@ -162,15 +163,13 @@ struct EventLoopTests {
 struct EventLoopPipeliningTests {
     /// Holds `/hold` requests until released; answers everything else at once (on the loop
     /// thread, as the service answers a full queue with 503).
-    final class HoldingHandler: @unchecked Sendable {
-        // Guarded by `lock`; responders are `Sendable` but the array is not.
-        private let lock = NSLock()
-        private var held: [HTTPResponder] = []
+    final class HoldingHandler: Sendable {
+        private let held = Locked<[HTTPResponder]>([])
 
         var handler: HTTPServer.Handler {
             { [self] request, responder in
                 if request.path == "/hold" {
-                    lock.withLock { held.append(responder) }
+                    held.withLock { $0.append(responder) }
                 } else {
                     responder.send(.error(.serviceUnavailable, code: "queue_full", message: "Full."))
                 }
@@ -178,7 +177,7 @@ struct EventLoopPipeliningTests {
         }
 
         func release() {
-            let responders = lock.withLock { () -> [HTTPResponder] in
+            let responders = held.withLock { held -> [HTTPResponder] in
                 defer { held.removeAll() }
                 return held
             }
@@ -423,27 +422,25 @@ struct EventLoopLimitsTests {
 }
 
 /// A count shared between threads.
-final class Counter: @unchecked Sendable {
-    // Guarded by `lock`.
-    private let lock = NSLock()
-    private var count = 0
-    var value: Int { lock.withLock { count } }
-    func increment() { lock.withLock { count += 1 } }
+final class Counter: Sendable {
+    private let count = Locked(0)
+    var value: Int { count.withLock { $0 } }
+    func increment() { count.withLock { $0 += 1 } }
 }
 
 /// Issue 17 item 2 (the HTTP half): a request whose connection closes is marked cancelled, so
 /// the service can skip work for it.
 @Suite(.serialized)
 struct EventLoopCancellationTests {
-    final class Held: @unchecked Sendable {
-        // Guarded by `lock`.
-        private let lock = NSLock()
-        private var requests: [HTTPRequest] = []
-        private var responders: [HTTPResponder] = []
+    final class Held: Sendable {
+        private let state = Locked<(requests: [HTTPRequest], responders: [HTTPResponder])>(([], []))
         func add(_ request: HTTPRequest, _ responder: HTTPResponder) {
-            lock.withLock { requests.append(request); responders.append(responder) }
+            state.withLock { state in
+                state.requests.append(request)
+                state.responders.append(responder)
+            }
         }
-        var all: [HTTPRequest] { lock.withLock { requests } }
+        var all: [HTTPRequest] { state.withLock { $0.requests } }
     }
 
     @Test func closingTheConnectionCancelsItsPendingRequests() throws {

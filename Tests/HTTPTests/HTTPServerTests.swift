@@ -2,6 +2,7 @@ import Foundation
 import ClockTesting
 import HTTP
 import JSON
+import Locking
 import POSIX
 import Testing
 
@@ -415,29 +416,33 @@ struct HTTPServerCurlTests {
 }
 
 /// Keeps responders alive (a handler that never answers) and records signals.
-final class HeldResponders: @unchecked Sendable {
-    private let lock = NSLock()
-    private var responders: [HTTPResponder] = []
-    private var received: [Int32] = []
+final class HeldResponders: Sendable {
+    private struct State {
+        var responders: [HTTPResponder] = []
+        var received: [Int32] = []
+    }
 
-    func keep(_ responder: HTTPResponder) { lock.withLock { responders.append(responder) } }
+    private let state = Locked(State())
+
+    func keep(_ responder: HTTPResponder) { state.withLock { $0.responders.append(responder) } }
     /// Answers every kept request with `response()` and forgets them.
     func answerAll(_ response: () -> HTTPResponse) {
-        let kept = lock.withLock { () -> [HTTPResponder] in
-            defer { responders.removeAll() }
-            return responders
+        let kept = state.withLock { state -> [HTTPResponder] in
+            defer { state.responders.removeAll() }
+            return state.responders
         }
         for responder in kept { responder.send(response()) }
     }
-    func note(_ signal: Int32) { lock.withLock { received.append(signal) } }
-    var signals: [Int32] { lock.withLock { received } }
+    func note(_ signal: Int32) { state.withLock { $0.received.append(signal) } }
+    var signals: [Int32] { state.withLock { $0.received } }
 }
 /// Keep-alive throughput against nginx (`return 200`), same wrk settings. Opt-in, run in
-/// release: `FUSION_HTTP_BENCH=1 swift test -c release --filter HTTPServerBenchmark`.
+/// release: `FUSION_HTTP_BENCH=1 swift test -c release -Xswiftc -enable-testing --filter HTTPServerBenchmark`
+/// (`-enable-testing` because other test targets use `@testable import`).
 /// Reports the best of `FUSION_HTTP_BENCH_ROUNDS` (2) alternating rounds and, because a
 /// shared machine makes wall-clock rates noisy, requests per CPU-second each server used.
 @Suite(.serialized, .enabled(if: ProcessInfo.processInfo.environment["FUSION_HTTP_BENCH"] != nil,
-                             "a benchmark: FUSION_HTTP_BENCH=1 swift test -c release --filter HTTPServerBenchmark"))
+                             "a benchmark: FUSION_HTTP_BENCH=1 swift test -c release -Xswiftc -enable-testing --filter HTTPServerBenchmark"))
 struct HTTPServerBenchmark {
     @Test func wrkAgainstNginx() throws {
         let environment = ProcessInfo.processInfo.environment

@@ -8,8 +8,8 @@ import Testing
                       result: InferenceResult(logits: [1.5, -0.5], scores: [0.88, 0.12], label: 0, gateImage: gate,
                                               gateText: 0.75, embedding: [0.1, 0.2]),
                       includeEmbedding: embedding,
-                      batch: BatchInfo(batchSize: 3, worker: 1, queueNanos: 1_234_567, inferenceNanos: 2_000_000),
-                      preprocessNanos: 500_000, totalNanos: 4_000_000)
+                      batch: BatchInfo(batchSize: 3, worker: 1, queueTime: .nanoseconds(1_234_567), inferenceTime: .milliseconds(2)),
+                      preprocessTime: .microseconds(500), totalTime: .milliseconds(4))
     }
 
     @Test func writesTheDocumentedFieldsInOrder() throws {

@@ -1,30 +1,43 @@
+import ClockTesting
 import Foundation
 import HTTP
 import JSON
 import Logging
 import Model
+import Locking
 import Testing
 @testable import Serving
 
 /// Runs batches on the real tiny model, in this process, on a background thread.
 private final class InProcessTransport: BatchTransport, @unchecked Sendable {
-    weak var dispatcher: Dispatcher?
+    // @unchecked: `FusionModelExecutor` declares no `Sendable`; it runs only on `queue`.
+    /// The dispatcher holds the transport: a weak reference back, as the worker pool's.
+    private struct State {
+        weak var dispatcher: Dispatcher?
+        var holding = false
+    }
+
     let executor: FusionModelExecutor
     let queue = DispatchQueue(label: "in-process-worker")
-    let lock = NSLock()
-    var held = false
+    private let state = Locked(State())
 
     init(executor: FusionModelExecutor) { self.executor = executor }
 
+    /// The dispatcher to answer (set once, before it starts).
+    var dispatcher: Dispatcher? {
+        get { state.withLock { $0.dispatcher } }
+        set { state.withLock { $0.dispatcher = newValue } }
+    }
+
+    /// From now on batches are taken and never answered (a hung worker).
+    func holdBatches() { state.withLock { $0.holding = true } }
+
     func send(batchID: UInt64, payloads: [InferencePayload], to worker: Int) {
-        lock.lock()
-        let hold = held
-        lock.unlock()
-        if hold { return }
+        if state.withLock({ $0.holding }) { return }
         queue.async { [self] in
             do {
                 let results = try executor.run(payloads)
-                dispatcher?.batchFinished(batchID: batchID, worker: worker, results: results, inferenceNanos: 1000)
+                dispatcher?.batchFinished(batchID: batchID, worker: worker, results: results, inferenceTime: .microseconds(1))
             } catch {
                 dispatcher?.batchFailed(batchID: batchID, worker: worker, message: "\(error)")
             }
@@ -32,23 +45,18 @@ private final class InProcessTransport: BatchTransport, @unchecked Sendable {
     }
 }
 
-private final class Replies: @unchecked Sendable {
-    private let condition = NSCondition()
-    private var responses: [HTTPResponse] = []
+private final class Replies: Sendable {
+    private let responses = LockedCondition<[HTTPResponse]>([])
 
     func add(_ response: HTTPResponse) {
-        condition.lock()
-        responses.append(response)
-        condition.broadcast()
-        condition.unlock()
+        responses.withLock { $0.append(response) }
+        responses.broadcast()
     }
 
+    var count: Int { responses.withLock { $0.count } }
+
     func wait(count: Int = 1) -> [HTTPResponse] {
-        condition.lock()
-        defer { condition.unlock() }
-        let end = Date().addingTimeInterval(10)
-        while responses.count < count, condition.wait(until: end) {}
-        return responses
+        responses.withLock(waitingUntil: { $0.count >= count }, deadline: .now + .seconds(10)) { responses, _ in responses }
     }
 }
 
@@ -57,17 +65,17 @@ private struct Harness {
     let dispatcher: Dispatcher
     let transport: InProcessTransport
 
-    init(ready: Bool = true, timeoutNanos: UInt64 = 10_000_000_000, images: ImageAdmission = ImageAdmission(),
-         largeImages: BoundedThreadPool? = nil) throws {
+    init(ready: Bool = true, timeout: Duration = .seconds(10), images: ImageAdmission = ImageAdmission(),
+         largeImages: BoundedThreadPool? = nil, clock: any ServerClock = SystemServerClock()) throws {
         let config = try ModelConfig.load(path: Fixtures.tinyModel + "/config.json")
         let preprocessing = try Preprocessing(config: config, vocabFile: Fixtures.tinyModel + "/vocab.txt")
         transport = InProcessTransport(executor: try FusionModelExecutor(directory: Fixtures.tinyModel))
-        dispatcher = Dispatcher(configuration: .init(maxBatch: 8, maxDelayNanos: 2_000_000, maxQueue: 16,
-                                                     policy: .leastLoaded, workerCount: 1))
+        dispatcher = Dispatcher(configuration: .init(maxBatch: 8, maxDelay: .milliseconds(2), maxQueue: 16,
+                                                     policy: .leastLoaded, workerCount: 1), clock: clock)
         transport.dispatcher = dispatcher
         dispatcher.start(transport: transport)
         if ready { dispatcher.workerReady(0) }
-        let settings = ServiceSettings(requestTimeoutNanos: timeoutNanos, maxBatch: 8, maxDelayMilliseconds: 2, maxQueue: 16,
+        let settings = ServiceSettings(requestTimeout: timeout, maxBatch: 8, maxDelayMilliseconds: 2, maxQueue: 16,
                                        maxBodyBytes: 1 << 20, router: .leastLoaded, workerCount: 1, images: images)
         var logger = Logger(label: "test")
         logger.logLevel = .critical
@@ -99,6 +107,17 @@ private func body(_ response: HTTPResponse) -> JSONValue {
 private func errorCode(_ response: HTTPResponse) -> String {
     guard case .string(let code)? = body(response)["error"]?["code"] else { return "(no code)" }
     return "\(response.status.code) \(code)"
+}
+
+/// Polls `condition` every millisecond for up to 10 s (another thread reaching a state, not a
+/// timeout); true once it holds.
+private func waitUntil(_ condition: () -> Bool) -> Bool {
+    let end = Date().addingTimeInterval(10)
+    while !condition() {
+        guard Date() < end else { return false }
+        usleep(1000)
+    }
+    return true
 }
 
 private let good = Fixtures.image("good/jpeg_progressive_320x240.jpg")
@@ -233,22 +252,29 @@ private func imageJSON(_ bytes: [UInt8], text: String = "a cat", extra: String =
     }
 
     @Test func aShortTimeoutExpiresWhileQueued() throws {
-        let h = try Harness()
-        h.transport.lock.lock()
-        h.transport.held = true
-        h.transport.lock.unlock()
-        // Two batches the worker never answers fill it (two per worker): the next request waits
-        // in the queue, and its deadline passes there.
-        for index in 0..<2 {
-            var headers = HTTPHeaders()
-            headers.add(name: "Content-Type", value: "application/json")
-            h.service.handle(HTTPRequest(method: "POST", target: "/infer", headers: headers,
-                                         body: Array(imageJSON(good).utf8), requestID: "held")) { _ in }
-            // Preprocessed and handed to the worker: one more request in flight.
-            let sent = Date().addingTimeInterval(10)
-            while h.dispatcher.snapshot.inFlightPerWorker.reduce(0, +) <= index, Date() < sent { usleep(1000) }
+        let clock = ManualClock()
+        let h = try Harness(clock: clock)
+        h.transport.holdBatches()
+        var headers = HTTPHeaders()
+        headers.add(name: "Content-Type", value: "application/json")
+        // A batch the worker never answers keeps it busy: the next request waits in the queue
+        // (a partial batch goes only to an idle worker), and its deadline passes there.
+        h.service.handle(HTTPRequest(method: "POST", target: "/infer", headers: headers,
+                                     body: Array(imageJSON(good).utf8), requestID: "held")) { _ in }
+        #expect(waitUntil { h.dispatcher.snapshot.inFlightPerWorker == [1] })
+        let replies = Replies()
+        h.service.handle(HTTPRequest(method: "POST", target: "/infer", headers: headers,
+                                     body: Array(imageJSON(good, extra: #","timeout_ms":300"#).utf8), requestID: "short")) {
+            replies.add($0)
         }
-        let response = h.infer(imageJSON(good, extra: #","timeout_ms":300"#))
+        #expect(waitUntil { h.dispatcher.snapshot.queueDepth == 1 })
+        // 300 ms from its arrival: still waiting at 299 ms, answered 504 at 301 ms.
+        clock.advance(by: .milliseconds(299))
+        let early = clock.now
+        #expect(waitUntil { h.dispatcher.hasDecided(at: early) })
+        #expect(replies.count == 0 && h.dispatcher.snapshot.queueDepth == 1, "expired before its deadline")
+        clock.advance(by: .milliseconds(2))
+        let response = replies.wait().first ?? HTTPResponse(status: HTTPStatus(code: 599), body: "no response")
         #expect(errorCode(response) == "504 deadline_exceeded")
     }
 

@@ -270,14 +270,14 @@ private final class FakeWorkers: Sendable {
             directory = try copyOfModel("tiny-f32")
             let reloader = try workers.reloader(directory: directory)
             let config = reloader.current.config
-            let dispatcher = Dispatcher(configuration: .init(maxBatch: 8, maxDelayNanos: 0, maxQueue: 16,
+            let dispatcher = Dispatcher(configuration: .init(maxBatch: 8, maxDelay: .zero, maxQueue: 16,
                                                              policy: .leastLoaded, workerCount: 1))
             dispatcher.workerReady(0)
             var logger = Logger(label: "test")
             logger.logLevel = .critical
             service = InferenceService(
                 model: config,
-                settings: ServiceSettings(requestTimeoutNanos: 1_000_000_000, maxBatch: 8, maxDelayMilliseconds: 0,
+                settings: ServiceSettings(requestTimeout: .seconds(1), maxBatch: 8, maxDelayMilliseconds: 0,
                                           maxQueue: 16, maxBodyBytes: 1 << 20, router: .leastLoaded, workerCount: 1),
                 preprocessing: try Preprocessing(config: config, vocabFile: directory + "/vocab.txt"),
                 pool: BoundedThreadPool(name: "pre", threads: 1, queueCapacity: 4), dispatcher: dispatcher,

@@ -8,15 +8,17 @@ import Testing
         // Two batches of 3 (two requests' items mixed) and one batch of 1.
         for _ in 0..<2 {
             for item in 0..<3 {
-                statistics.recordItem(queueNanos: 100, preprocessNanos: 10 + UInt64(item),
-                                      batch: BatchInfo(batchSize: 3, worker: 0, queueNanos: 100, inferenceNanos: 3_000),
-                                      outputNanos: 1)
+                statistics.recordItem(queue: .nanoseconds(100), preprocess: .nanoseconds(10 + item),
+                                      batch: BatchInfo(batchSize: 3, worker: 0, queueTime: .nanoseconds(100),
+                                                       inferenceTime: .nanoseconds(3_000)),
+                                      output: .nanoseconds(1))
             }
         }
-        statistics.recordItem(queueNanos: 50, preprocessNanos: 5, batch: BatchInfo(batchSize: 1, worker: 1, queueNanos: 50, inferenceNanos: 900))
-        statistics.recordRequest(succeeded: true, nanos: 7_000)
-        statistics.recordRequest(succeeded: true, nanos: 8_000)
-        statistics.recordRequest(succeeded: false, nanos: 40)
+        statistics.recordItem(queue: .nanoseconds(50), preprocess: .nanoseconds(5),
+                              batch: BatchInfo(batchSize: 1, worker: 1, queueTime: .nanoseconds(50), inferenceTime: .nanoseconds(900)))
+        statistics.recordRequest(succeeded: true, duration: .nanoseconds(7_000))
+        statistics.recordRequest(succeeded: true, duration: .nanoseconds(8_000))
+        statistics.recordRequest(succeeded: false, duration: .nanoseconds(40))
         let s = statistics.snapshot
         #expect(s.inferenceCount == 7 && s.executionCount == 3)
         #expect(s.success == .init(count: 2, nanos: 15_000) && s.fail == .init(count: 1, nanos: 40))

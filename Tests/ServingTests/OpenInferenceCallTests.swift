@@ -5,10 +5,10 @@ import Testing
 
 private func call(count: Int) throws -> OpenInferenceCall {
     let config = try ModelConfig.load(path: Fixtures.tinyModel + "/config.json")
-    let settings = ServiceSettings(requestTimeoutNanos: 1_000_000_000, maxBatch: 8, maxDelayMilliseconds: 0, maxQueue: 16,
+    let settings = ServiceSettings(requestTimeout: .seconds(1), maxBatch: 8, maxDelayMilliseconds: 0, maxQueue: 16,
                                    maxBodyBytes: 1 << 20, router: .leastLoaded, workerCount: 2)
     return OpenInferenceCall(request: HTTPRequest(method: "POST", target: "/v2/models/tiny-f32/infer"), send: { _ in },
-                             started: 0, deadline: 1, parsed: OpenInferenceRequest(inputs: []),
+                             started: .now, deadline: .now + .nanoseconds(1), parsed: OpenInferenceRequest(inputs: []),
                              model: OpenInferenceModel(config: config, settings: settings), count: count)
 }
 
@@ -17,7 +17,7 @@ private func result(_ tag: Float) -> InferenceResult {
 }
 
 private func record(_ worker: Int) -> OpenInferenceCall.ItemRecord {
-    OpenInferenceCall.ItemRecord(preprocessNanos: 1, batch: BatchInfo(batchSize: 2, worker: worker, queueNanos: 0, inferenceNanos: 5))
+    OpenInferenceCall.ItemRecord(preprocessTime: .nanoseconds(1), batch: BatchInfo(batchSize: 2, worker: worker, queueTime: .zero, inferenceTime: .nanoseconds(5)))
 }
 
 @Suite struct OpenInferenceCallTests {

@@ -6,7 +6,7 @@ import Testing
 
 private func tinyModel(maxRequestItems: Int = 4) throws -> OpenInferenceModel {
     let config = try ModelConfig.load(path: Fixtures.tinyModel + "/config.json")
-    let settings = ServiceSettings(requestTimeoutNanos: 5_000_000_000, maxBatch: 8, maxDelayMilliseconds: 2, maxQueue: 16,
+    let settings = ServiceSettings(requestTimeout: .seconds(5), maxBatch: 8, maxDelayMilliseconds: 2, maxQueue: 16,
                                    maxBodyBytes: 1 << 20, router: .leastLoaded, workerCount: 3, maxRequestItems: maxRequestItems)
     return OpenInferenceModel(config: config, settings: settings)
 }

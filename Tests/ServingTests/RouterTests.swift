@@ -28,7 +28,7 @@ private func simulate(policy: RoutingPolicy, costPerRequest: [UInt64], batches: 
         let end = busyUntil[w]
         let arrival = queues[w].removeFirst()
         latencies += Array(repeating: end - arrival, count: batchSize)
-        router.didComplete(worker: w, requests: batchSize, inferenceNanos: cost(w))
+        router.didComplete(worker: w, requests: batchSize, inferenceTime: .nanoseconds(cost(w)))
         if !queues[w].isEmpty { busyUntil[w] = end + cost(w) }
     }
 
@@ -80,9 +80,9 @@ private func percentile(_ values: [UInt64], _ p: Double) -> UInt64 {
         router.setReady(1, true)
         // Worker 0 measured at 3 ms/request, worker 1 at 1 ms/request.
         router.didDispatch(to: 0, requests: 1)
-        router.didComplete(worker: 0, requests: 1, inferenceNanos: 3_000_000)
+        router.didComplete(worker: 0, requests: 1, inferenceTime: .nanoseconds(3_000_000))
         router.didDispatch(to: 1, requests: 1)
-        router.didComplete(worker: 1, requests: 1, inferenceNanos: 1_000_000)
+        router.didComplete(worker: 1, requests: 1, inferenceTime: .nanoseconds(1_000_000))
         // Worker 1 busy with 8: (8+8)×1 = 16 ms of work vs worker 0 idle: (0+8)×3 = 24 ms.
         router.didDispatch(to: 1, requests: 8)
         #expect(router.choose(batchSize: 8) == 1)
@@ -95,7 +95,7 @@ private func percentile(_ values: [UInt64], _ p: Double) -> UInt64 {
         var router = Router(policy: .leastLoaded, workerCount: 2)
         router.setReady(0, true)
         router.didDispatch(to: 0, requests: 2)
-        router.didComplete(worker: 0, requests: 2, inferenceNanos: 4_000_000)
+        router.didComplete(worker: 0, requests: 2, inferenceTime: .nanoseconds(4_000_000))
         router.setReady(1, true)
         // Both estimated at 2 ms/request and idle: tie → index 0.
         #expect(router.choose(batchSize: 1) == 0)
@@ -107,9 +107,9 @@ private func percentile(_ values: [UInt64], _ p: Double) -> UInt64 {
         var router = Router(policy: .leastLoaded, workerCount: 1, smoothing: 0.5)
         router.setReady(0, true)
         router.didDispatch(to: 0, requests: 1)
-        router.didComplete(worker: 0, requests: 1, inferenceNanos: 1000)
+        router.didComplete(worker: 0, requests: 1, inferenceTime: .nanoseconds(1000))
         router.didDispatch(to: 0, requests: 2)
-        router.didComplete(worker: 0, requests: 2, inferenceNanos: 6000)
+        router.didComplete(worker: 0, requests: 2, inferenceTime: .nanoseconds(6000))
         #expect(router.workers[0].nanosPerRequest == 2000)
     }
 
@@ -124,9 +124,9 @@ private func percentile(_ values: [UInt64], _ p: Double) -> UInt64 {
         }
         #expect(order == [0, 1, 2])
         #expect(router.choose(batchSize: 1) == nil)
-        router.didComplete(worker: 1, requests: 1, inferenceNanos: 10)
+        router.didComplete(worker: 1, requests: 1, inferenceTime: .nanoseconds(10))
         #expect(router.choose(batchSize: 1) == nil, "worker 0's turn: it is busy, so the batch waits")
-        router.didComplete(worker: 0, requests: 1, inferenceNanos: 10)
+        router.didComplete(worker: 0, requests: 1, inferenceTime: .nanoseconds(10))
         #expect(router.choose(batchSize: 1) == 0)
         router.setReady(0, false)
         #expect(router.choose(batchSize: 1) == 1, "a worker that is not ready loses its turn")
@@ -138,13 +138,13 @@ private func percentile(_ values: [UInt64], _ p: Double) -> UInt64 {
         router.setReady(1, true)
         // Worker 0: 10 ms/request, worker 1: 1 ms/request.
         router.didDispatch(to: 0, requests: 1)
-        router.didComplete(worker: 0, requests: 1, inferenceNanos: 10_000_000)
+        router.didComplete(worker: 0, requests: 1, inferenceTime: .nanoseconds(10_000_000))
         router.didDispatch(to: 1, requests: 1)
-        router.didComplete(worker: 1, requests: 1, inferenceNanos: 1_000_000)
+        router.didComplete(worker: 1, requests: 1, inferenceTime: .nanoseconds(1_000_000))
         router.didDispatch(to: 1, requests: 4)
         // Idle slow worker: 4 × 10 = 40 ms; busy fast worker: (4 + 4) × 1 = 8 ms → wait for it.
         #expect(router.choose(batchSize: 4) == nil)
-        router.didComplete(worker: 1, requests: 4, inferenceNanos: 4_000_000)
+        router.didComplete(worker: 1, requests: 4, inferenceTime: .nanoseconds(4_000_000))
         #expect(router.choose(batchSize: 4) == 1)
         // When the fast worker's backlog outweighs the slow worker, the slow one gets the batch.
         var loaded = router
@@ -171,9 +171,9 @@ private func percentile(_ values: [UInt64], _ p: Double) -> UInt64 {
         router.setReady(1, true)
         // Worker 0: 1 ms/request, worker 1: 10 ms/request.
         router.didDispatch(to: 0, requests: 1)
-        router.didComplete(worker: 0, requests: 1, inferenceNanos: 1_000_000)
+        router.didComplete(worker: 0, requests: 1, inferenceTime: .nanoseconds(1_000_000))
         router.didDispatch(to: 1, requests: 1)
-        router.didComplete(worker: 1, requests: 1, inferenceNanos: 10_000_000)
+        router.didComplete(worker: 1, requests: 1, inferenceTime: .nanoseconds(10_000_000))
         router.didDispatch(to: 0, requests: 8)
         // Busy fast worker: (8 + 3) × 1 = 11 ms; idle slow worker: 3 × 10 = 30 ms. The fast one
         // would finish first, but it is busy and the batch is partial: wait (it keeps filling).
@@ -193,8 +193,8 @@ private func percentile(_ values: [UInt64], _ p: Double) -> UInt64 {
         router.didDispatch(to: 1, requests: 1)
         router.didDispatch(to: 0, requests: 1)
         #expect(!router.hasCapacity)
-        router.didComplete(worker: 0, requests: 1, inferenceNanos: 5)
-        router.didComplete(worker: 1, requests: 1, inferenceNanos: 5)
+        router.didComplete(worker: 0, requests: 1, inferenceTime: .nanoseconds(5))
+        router.didComplete(worker: 1, requests: 1, inferenceTime: .nanoseconds(5))
         #expect(router.choose(batchSize: 1) == 0)
     }
 

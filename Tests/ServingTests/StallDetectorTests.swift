@@ -1,46 +1,44 @@
 import Testing
 @testable import Serving
 
-private let ms: UInt64 = 1_000_000
-
 @Suite struct StallDetectorTests {
     @Test func theFloorHoldsUntilBatchesAreSlow() {
-        var detector = StallDetector(floorNanos: 5_000 * ms)
-        #expect(detector.thresholdNanos == 5_000 * ms, "no history: the floor")
-        for _ in 0..<20 { detector.record(batchNanos: 8 * ms) }
-        #expect(detector.p99Nanos == 8 * ms)
-        #expect(detector.thresholdNanos == 5_000 * ms, "10 × 8 ms is under the floor")
-        #expect(!detector.isStalled(heldNanos: 4_999 * ms))
-        #expect(detector.isStalled(heldNanos: 5_001 * ms))
+        var detector = StallDetector(floor: .milliseconds(5_000))
+        #expect(detector.threshold == .milliseconds(5_000), "no history: the floor")
+        for _ in 0..<20 { detector.record(batchTime: .milliseconds(8)) }
+        #expect(detector.p99 == .milliseconds(8))
+        #expect(detector.threshold == .milliseconds(5_000), "10 × 8 ms is under the floor")
+        #expect(!detector.isStalled(held: .milliseconds(4_999)))
+        #expect(detector.isStalled(held: .milliseconds(5_001)))
     }
 
     @Test func slowBatchesRaiseTheThresholdToTenTimesTheirP99() {
-        var detector = StallDetector(floorNanos: 1_000 * ms)
-        for _ in 0..<64 { detector.record(batchNanos: 300 * ms) }
-        #expect(detector.p99Nanos == 300 * ms)
-        #expect(detector.thresholdNanos == 3_000 * ms)
-        #expect(!detector.isStalled(heldNanos: 2_900 * ms))
-        #expect(detector.isStalled(heldNanos: 3_100 * ms))
+        var detector = StallDetector(floor: .milliseconds(1_000))
+        for _ in 0..<64 { detector.record(batchTime: .milliseconds(300)) }
+        #expect(detector.p99 == .milliseconds(300))
+        #expect(detector.threshold == .milliseconds(3_000))
+        #expect(!detector.isStalled(held: .milliseconds(2_900)))
+        #expect(detector.isStalled(held: .milliseconds(3_100)))
         // Over 64 samples the nearest-rank p99 is the slowest one: one slow batch (under the
         // threshold) makes the rule more patient, never less.
-        detector.record(batchNanos: 900 * ms)
-        #expect(detector.p99Nanos == 900 * ms)
-        #expect(!detector.isStalled(heldNanos: 8_000 * ms))
+        detector.record(batchTime: .milliseconds(900))
+        #expect(detector.p99 == .milliseconds(900))
+        #expect(!detector.isStalled(held: .milliseconds(8_000)))
     }
 
     @Test func aBatchAnsweredAfterAStallDoesNotRaiseTheThreshold() {
-        var detector = StallDetector(floorNanos: 1_000 * ms)
-        for _ in 0..<10 { detector.record(batchNanos: 5 * ms) }
-        detector.record(batchNanos: 60_000 * ms)   // SIGSTOPped for a minute, then answered
-        #expect(detector.thresholdNanos == 1_000 * ms)
+        var detector = StallDetector(floor: .milliseconds(1_000))
+        for _ in 0..<10 { detector.record(batchTime: .milliseconds(5)) }
+        detector.record(batchTime: .milliseconds(60_000))   // SIGSTOPped for a minute, then answered
+        #expect(detector.threshold == .milliseconds(1_000))
     }
 
     @Test func onlyTheLastSixtyFourBatchesCount() {
-        var detector = StallDetector(floorNanos: 100 * ms)
-        for _ in 0..<64 { detector.record(batchNanos: 50 * ms) }
-        #expect(detector.thresholdNanos == 500 * ms)
-        for _ in 0..<64 { detector.record(batchNanos: 1 * ms) }
-        #expect(detector.p99Nanos == 1 * ms)
-        #expect(detector.thresholdNanos == 100 * ms)
+        var detector = StallDetector(floor: .milliseconds(100))
+        for _ in 0..<64 { detector.record(batchTime: .milliseconds(50)) }
+        #expect(detector.threshold == .milliseconds(500))
+        for _ in 0..<64 { detector.record(batchTime: .milliseconds(1)) }
+        #expect(detector.p99 == .milliseconds(1))
+        #expect(detector.threshold == .milliseconds(100))
     }
 }

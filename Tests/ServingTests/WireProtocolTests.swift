@@ -26,7 +26,7 @@ private let result = InferenceResult(logits: [0.25, -1.5], scores: [0.85, 0.15],
         .batch(id: 8, items: [InferencePayload(image: .resizedRGB((0..<192).map { UInt8($0) }), tokenIds: [101, 102],
                                                returnEmbedding: false), payload,
                               InferencePayload(image: .resizedRGB([]), tokenIds: [], returnEmbedding: true)]),
-        .results(id: 7, inferenceNanos: 123_456, items: [result, result]),
+        .results(id: 7, inferenceTime: .nanoseconds(123_456), items: [result, result]),
         .batchFailed(id: 9, message: "shape mismatch"),
         .shutdown,
     ])

@@ -14,8 +14,8 @@ public enum LoadMode: Sendable, Equatable {
 
 /// One finished request.
 public struct LoadSample: Sendable {
-    /// Nanoseconds from (intended) send to the complete response.
-    public var latencyNanos: UInt64
+    /// From (intended) send to the complete response.
+    public var latency: Duration
     /// HTTP status, or 0 for a transport error.
     public var status: Int
     /// `batch_size` and `worker` of a 200 `/infer` answer, when present.
@@ -66,16 +66,16 @@ public final class LoadGenerator: @unchecked Sendable {
 
     /// Runs warm-up plus duration; returns the measured wall time in seconds (after warm-up).
     public func run() -> Double {
-        let start = Monotonic.now()
-        let measureFrom = start &+ UInt64(configuration.warmupSeconds * 1e9)
-        let end = measureFrom &+ UInt64(configuration.durationSeconds * 1e9)
+        let start = ContinuousClock.now
+        let measureFrom = start + .nanoseconds(UInt64(configuration.warmupSeconds * 1e9))
+        let end = measureFrom + .nanoseconds(UInt64(configuration.durationSeconds * 1e9))
         switch configuration.mode {
         case .closedLoop(let concurrency):
             runClosed(concurrency: max(1, concurrency), measureFrom: measureFrom, end: end)
         case .openLoop(let rate, let connections):
             runOpen(rate: rate, connections: max(1, connections), start: start, measureFrom: measureFrom, end: end)
         }
-        return Double(min(Monotonic.now(), end) &- measureFrom) / 1e9
+        return Double((min(ContinuousClock.now, end) - measureFrom).unsignedNanoseconds) / 1e9
     }
 
     private func emit(_ sample: LoadSample) {
@@ -85,8 +85,8 @@ public final class LoadGenerator: @unchecked Sendable {
         }
     }
 
-    private func sample(sentAt: UInt64, measureFrom: UInt64, _ outcome: Result<BenchResponse, Error>) -> LoadSample {
-        let latency = Monotonic.now() &- sentAt
+    private func sample(sentAt: ContinuousClock.Instant, measureFrom: ContinuousClock.Instant, _ outcome: Result<BenchResponse, Error>) -> LoadSample {
+        let latency = ContinuousClock.now - sentAt
         switch outcome {
         case .success(let response):
             var batchSize: Int?
@@ -95,10 +95,10 @@ public final class LoadGenerator: @unchecked Sendable {
                 if case .number(_, let b)? = json["batch_size"] { batchSize = Int(b) }
                 if case .number(_, let w)? = json["worker"] { worker = Int(w) }
             }
-            return LoadSample(latencyNanos: latency, status: response.status, batchSize: batchSize, worker: worker,
+            return LoadSample(latency: latency, status: response.status, batchSize: batchSize, worker: worker,
                               warmup: sentAt < measureFrom)
         case .failure:
-            return LoadSample(latencyNanos: latency, status: 0, batchSize: nil, worker: nil, warmup: sentAt < measureFrom)
+            return LoadSample(latency: latency, status: 0, batchSize: nil, worker: nil, warmup: sentAt < measureFrom)
         }
     }
 
@@ -117,15 +117,15 @@ public final class LoadGenerator: @unchecked Sendable {
         }
     }
 
-    private func runClosed(concurrency: Int, measureFrom: UInt64, end: UInt64) {
+    private func runClosed(concurrency: Int, measureFrom: ContinuousClock.Instant, end: ContinuousClock.Instant) {
         let group = DispatchGroup()
         for _ in 0..<concurrency {
             group.enter()
             Thread { [self] in
                 defer { group.leave() }
                 var client: BenchClient?
-                while Monotonic.now() < end {
-                    let sentAt = Monotonic.now()
+                while ContinuousClock.now < end {
+                    let sentAt = ContinuousClock.now
                     let outcome = send(&client)
                     emit(sample(sentAt: sentAt, measureFrom: measureFrom, outcome))
                 }
@@ -134,7 +134,7 @@ public final class LoadGenerator: @unchecked Sendable {
         group.wait()
     }
 
-    private func runOpen(rate: Double, connections: Int, start: UInt64, measureFrom: UInt64, end: UInt64) {
+    private func runOpen(rate: Double, connections: Int, start: ContinuousClock.Instant, measureFrom: ContinuousClock.Instant, end: ContinuousClock.Instant) {
         // A server far behind the rate must not make the client queue grow without bound:
         // past a minute of arrivals the oldest intended sends are recorded as client drops.
         let arrivals = ArrivalQueue(capacity: max(1000, Int(rate * 60)))
@@ -153,15 +153,15 @@ public final class LoadGenerator: @unchecked Sendable {
         let interval = 1e9 / max(rate, 0.001)
         var k: UInt64 = 0
         while true {
-            let due = start &+ UInt64(Double(k) * interval)
+            let due = start + .nanoseconds(UInt64(Double(k) * interval))
             guard due < end else { break }
-            let now = Monotonic.now()
+            let now = ContinuousClock.now
             if due > now {
-                usleep(UInt32(min(Double(due - now) / 1000, 1_000_000)))
+                usleep(UInt32(min(Double((due - now).unsignedNanoseconds) / 1000, 1_000_000)))
                 continue
             }
             if let dropped = arrivals.push(due) {
-                emit(LoadSample(latencyNanos: Monotonic.now() &- dropped, status: 0, batchSize: nil, worker: nil,
+                emit(LoadSample(latency: ContinuousClock.now - dropped, status: 0, batchSize: nil, worker: nil,
                                 warmup: dropped < measureFrom))
             }
             k += 1
@@ -174,7 +174,7 @@ public final class LoadGenerator: @unchecked Sendable {
 /// Intended send times waiting for a free connection (bounded; oldest dropped when full).
 private final class ArrivalQueue: Sendable {
     private struct State {
-        var times: RingBuffer<UInt64>
+        var times: RingBuffer<ContinuousClock.Instant>
         var finished = false
     }
 
@@ -183,7 +183,7 @@ private final class ArrivalQueue: Sendable {
     init(capacity: Int) { state = LockedCondition(State(times: RingBuffer(capacity: capacity))) }
 
     /// Adds an arrival; returns the oldest one if it had to be dropped to make room.
-    func push(_ time: UInt64) -> UInt64? {
+    func push(_ time: ContinuousClock.Instant) -> ContinuousClock.Instant? {
         let dropped = state.withLock { state in
             let dropped = state.times.isFull ? state.times.popFirst() : nil
             state.times.append(time)
@@ -194,7 +194,7 @@ private final class ArrivalQueue: Sendable {
     }
 
     /// The next arrival, waiting for one; nil once finished and empty.
-    func pop() -> UInt64? {
+    func pop() -> ContinuousClock.Instant? {
         state.withLock(waitingUntil: { !$0.times.isEmpty || $0.finished }) { state, _ in state.times.popFirst() }
     }
 

@@ -1,10 +1,10 @@
 /// A request waiting in the dispatcher queue, with the times that decide its fate.
 struct QueuedRequest<Job> {
     let job: Job
-    /// When it entered the queue (monotonic nanoseconds).
-    let enqueuedAt: UInt64
+    /// When it entered the queue.
+    let enqueuedAt: ContinuousClock.Instant
     /// After this instant it must not start running any more; it is answered 504 instead.
-    let deadline: UInt64
+    let deadline: ContinuousClock.Instant
     /// It arrived to an empty queue while a worker was idle: nothing is running that it could
     /// usefully wait behind, so it goes at once whatever `maxDelay` says (no idle wait).
     var arrivedToIdleWorker = false
@@ -18,7 +18,7 @@ enum BatchDecision: Equatable {
     /// request has waited `maxDelay`.
     case dispatchNow
     /// Wait for more requests until this instant, then cut whatever is there.
-    case waitUntil(UInt64)
+    case waitUntil(ContinuousClock.Instant)
 }
 
 /// The bounded dynamic-batching queue, without threads or clocks: every method takes `now`,
@@ -32,10 +32,10 @@ enum BatchDecision: Equatable {
 /// wait a little longer for companions once a worker frees up.
 struct BatchQueue<Job> {
     let maxBatch: Int
-    let maxDelay: UInt64
+    let maxDelay: Duration
     private var items: RingBuffer<QueuedRequest<Job>>
 
-    init(capacity: Int, maxBatch: Int, maxDelay: UInt64) {
+    init(capacity: Int, maxBatch: Int, maxDelay: Duration) {
         precondition(maxBatch >= 1, "maxBatch must be at least 1")
         self.maxBatch = maxBatch
         self.maxDelay = maxDelay
@@ -48,21 +48,21 @@ struct BatchQueue<Job> {
 
     /// Adds a request at the tail; false when the queue is full. `workerIdle` says whether
     /// some worker could start it right now; it counts only when the queue is empty.
-    mutating func enqueue(_ job: Job, now: UInt64, deadline: UInt64, workerIdle: Bool = false) -> Bool {
+    mutating func enqueue(_ job: Job, now: ContinuousClock.Instant, deadline: ContinuousClock.Instant, workerIdle: Bool = false) -> Bool {
         items.append(QueuedRequest(job: job, enqueuedAt: now, deadline: deadline,
                                    arrivedToIdleWorker: workerIdle && items.isEmpty))
     }
 
     /// Whether to cut a batch now, assuming a worker can take it.
-    func decision(now: UInt64) -> BatchDecision {
+    func decision(now: ContinuousClock.Instant) -> BatchDecision {
         guard let oldest = items.first else { return .empty }
         if items.count >= maxBatch || oldest.arrivedToIdleWorker { return .dispatchNow }
-        let due = oldest.enqueuedAt &+ maxDelay
+        let due = oldest.enqueuedAt + maxDelay
         return now >= due ? .dispatchNow : .waitUntil(due)
     }
 
     /// Removes every request whose deadline has passed (oldest first).
-    mutating func removeExpired(now: UInt64) -> [QueuedRequest<Job>] {
+    mutating func removeExpired(now: ContinuousClock.Instant) -> [QueuedRequest<Job>] {
         guard items.elements.contains(where: { $0.deadline <= now }) else { return [] }
         return items.removeAll(where: { $0.deadline <= now })
     }
@@ -87,7 +87,7 @@ struct BatchQueue<Job> {
     }
 
     /// The earliest deadline among queued requests, so the dispatcher can wake to answer 504.
-    var earliestDeadline: UInt64? {
+    var earliestDeadline: ContinuousClock.Instant? {
         items.elements.map(\.deadline).min()
     }
 }

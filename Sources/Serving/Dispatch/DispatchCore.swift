@@ -24,7 +24,7 @@ struct DispatchedBatch<Job> {
     let requests: [QueuedRequest<Job>]
     /// 0 the first time, 1 when re-sent after the worker holding it died.
     let attempt: Int
-    let sentAt: UInt64
+    let sentAt: ContinuousClock.Instant
 }
 
 /// What one dispatcher step decided: batches to send, requests whose deadline passed, and when
@@ -34,7 +34,7 @@ struct DispatchStep<Job> {
     var expired: [QueuedRequest<Job>] = []
     /// Requests whose client went away before their batch was formed (not computed).
     var cancelled: [QueuedRequest<Job>] = []
-    var wakeAt: UInt64?
+    var wakeAt: ContinuousClock.Instant?
 }
 
 /// The dispatcher's whole decision logic — queue, batching, routing, deadlines, retry after a
@@ -52,7 +52,7 @@ struct DispatchCore<Job> {
     private var nextBatchID: UInt64 = 1
     var admission: Admission = .starting
 
-    init(queueCapacity: Int, maxBatch: Int, maxDelay: UInt64, policy: RoutingPolicy,
+    init(queueCapacity: Int, maxBatch: Int, maxDelay: Duration, policy: RoutingPolicy,
          workerCount: Int, maxBatchesPerWorker: Int = 2) {
         queue = BatchQueue(capacity: queueCapacity, maxBatch: maxBatch, maxDelay: maxDelay)
         router = Router(policy: policy, workerCount: workerCount, maxBatchesPerWorker: maxBatchesPerWorker)
@@ -64,14 +64,14 @@ struct DispatchCore<Job> {
     /// Requests in flight on each worker.
     var inFlightPerWorker: [Int] { router.workers.map(\.inFlightRequests) }
 
-    mutating func submit(_ job: Job, now: UInt64, deadline: UInt64) -> SubmitOutcome {
+    mutating func submit(_ job: Job, now: ContinuousClock.Instant, deadline: ContinuousClock.Instant) -> SubmitOutcome {
         guard admission == .open else { return .refused(admission) }
         let workerIdle = retries.isEmpty && router.hasIdleWorker
         return queue.enqueue(job, now: now, deadline: deadline, workerIdle: workerIdle) ? .accepted : .queueFull
     }
 
     /// Decides what to do at `now`; `isCancelled` tells requests whose client is gone.
-    mutating func step(now: UInt64, isCancelled: (Job) -> Bool = { _ in false }) -> DispatchStep<Job> {
+    mutating func step(now: ContinuousClock.Instant, isCancelled: (Job) -> Bool = { _ in false }) -> DispatchStep<Job> {
         var out = DispatchStep<Job>()
         out.cancelled = queue.removeAbandoned(isCancelled)
         out.expired = queue.removeExpired(now: now)
@@ -120,7 +120,7 @@ struct DispatchCore<Job> {
     }
 
     private mutating func send(_ requests: [QueuedRequest<Job>], to worker: Int, attempt: Int,
-                               now: UInt64) -> DispatchedBatch<Job> {
+                               now: ContinuousClock.Instant) -> DispatchedBatch<Job> {
         let batch = DispatchedBatch(id: nextBatchID, worker: worker, requests: requests,
                                     attempt: attempt, sentAt: now)
         nextBatchID += 1
@@ -131,10 +131,10 @@ struct DispatchCore<Job> {
 
     /// A worker answered a batch (results or an inference error). Returns the batch, or nil if
     /// it is unknown (already re-routed after the worker was declared dead).
-    mutating func complete(batchID: UInt64, worker: Int, inferenceNanos: UInt64) -> DispatchedBatch<Job>? {
+    mutating func complete(batchID: UInt64, worker: Int, inferenceTime: Duration) -> DispatchedBatch<Job>? {
         guard let batch = outstanding[batchID], batch.worker == worker else { return nil }
         outstanding[batchID] = nil
-        router.didComplete(worker: worker, requests: batch.requests.count, inferenceNanos: inferenceNanos)
+        router.didComplete(worker: worker, requests: batch.requests.count, inferenceTime: inferenceTime)
         return batch
     }
 

@@ -1,4 +1,5 @@
 import Foundation
+import HTTP
 import Locking
 
 /// Sends batches to worker processes; implemented by the worker pool.
@@ -24,23 +25,23 @@ public struct DispatcherSnapshot: Sendable, Equatable {
 /// one (at once for a request that found a worker idle; else when full, or when the oldest
 /// request has waited `maxDelay`), asks the router for a worker and hands the batch to the
 /// transport. All decisions live in `DispatchCore`; this class only adds the lock, the thread
-/// and the real clock.
+/// and the clock (injected: tests move a `ManualClock` past a deadline instead of sleeping).
 public final class Dispatcher: @unchecked Sendable {
     // @unchecked: `DispatchCore` and its generic parts declare no Sendable; all of it is behind `state`.
     /// Dispatcher settings (validated by the caller).
     public struct Configuration: Sendable {
         public var maxBatch: Int
-        public var maxDelayNanos: UInt64
+        public var maxDelay: Duration
         public var maxQueue: Int
         public var policy: RoutingPolicy
         public var workerCount: Int
         public var maxBatchesPerWorker: Int
 
         /// Creates a configuration.
-        public init(maxBatch: Int, maxDelayNanos: UInt64, maxQueue: Int, policy: RoutingPolicy,
+        public init(maxBatch: Int, maxDelay: Duration, maxQueue: Int, policy: RoutingPolicy,
                     workerCount: Int, maxBatchesPerWorker: Int = 2) {
             self.maxBatch = maxBatch
-            self.maxDelayNanos = maxDelayNanos
+            self.maxDelay = maxDelay
             self.maxQueue = maxQueue
             self.policy = policy
             self.workerCount = workerCount
@@ -53,20 +54,26 @@ public final class Dispatcher: @unchecked Sendable {
         var transport: BatchTransport?
         var thread: Thread?
         var stopping = false
+        /// The time of the loop's last decision (tests wait for it after moving the clock).
+        var decidedAt: ContinuousClock.Instant?
     }
 
     private let state: LockedCondition<State>
     private let onBatchSent: @Sendable (_ size: Int, _ worker: Int) -> Void
     private let onRetry: @Sendable (_ requests: Int) -> Void
+    /// The time every job deadline, batch delay and queue time is measured in; whoever
+    /// computes a job's deadline (`InferenceService`) reads this same clock.
+    public let clock: any ServerClock
 
     /// Creates a dispatcher; `onBatchSent` observes every batch and `onRetry` every request
     /// re-sent after a worker died (for metrics).
-    public init(configuration: Configuration,
+    public init(configuration: Configuration, clock: any ServerClock = SystemServerClock(),
                 onBatchSent: @escaping @Sendable (_ size: Int, _ worker: Int) -> Void = { _, _ in },
                 onRetry: @escaping @Sendable (_ requests: Int) -> Void = { _ in }) {
         self.onRetry = onRetry
+        self.clock = clock
         state = LockedCondition(State(core: DispatchCore(queueCapacity: configuration.maxQueue, maxBatch: configuration.maxBatch,
-                                                         maxDelay: configuration.maxDelayNanos, policy: configuration.policy,
+                                                         maxDelay: configuration.maxDelay, policy: configuration.policy,
                                                          workerCount: configuration.workerCount,
                                                          maxBatchesPerWorker: configuration.maxBatchesPerWorker)))
         self.onBatchSent = onBatchSent
@@ -80,19 +87,27 @@ public final class Dispatcher: @unchecked Sendable {
             state.transport = transport
             state.thread = thread
         }
+        // A clock moved by hand re-wakes the loop's wait; taking the lock first means the loop
+        // is either before reading the time (and sees the new one) or waiting (and gets the
+        // broadcast).
+        clock.setWake { [weak self] in
+            guard let self else { return }
+            self.state.withLock { _ in }
+            self.state.broadcast()
+        }
         thread.start()
     }
 
     /// Offers a request; `accepted` means its completion will be called exactly once.
     public func submit(_ job: InferenceJob) -> SubmitOutcome {
-        let outcome = state.withLock { $0.core.submit(job, now: Monotonic.now(), deadline: job.deadline) }
+        let outcome = state.withLock { $0.core.submit(job, now: clock.now, deadline: job.deadline) }
         if outcome == .accepted { state.broadcast() }
         return outcome
     }
 
     /// A worker returned results for a batch.
-    public func batchFinished(batchID: UInt64, worker: Int, results: [InferenceResult], inferenceNanos: UInt64) {
-        guard let batch = complete(batchID: batchID, worker: worker, inferenceNanos: inferenceNanos) else { return }
+    public func batchFinished(batchID: UInt64, worker: Int, results: [InferenceResult], inferenceTime: Duration) {
+        guard let batch = complete(batchID: batchID, worker: worker, inferenceTime: inferenceTime) else { return }
         for (index, request) in batch.requests.enumerated() {
             guard index < results.count else {
                 request.job.finish(.failure(.inferenceFailed(
@@ -100,8 +115,8 @@ public final class Dispatcher: @unchecked Sendable {
                 continue
             }
             let info = BatchInfo(batchSize: batch.requests.count, worker: worker,
-                                 queueNanos: batch.sentAt &- min(batch.sentAt, request.enqueuedAt),
-                                 inferenceNanos: inferenceNanos)
+                                 queueTime: request.enqueuedAt.duration(to: max(batch.sentAt, request.enqueuedAt)),
+                                 inferenceTime: inferenceTime)
             request.job.finish(.success((results[index], info)))
         }
     }
@@ -109,12 +124,12 @@ public final class Dispatcher: @unchecked Sendable {
     /// A worker reported that the model failed on a batch; its requests are not retried
     /// (the same input would fail again).
     public func batchFailed(batchID: UInt64, worker: Int, message: String) {
-        guard let batch = complete(batchID: batchID, worker: worker, inferenceNanos: 0) else { return }
+        guard let batch = complete(batchID: batchID, worker: worker, inferenceTime: .zero) else { return }
         for request in batch.requests { request.job.finish(.failure(.inferenceFailed(message))) }
     }
 
-    private func complete(batchID: UInt64, worker: Int, inferenceNanos: UInt64) -> DispatchedBatch<InferenceJob>? {
-        let batch = state.withLock { $0.core.complete(batchID: batchID, worker: worker, inferenceNanos: inferenceNanos) }
+    private func complete(batchID: UInt64, worker: Int, inferenceTime: Duration) -> DispatchedBatch<InferenceJob>? {
+        let batch = state.withLock { $0.core.complete(batchID: batchID, worker: worker, inferenceTime: inferenceTime) }
         state.broadcast()
         return batch
     }
@@ -169,6 +184,7 @@ public final class Dispatcher: @unchecked Sendable {
             state.core.admission = .draining
             return state.core.removeAllWaiting() + state.core.removeAllOutstanding()
         }
+        clock.setWake(nil)
         state.broadcast()
         for request in abandoned { request.job.finish(.failure(.shuttingDown)) }
     }
@@ -183,17 +199,26 @@ public final class Dispatcher: @unchecked Sendable {
         }
     }
 
+    /// Whether the loop has made a decision at `instant` of its clock or later: a test that
+    /// moved a `ManualClock` waits for this before checking what the dispatcher did (or did
+    /// not do) at the new time.
+    func hasDecided(at instant: ContinuousClock.Instant) -> Bool {
+        state.withLock { state in state.decidedAt.map { $0 >= instant } ?? false }
+    }
+
     private func loop() {
         while true {
             // Under the lock: the next step, or a wait for a change (or for the step's wake-up
             // time) and another try.
             let next = state.withLock(repeating: { state -> ConditionStep<(DispatchStep<InferenceJob>, BatchTransport?)?> in
                 guard !state.stopping else { return .done(nil) }
-                let now = Monotonic.now()
+                let now = clock.now
                 let step = state.core.step(now: now, isCancelled: { $0.isCancelled })
+                state.decidedAt = now
                 if step.sends.isEmpty && step.expired.isEmpty && step.cancelled.isEmpty {
                     guard let wake = step.wakeAt else { return .wait(until: nil) }
-                    return .wait(until: ContinuousClock.now + .nanoseconds(Int64(clamping: wake > now ? wake - now : 0)))
+                    // The condition waits in real time: as long as the clock says is left.
+                    return .wait(until: .now + max(.zero, now.duration(to: wake)))
                 }
                 if state.core.isIdle { self.state.broadcast() }
                 return .done((step, state.transport))

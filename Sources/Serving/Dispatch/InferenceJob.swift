@@ -58,9 +58,9 @@ public struct BatchInfo: Sendable, Equatable {
     public var batchSize: Int
     public var worker: Int
     /// From entering the dispatcher queue to being sent to a worker.
-    public var queueNanos: UInt64
+    public var queueTime: Duration
     /// The worker's own measurement of the batch's forward pass.
-    public var inferenceNanos: UInt64
+    public var inferenceTime: Duration
 }
 
 /// Why a request that was accepted did not get a result.
@@ -91,15 +91,15 @@ public enum InferenceFailure: Error, Sendable, Equatable, CustomStringConvertibl
 public final class InferenceJob: Sendable {
     public let requestID: String
     public let payload: InferencePayload
-    /// Monotonic nanoseconds after which it must not start.
-    public let deadline: UInt64
+    /// After this instant (of the dispatcher's clock) it must not start.
+    public let deadline: ContinuousClock.Instant
     private let completion: @Sendable (Result<(InferenceResult, BatchInfo), InferenceFailure>) -> Void
     private let cancelled: @Sendable () -> Bool
 
     /// Creates a job; `completion` is called exactly once, on a dispatcher or worker thread.
     /// `isCancelled` says the client is gone: a job still queued then leaves the queue
     /// uncomputed and completes with `.cancelled`.
-    public init(requestID: String, payload: InferencePayload, deadline: UInt64,
+    public init(requestID: String, payload: InferencePayload, deadline: ContinuousClock.Instant,
                 isCancelled: @escaping @Sendable () -> Bool = { false },
                 completion: @escaping @Sendable (Result<(InferenceResult, BatchInfo), InferenceFailure>) -> Void) {
         self.requestID = requestID

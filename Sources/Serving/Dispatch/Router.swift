@@ -136,11 +136,11 @@ struct Router {
     }
 
     /// Records a finished batch and the worker's own measurement of its inference time.
-    mutating func didComplete(worker: Int, requests: Int, inferenceNanos: UInt64) {
+    mutating func didComplete(worker: Int, requests: Int, inferenceTime: Duration) {
         workers[worker].inFlightRequests = max(0, workers[worker].inFlightRequests - requests)
         workers[worker].outstandingBatches = max(0, workers[worker].outstandingBatches - 1)
         if requests > 0 {
-            let sample = Double(inferenceNanos) / Double(requests)
+            let sample = Double(inferenceTime.unsignedNanoseconds) / Double(requests)
             if let old = workers[worker].nanosPerRequest {
                 workers[worker].nanosPerRequest = old + smoothing * (sample - old)
             } else {

@@ -22,7 +22,7 @@ extension InferenceService {
     }
 
     /// Answers a protocol route (the caller checked the method and the bearer token).
-    func handleOpenInference(_ route: OpenInferenceRoute, _ request: HTTPRequest, started: UInt64,
+    func handleOpenInference(_ route: OpenInferenceRoute, _ request: HTTPRequest, started: ContinuousClock.Instant,
                              send: @escaping @Sendable (HTTPResponse) -> Void) {
         let label = route.metricsLabel
         let bound = openInferenceModel
@@ -69,7 +69,7 @@ extension InferenceService {
 
     // MARK: Inference
 
-    private func openInferenceInfer(_ request: HTTPRequest, model bound: OpenInferenceModel, label: String, started: UInt64,
+    private func openInferenceInfer(_ request: HTTPRequest, model bound: OpenInferenceModel, label: String, started: ContinuousClock.Instant,
                                     send: @escaping @Sendable (HTTPResponse) -> Void) {
         if isDraining {
             finish(request, route: label, started: started, send: send, .failure(.notAccepting(.draining)))
@@ -89,14 +89,14 @@ extension InferenceService {
     }
 
     /// On a preprocessing thread: decodes the request, then sends every item on its way.
-    private func parseAndFanOut(_ request: HTTPRequest, model bound: OpenInferenceModel, label: String, started: UInt64,
+    private func parseAndFanOut(_ request: HTTPRequest, model bound: OpenInferenceModel, label: String, started: ContinuousClock.Instant,
                                 send: @escaping @Sendable (HTTPResponse) -> Void) {
         if request.isCancelled {
             metrics.requestsCancelled.increment(["preprocess"])
             finish(request, route: label, started: started, send: send, .failure(.clientClosedRequest))
             return
         }
-        let parseStart = Monotonic.now()
+        let parseStart = clock.now
         let parsed: OpenInferenceRequest
         let items: [OpenInferenceItem]
         do {
@@ -108,21 +108,19 @@ extension InferenceService {
             finish(request, route: label, started: started, send: send, .failure(error))
             return
         }
-        var timeout = settings.requestTimeoutNanos
-        if let micros = parsed.timeoutMicroseconds {
-            // A wrapped product would turn a huge client timeout into a tiny one.
-            let (nanos, overflow) = micros.multipliedReportingOverflow(by: 1_000)
-            if !overflow { timeout = min(timeout, nanos) }
-        }
-        let call = OpenInferenceCall(request: request, send: send, started: started, deadline: started &+ timeout,
+        var timeout = settings.requestTimeout
+        // `Duration` holds any `UInt64` of microseconds: a huge client timeout never wraps into
+        // a tiny one, and the server's bound wins.
+        if let micros = parsed.timeoutMicroseconds { timeout = min(timeout, .microseconds(micros)) }
+        let call = OpenInferenceCall(request: request, send: send, started: started, deadline: started + timeout,
                                      parsed: parsed, model: bound, count: items.count)
         // The parse is shared work: each item is charged its part of it as preprocessing.
-        let parseShare = (Monotonic.now() - parseStart) / UInt64(items.count)
+        let parseShare = (clock.now - parseStart) / items.count
         for (index, item) in items.enumerated() {
             if call.isAborted { return }
             switch item {
             case .tensors(let payload):
-                submitItem(call, index: index, payload: payload, preprocessNanos: parseShare, label: label)
+                submitItem(call, index: index, payload: payload, preprocessTime: parseShare, label: label)
             case .encoded(let raw):
                 // The last item decodes on this thread, already a preprocessing thread: a
                 // one-item request costs no more thread hops than `/infer`.
@@ -132,7 +130,7 @@ extension InferenceService {
     }
 
     /// Decides where item `index`'s image decodes, from its header alone, as `/infer` does.
-    private func routeImage(_ call: OpenInferenceCall, index: Int, _ raw: InferRequest, parseShare: UInt64, label: String,
+    private func routeImage(_ call: OpenInferenceCall, index: Int, _ raw: InferRequest, parseShare: Duration, label: String,
                             inline: Bool) {
         let decode: @Sendable () -> Void = { [self] in
             decodeItem(call, index: index, raw, parseShare: parseShare, label: label)
@@ -155,13 +153,13 @@ extension InferenceService {
         }
     }
 
-    private func decodeItem(_ call: OpenInferenceCall, index: Int, _ raw: InferRequest, parseShare: UInt64, label: String) {
+    private func decodeItem(_ call: OpenInferenceCall, index: Int, _ raw: InferRequest, parseShare: Duration, label: String) {
         if call.isAborted { return }
         if call.request.isCancelled {
             clientGone(call, stage: "preprocess", label: label)
             return
         }
-        let start = Monotonic.now()
+        let start = clock.now
         let payload: InferencePayload
         do {
             payload = try preprocessing.payload(for: raw)
@@ -170,14 +168,14 @@ extension InferenceService {
             fail(call, item: index, error, label: label)
             return
         }
-        let nanos = Monotonic.now() - start
-        metrics.preprocessSeconds.observe(Double(nanos) / 1e9)
-        submitItem(call, index: index, payload: payload, preprocessNanos: parseShare + nanos, label: label)
+        let decodeTime = clock.now - start
+        metrics.preprocessSeconds.observe(Double(decodeTime.unsignedNanoseconds) / 1e9)
+        submitItem(call, index: index, payload: payload, preprocessTime: parseShare + decodeTime, label: label)
     }
 
-    private func submitItem(_ call: OpenInferenceCall, index: Int, payload: InferencePayload, preprocessNanos: UInt64,
+    private func submitItem(_ call: OpenInferenceCall, index: Int, payload: InferencePayload, preprocessTime: Duration,
                             label: String) {
-        guard Monotonic.now() < call.deadline else {
+        guard clock.now < call.deadline else {
             fail(call, item: index, .deadlineExceeded, label: label)
             return
         }
@@ -187,11 +185,11 @@ extension InferenceService {
                                isCancelled: { cancellation.isCancelled || call.isAborted }) { [self] outcome in
             switch outcome {
             case .success(let (result, info)):
-                metrics.queueSeconds.observe(Double(info.queueNanos) / 1e9)
-                let record = OpenInferenceCall.ItemRecord(preprocessNanos: preprocessNanos, batch: info)
+                metrics.queueSeconds.observe(Double(info.queueTime.unsignedNanoseconds) / 1e9)
+                let record = OpenInferenceCall.ItemRecord(preprocessTime: preprocessTime, batch: info)
                 switch call.complete(index: index, result: result, record: record) {
                 case .pending: break
-                case .alreadyAnswered: recordItems([record], outputNanos: 0)
+                case .alreadyAnswered: recordItems([record], output: .zero)
                 case .done(let results, let records): answer(call, results: results, records: records, label: label)
                 }
             case .failure(.cancelled):
@@ -212,34 +210,34 @@ extension InferenceService {
 
     private func answer(_ call: OpenInferenceCall, results: [InferenceResult], records: [OpenInferenceCall.ItemRecord],
                         label: String) {
-        let encodeStart = Monotonic.now()
+        let encodeStart = clock.now
         let outputs = call.model.outputs(for: results, requested: call.parsed.outputs,
                                          binaryDefault: call.parsed.binaryDataOutput)
         let response = OpenInferenceResponse.encode(modelName: call.model.name, modelVersion: call.model.version,
                                                     id: call.parsed.id, outputs: outputs)
-        recordItems(records, outputNanos: (Monotonic.now() - encodeStart) / UInt64(max(1, records.count)))
+        recordItems(records, output: (clock.now - encodeStart) / max(1, records.count))
         finish(call.request, route: label, started: call.started, send: call.send, .success(response))
     }
 
     /// Fails the whole request for item `index` (only the first failure answers).
     private func fail(_ call: OpenInferenceCall, item index: Int, _ error: APIError, label: String) {
         guard let records = call.abort() else { return }
-        recordItems(records, outputNanos: 0)
+        recordItems(records, output: .zero)
         let named = APIError(error.status, error.code, "item \(index) of \(call.count): \(error.message)", headers: error.headers)
         finish(call.request, route: label, started: call.started, send: call.send, .failure(named))
     }
 
     private func clientGone(_ call: OpenInferenceCall, stage: String, label: String) {
         guard let records = call.abort() else { return }
-        recordItems(records, outputNanos: 0)
+        recordItems(records, output: .zero)
         metrics.requestsCancelled.increment([stage])
         finish(call.request, route: label, started: call.started, send: call.send, .failure(.clientClosedRequest))
     }
 
-    private func recordItems(_ records: [OpenInferenceCall.ItemRecord], outputNanos: UInt64) {
+    private func recordItems(_ records: [OpenInferenceCall.ItemRecord], output: Duration) {
         for record in records {
-            metrics.modelStatistics.recordItem(queueNanos: record.batch.queueNanos, preprocessNanos: record.preprocessNanos,
-                                               batch: record.batch, outputNanos: outputNanos)
+            metrics.modelStatistics.recordItem(queue: record.batch.queueTime, preprocess: record.preprocessTime,
+                                               batch: record.batch, output: output)
         }
     }
 }

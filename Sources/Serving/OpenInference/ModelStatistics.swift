@@ -60,27 +60,31 @@ public final class ModelStatistics: Sendable {
     /// Creates empty counters.
     public init() {}
 
-    /// One item came back from its batch.
-    public func recordItem(queueNanos: UInt64, preprocessNanos: UInt64, batch: BatchInfo, outputNanos: UInt64 = 0) {
+    /// One item came back from its batch (the counters keep whole nanoseconds, as the
+    /// statistics extension reports them).
+    public func recordItem(queue: Swift.Duration, preprocess: Swift.Duration, batch: BatchInfo, output: Swift.Duration = .zero) {
         let now = UInt64(max(0, Date().timeIntervalSince1970 * 1000))
+        let queueNanos = queue.unsignedNanoseconds, preprocessNanos = preprocess.unsignedNanoseconds
+        let inferenceNanos = batch.inferenceTime.unsignedNanoseconds, outputNanos = output.unsignedNanoseconds
         state.withLock { s in
             s.queue.add(queueNanos)
             s.computeInput.add(preprocessNanos)
-            s.computeInfer.add(batch.inferenceNanos)
+            s.computeInfer.add(inferenceNanos)
             s.computeOutput.add(outputNanos)
             s.inferenceCount &+= 1
             s.lastInferenceMillis = now
             let size = batch.batchSize
             guard s.batches[size] != nil || s.batches.count < Self.maxBatchSizes else { return }
             s.batches[size, default: BatchSizeCounters()].items &+= 1
-            s.batches[size, default: BatchSizeCounters()].inferNanos &+= batch.inferenceNanos
+            s.batches[size, default: BatchSizeCounters()].inferNanos &+= inferenceNanos
             s.batches[size, default: BatchSizeCounters()].inputNanos &+= preprocessNanos
             s.batches[size, default: BatchSizeCounters()].outputNanos &+= outputNanos
         }
     }
 
     /// One HTTP inference request was answered.
-    public func recordRequest(succeeded: Bool, nanos: UInt64) {
+    public func recordRequest(succeeded: Bool, duration: Swift.Duration) {
+        let nanos = duration.unsignedNanoseconds
         state.withLock { s in
             if succeeded { s.success.add(nanos) } else { s.fail.add(nanos) }
         }

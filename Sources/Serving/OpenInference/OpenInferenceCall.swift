@@ -10,7 +10,7 @@ final class OpenInferenceCall: Sendable {
     /// Statistics of an item that came back, kept until the request is answered so that its
     /// share of the response encoding can be charged to it.
     struct ItemRecord: Sendable {
-        var preprocessNanos: UInt64
+        var preprocessTime: Duration
         var batch: BatchInfo
     }
 
@@ -33,15 +33,15 @@ final class OpenInferenceCall: Sendable {
 
     let request: HTTPRequest
     let send: @Sendable (HTTPResponse) -> Void
-    let started: UInt64
-    let deadline: UInt64
+    let started: ContinuousClock.Instant
+    let deadline: ContinuousClock.Instant
     let parsed: OpenInferenceRequest
     let model: OpenInferenceModel
     let count: Int
     private let state: Locked<State>
     private let abortedFlag = Atomic<Bool>(false)
 
-    init(request: HTTPRequest, send: @escaping @Sendable (HTTPResponse) -> Void, started: UInt64, deadline: UInt64,
+    init(request: HTTPRequest, send: @escaping @Sendable (HTTPResponse) -> Void, started: ContinuousClock.Instant, deadline: ContinuousClock.Instant,
          parsed: OpenInferenceRequest, model: OpenInferenceModel, count: Int) {
         self.request = request
         self.send = send

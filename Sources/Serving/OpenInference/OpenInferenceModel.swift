@@ -45,7 +45,7 @@ public struct OpenInferenceModel: Sendable {
         maxBatch = settings.maxBatch
         maxDelayMilliseconds = settings.maxDelayMilliseconds
         maxQueue = settings.maxQueue
-        requestTimeoutMilliseconds = settings.requestTimeoutNanos / 1_000_000
+        requestTimeoutMilliseconds = settings.requestTimeout.unsignedNanoseconds / 1_000_000
         workerCount = settings.workerCount
     }
 

@@ -18,7 +18,7 @@ public struct LifecycleHooks: Sendable {
     public var stopping: @Sendable () -> Void = {}
     /// Called every `watchdogInterval` while the event loop answers and a worker is ready.
     public var watchdog: @Sendable () -> Void = {}
-    public var watchdogIntervalNanos: UInt64?
+    public var watchdogInterval: Duration?
     /// A listening socket handed over by the service manager (socket activation).
     public var inheritedListener: Int32?
 
@@ -99,7 +99,7 @@ public final class FusionServer {
         let metrics = ServiceMetrics(maxBatch: configuration.maxBatch)
         let dispatcher = Dispatcher(
             configuration: .init(maxBatch: configuration.maxBatch,
-                                 maxDelayNanos: UInt64(configuration.maxDelayMilliseconds) * 1_000_000,
+                                 maxDelay: .milliseconds(configuration.maxDelayMilliseconds),
                                  maxQueue: configuration.maxQueue, policy: configuration.router,
                                  workerCount: cpuSets.count),
             onBatchSent: { size, _ in metrics.batchSize.observe(Double(size)) },
@@ -111,10 +111,10 @@ public final class FusionServer {
         // set explicitly so that a flag given to `serve` wins over an inherited variable.
         poolConfiguration.environment = ["FUSION_PRECISION": configuration.precision.rawValue,
                                          "FUSION_BACKEND": configuration.resolvedBackend.rawValue]
-        poolConfiguration.workerTimeoutNanos = UInt64(configuration.workerTimeoutSeconds) * 1_000_000_000
-        poolConfiguration.stallFloorNanos = UInt64(configuration.workerStallMilliseconds) * 1_000_000
+        poolConfiguration.workerTimeout = .seconds(configuration.workerTimeoutSeconds)
+        poolConfiguration.stallFloor = .milliseconds(configuration.workerStallMilliseconds)
         let pool = WorkerPool(configuration: poolConfiguration, dispatcher: dispatcher, logger: logger,
-                              onBatchAnswered: { _, nanos in metrics.inferenceSeconds.observe(Double(nanos) / 1e9) })
+                              onBatchAnswered: { _, time in metrics.inferenceSeconds.observe(Double(time.unsignedNanoseconds) / 1e9) })
 
         let reloader = try ModelReloader(
             initial: ServingModel(config: modelConfig, directory: modelDirectory, version: modelVersion, loadedAt: Date()),
@@ -162,7 +162,7 @@ public final class FusionServer {
         // scheduler favours small requests' preprocessing and the workers over it.
         let largeImageLane = BoundedThreadPool(name: "large-images", threads: 1,
                                                queueCapacity: Self.largeImageQueue, niceness: 10)
-        var settings = ServiceSettings(requestTimeoutNanos: UInt64(configuration.requestTimeoutMilliseconds) * 1_000_000,
+        var settings = ServiceSettings(requestTimeout: .milliseconds(configuration.requestTimeoutMilliseconds),
                                       maxBatch: configuration.maxBatch,
                                       maxDelayMilliseconds: configuration.maxDelayMilliseconds,
                                       maxQueue: configuration.maxQueue, maxBodyBytes: configuration.maxBodyBytes,
@@ -197,9 +197,8 @@ public final class FusionServer {
 
         let hooks = self.hooks
         let logger = self.logger
-        // `Monotonic` nanoseconds in an atomic: written on the loop thread at the signal, read
-        // on this one after `run` returns.
-        let drainStartedAt = Atomic<UInt64>(0)
+        // Written on the loop thread at the signal, read on this one after `run` returns.
+        let drainStartedAt = Locked<ContinuousClock.Instant?>(nil)
         let drainDeadline = DrainDeadline()
         let drainBudget = Duration.seconds(configuration.drainTimeoutSeconds)
         let tlsHolder = httpConfiguration.tls
@@ -213,7 +212,7 @@ public final class FusionServer {
                 return
             }
             guard !service.isDraining else { return }
-            drainStartedAt.store(Monotonic.now(), ordering: .releasing)
+            drainStartedAt.withLock { $0 = ContinuousClock.now }
             logger.notice("draining", metadata: ["signal": "\(signal)"])
             service.beginDrain()
             hooks.stopping()
@@ -249,9 +248,8 @@ public final class FusionServer {
         // The listener is closed and every connection answered (or the drain time is up).
         // One --drain-timeout-s budget from the signal for everything: the HTTP drain above,
         // what is still queued or running, and the workers' exit.
-        let signalled = drainStartedAt.load(ordering: .acquiring)
-        let drainStarted = signalled == 0 ? Monotonic.now() : signalled
-        func spent() -> Duration { .nanoseconds(Int64(clamping: Monotonic.now() - drainStarted)) }
+        let drainStarted = drainStartedAt.withLock { $0 } ?? ContinuousClock.now
+        func spent() -> Duration { ContinuousClock.now - drainStarted }
         // Requests whose clients went away may still be queued or running: they get the rest
         // of the budget too, then the deadline (or the stop below) abandons them.
         _ = dispatcher.waitUntilIdle(timeout: max(.zero, drainBudget - spent()))
@@ -310,7 +308,7 @@ final class LifecycleWatcher: Sendable {
 
     private func loop() {
         var announcedReady = false
-        var lastWatchdog: UInt64 = 0
+        var lastWatchdog: ContinuousClock.Instant?
         let tick = Duration.milliseconds(50)
         while true {
             if stopped.wait(until: { $0 }, timeout: tick) { return }
@@ -325,9 +323,9 @@ final class LifecycleWatcher: Sendable {
             // and let systemd's watchdog restart us.
             let turn = loopTurn()
             let loopAlive = turn == 0 || MonotonicClock.nanoseconds() - turn < 3_000_000_000
-            if let interval = hooks.watchdogIntervalNanos, ready > 0, !service.isDraining, loopAlive {
-                let now = Monotonic.now()
-                if now - lastWatchdog >= interval {
+            if let interval = hooks.watchdogInterval, ready > 0, !service.isDraining, loopAlive {
+                let now = ContinuousClock.now
+                if lastWatchdog.map({ now - $0 >= interval }) ?? true {
                     lastWatchdog = now
                     hooks.watchdog()
                 }

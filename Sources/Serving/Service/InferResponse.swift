@@ -8,11 +8,12 @@ struct InferResponse {
     var result: InferenceResult
     var includeEmbedding: Bool
     var batch: BatchInfo
-    var preprocessNanos: UInt64
-    var totalNanos: UInt64
+    var preprocessTime: Duration
+    var totalTime: Duration
 
-    private static func ms(_ nanos: UInt64) -> String {
-        JSONText.number((Double(nanos) / 1e6 * 1000).rounded() / 1000)
+    /// Milliseconds with three decimals, from whole nanoseconds (the wire format).
+    private static func ms(_ duration: Duration) -> String {
+        JSONText.number((Double(duration.unsignedNanoseconds) / 1e6 * 1000).rounded() / 1000)
     }
 
     var json: String {
@@ -31,10 +32,10 @@ struct InferResponse {
         members += [
             ("batch_size", "\(batch.batchSize)"),
             ("worker", "\(batch.worker)"),
-            ("timing_ms", JSONText.object([("queue", Self.ms(batch.queueNanos)),
-                                           ("preprocess", Self.ms(preprocessNanos)),
-                                           ("inference", Self.ms(batch.inferenceNanos)),
-                                           ("total", Self.ms(totalNanos))])),
+            ("timing_ms", JSONText.object([("queue", Self.ms(batch.queueTime)),
+                                           ("preprocess", Self.ms(preprocessTime)),
+                                           ("inference", Self.ms(batch.inferenceTime)),
+                                           ("total", Self.ms(totalTime))])),
         ]
         return JSONText.object(members)
     }

@@ -9,7 +9,8 @@ import Locking
 
 /// Settings the routes need (validated by `ServeConfiguration`).
 public struct ServiceSettings: Sendable {
-    public var requestTimeoutNanos: UInt64
+    /// Longest a request may wait for a worker (`--request-timeout-ms`).
+    public var requestTimeout: Duration
     public var maxBatch: Int
     public var maxDelayMilliseconds: Int
     public var maxQueue: Int
@@ -26,12 +27,12 @@ public struct ServiceSettings: Sendable {
     public var maxRequestItems: Int
 
     /// Creates settings.
-    public init(requestTimeoutNanos: UInt64, maxBatch: Int, maxDelayMilliseconds: Int, maxQueue: Int,
+    public init(requestTimeout: Duration, maxBatch: Int, maxDelayMilliseconds: Int, maxQueue: Int,
                 maxBodyBytes: Int, router: RoutingPolicy, workerCount: Int, images: ImageAdmission = ImageAdmission(),
                 maxRequestItems: Int = 64) {
         self.images = images
         self.maxRequestItems = maxRequestItems
-        self.requestTimeoutNanos = requestTimeoutNanos
+        self.requestTimeout = requestTimeout
         self.maxBatch = maxBatch
         self.maxDelayMilliseconds = maxDelayMilliseconds
         self.maxQueue = maxQueue
@@ -62,6 +63,9 @@ public final class InferenceService: Sendable {
     /// decodes on `pool`.
     let largeImages: BoundedThreadPool?
     let dispatcher: Dispatcher
+    /// Request arrival, deadlines and latencies: the dispatcher's clock, which judges the
+    /// deadlines computed here.
+    var clock: any ServerClock { dispatcher.clock }
     private let workers: @Sendable () -> [WorkerStatus]
     private let httpConnections: @Sendable () -> Int
     private let logger: Logger
@@ -106,7 +110,7 @@ public final class InferenceService: Sendable {
 
     /// Routes a request; `send` is called exactly once, possibly from another thread.
     func handle(_ request: HTTPRequest, send: @escaping @Sendable (HTTPResponse) -> Void) {
-        let started = Monotonic.now()
+        let started = clock.now
         let path = String(request.path)
         let route: String
         let allowed: String
@@ -178,7 +182,7 @@ public final class InferenceService: Sendable {
 
     // MARK: /infer
 
-    private func infer(_ request: HTTPRequest, started: UInt64, send: @escaping @Sendable (HTTPResponse) -> Void) {
+    private func infer(_ request: HTTPRequest, started: ContinuousClock.Instant, send: @escaping @Sendable (HTTPResponse) -> Void) {
         if isDraining {
             finish(request, route: "/infer", started: started, send: send, .failure(.notAccepting(.draining)))
             return
@@ -197,13 +201,13 @@ public final class InferenceService: Sendable {
         }
     }
 
-    private func preprocessAndSubmit(_ request: HTTPRequest, started: UInt64,
+    private func preprocessAndSubmit(_ request: HTTPRequest, started: ContinuousClock.Instant,
                                      send: @escaping @Sendable (HTTPResponse) -> Void) {
         if request.isCancelled {
             cancelled(request, stage: "preprocess", started: started, send: send)
             return
         }
-        let preprocessStart = Monotonic.now()
+        let preprocessStart = clock.now
         let parsed: InferRequest
         do {
             parsed = try InferRequest.parse(body: request.body, contentType: request.headers["Content-Type"])
@@ -240,7 +244,7 @@ public final class InferenceService: Sendable {
 
     /// Decodes, tokenizes and hands the request to the dispatcher (on a preprocessing thread
     /// or in the large-image lane).
-    private func decodeAndSubmit(_ parsed: InferRequest, _ request: HTTPRequest, started: UInt64, preprocessStart: UInt64,
+    private func decodeAndSubmit(_ parsed: InferRequest, _ request: HTTPRequest, started: ContinuousClock.Instant, preprocessStart: ContinuousClock.Instant,
                                  send: @escaping @Sendable (HTTPResponse) -> Void) {
         let payload: InferencePayload
         do {
@@ -250,17 +254,15 @@ public final class InferenceService: Sendable {
             finish(request, route: "/infer", started: started, send: send, .failure(error))
             return
         }
-        let preprocessNanos = Monotonic.now() - preprocessStart
-        metrics.preprocessSeconds.observe(Double(preprocessNanos) / 1e9)
+        let preprocessTime = clock.now - preprocessStart
+        metrics.preprocessSeconds.observe(Double(preprocessTime.unsignedNanoseconds) / 1e9)
 
-        var timeout = settings.requestTimeoutNanos
-        if let requested = parsed.timeoutMilliseconds {
-            // A wrapped product would turn a huge client timeout into a tiny one (a bogus 504).
-            let (nanos, overflow) = UInt64(requested).multipliedReportingOverflow(by: 1_000_000)
-            if !overflow { timeout = min(timeout, nanos) }
-        }
-        let deadline = started &+ timeout
-        guard Monotonic.now() < deadline else {
+        var timeout = settings.requestTimeout
+        // `Duration` holds any `Int` of milliseconds: a huge client timeout stays huge (it
+        // never wraps into a tiny one and a bogus 504), and the server's bound wins.
+        if let requested = parsed.timeoutMilliseconds { timeout = min(timeout, .milliseconds(requested)) }
+        let deadline = started + timeout
+        guard clock.now < deadline else {
             finish(request, route: "/infer", started: started, send: send, .failure(.deadlineExceeded))
             return
         }
@@ -274,12 +276,12 @@ public final class InferenceService: Sendable {
                                isCancelled: { cancellation.isCancelled }) { [self] outcome in
             switch outcome {
             case .success(let (result, info)):
-                metrics.queueSeconds.observe(Double(info.queueNanos) / 1e9)
-                let total = Monotonic.now() - started
-                metrics.modelStatistics.recordItem(queueNanos: info.queueNanos, preprocessNanos: preprocessNanos, batch: info)
+                metrics.queueSeconds.observe(Double(info.queueTime.unsignedNanoseconds) / 1e9)
+                let total = clock.now - started
+                metrics.modelStatistics.recordItem(queue: info.queueTime, preprocess: preprocessTime, batch: info)
                 let body = InferResponse(id: id, model: model.name, labels: model.labels, result: result,
                                          includeEmbedding: parsed.returnEmbedding, batch: info,
-                                         preprocessNanos: preprocessNanos, totalNanos: total)
+                                         preprocessTime: preprocessTime, totalTime: total)
                 finish(request, route: "/infer", started: started, send: send, .success(.json(.ok, body.json)),
                        batch: info)
             case .failure(.cancelled):
@@ -302,13 +304,13 @@ public final class InferenceService: Sendable {
 
     /// A request whose client went away, dropped at `stage` (preprocess: before decoding or
     /// before the queue; queue: before its batch formed) without being computed.
-    private func cancelled(_ request: HTTPRequest, stage: String, started: UInt64,
+    private func cancelled(_ request: HTTPRequest, stage: String, started: ContinuousClock.Instant,
                            send: @Sendable (HTTPResponse) -> Void) {
         metrics.requestsCancelled.increment([stage])
         finish(request, route: "/infer", started: started, send: send, .failure(.clientClosedRequest))
     }
 
-    func finish(_ request: HTTPRequest, route: String, started: UInt64,
+    func finish(_ request: HTTPRequest, route: String, started: ContinuousClock.Instant,
                 send: @Sendable (HTTPResponse) -> Void, _ outcome: Result<HTTPResponse, APIError>,
                 batch: BatchInfo? = nil) {
         let response: HTTPResponse
@@ -319,12 +321,13 @@ public final class InferenceService: Sendable {
             response = OpenInferenceRoute.isProtocolPath(request.path) ? error.openInferenceResponse : error.response
             metadata["error"] = "\(error.code)"
         }
-        let nanos = Monotonic.now() - started
+        let elapsed = clock.now - started
+        let nanos = elapsed.unsignedNanoseconds
         metrics.requests.increment([route, "\(response.status.code)"])
         if route == "/infer" { metrics.requestSeconds.observe(Double(nanos) / 1e9) }
         let isInference = route == "/infer" || route == OpenInferenceRoute.inferLabel
         if isInference && response.status.code != 401 && response.status.code != 405 {
-            metrics.modelStatistics.recordRequest(succeeded: response.status.code == 200, nanos: nanos)
+            metrics.modelStatistics.recordRequest(succeeded: response.status.code == 200, duration: elapsed)
         }
         // Successful probes (/healthz, /livez, /metrics, /v1/model) log at debug: a load
         // balancer polling every second should not drown the inference lines.
@@ -383,9 +386,10 @@ public final class InferenceService: Sendable {
 
     /// Ready workers that hold a batch far longer than their recent batches took. Counted at
     /// most every 20 ms: stalls are judged over a second or more, and listing the workers
-    /// (each with its CPU set) is the dearest part of a probe.
+    /// (each with its CPU set) is the dearest part of a probe. A bound on real work, so real
+    /// time (not the request clock).
     private func stalledWorkers() -> Int {
-        let now = Monotonic.now()
+        let now = ContinuousClock.now
         if let count = healthCache.withLock({ $0.stalled(at: now) }) { return count }
         let count = workers().filter { $0.state == .ready && $0.stalled }.count
         healthCache.withLock { $0.stalledCount = (count, now) }
@@ -413,7 +417,7 @@ public final class InferenceService: Sendable {
                                         ("max_delay_ms", "\(settings.maxDelayMilliseconds)"),
                                         ("max_queue", "\(settings.maxQueue)"),
                                         ("max_body_bytes", "\(settings.maxBodyBytes)"),
-                                          ("request_timeout_ms", "\(settings.requestTimeoutNanos / 1_000_000)"),
+                                          ("request_timeout_ms", "\(settings.requestTimeout.unsignedNanoseconds / 1_000_000)"),
                                           ("max_image_pixels", "\(settings.images.maxPixels)"),
                                           ("large_image_pixels", "\(settings.images.largePixels)")])),
             ("workers", "\(settings.workerCount)"),
@@ -437,7 +441,7 @@ public final class InferenceService: Sendable {
             for worker in workers() {
                 let label = ["\(worker.index)"]
                 metrics.workerReady.set(label, to: worker.state == .ready ? 1 : 0)
-                metrics.workerBusySeconds.set(label, to: Double(worker.busyNanos) / 1e9)
+                metrics.workerBusySeconds.set(label, to: Double(worker.busyTime.unsignedNanoseconds) / 1e9)
                 metrics.workerBatches.set(label, to: Double(worker.batches))
                 metrics.workerRestarts.set(label, to: Double(worker.restarts))
                 metrics.workerTimeouts.set(label, to: Double(worker.timeouts))
@@ -460,17 +464,17 @@ private struct HealthKey: Equatable {
 
 /// The last `/healthz` answer and the last stalled-worker count, with when it was taken.
 private struct HealthCache {
-    static let stalledCountLifetimeNanos: UInt64 = 20_000_000
+    static let stalledCountLifetime = Duration.milliseconds(20)
     var last: (key: HealthKey, response: HTTPResponse)?
-    var stalledCount: (count: Int, at: UInt64)?
+    var stalledCount: (count: Int, at: ContinuousClock.Instant)?
 
     func response(for key: HealthKey) -> HTTPResponse? {
         guard let last, last.key == key else { return nil }
         return last.response
     }
 
-    func stalled(at now: UInt64) -> Int? {
-        guard let stalledCount, now &- stalledCount.at < Self.stalledCountLifetimeNanos else { return nil }
+    func stalled(at now: ContinuousClock.Instant) -> Int? {
+        guard let stalledCount, now - stalledCount.at < Self.stalledCountLifetime else { return nil }
         return stalledCount.count
     }
 }

@@ -245,7 +245,7 @@ public final class ModelReloader: Sendable {
             state.reloading = true
             return state.current
         }
-        let started = Monotonic.now()
+        let started = ContinuousClock.now
         logger.notice("model reload started", metadata: ["trigger": "\(trigger)", "model_dir": "\(serving.directory)"])
         do {
             let outcome = try perform(serving: serving)
@@ -257,7 +257,7 @@ public final class ModelReloader: Sendable {
             onResult(true)
             logger.notice(outcome.changed ? "model reloaded" : "model unchanged; workers kept", metadata: [
                 "trigger": "\(trigger)", "version": "\(outcome.model.version)", "previous_version": "\(serving.version)",
-                "ms": "\((Monotonic.now() - started) / 1_000_000)",
+                "ms": "\((ContinuousClock.now - started).unsignedNanoseconds / 1_000_000)",
             ])
             return outcome
         } catch {
@@ -390,7 +390,7 @@ enum ModelRepositoryRoutes {
 
 extension InferenceService {
     /// `POST /v2/repository/index` and `POST /v2/repository/models/{name}/load`.
-    func repository(_ request: HTTPRequest, path: String, route: String, started: UInt64,
+    func repository(_ request: HTTPRequest, path: String, route: String, started: ContinuousClock.Instant,
                     send: @escaping @Sendable (HTTPResponse) -> Void) {
         let serving = servingModel
         guard let reloader else {

@@ -10,45 +10,42 @@ struct StallDetector: Sendable, Equatable {
     /// 5 s: far above any batch of the models we serve on CPU (the seed-size model's B = 8
     /// batch takes ~2.5 s on 2 cores), so a slow but working worker is not flagged, and well
     /// under the 60 s worker timeout that kills a hung one.
-    static let defaultFloorNanos: UInt64 = 5_000_000_000
+    static let defaultFloor = Duration.seconds(5)
     /// How many times its p99 a batch may take before the worker counts as stalled.
-    static let factor: UInt64 = 10
+    static let factor = 10
     /// Batch times remembered (a ring).
     static let window = 64
 
-    let floorNanos: UInt64
-    private var samples: [UInt64] = []
+    let floor: Duration
+    private var samples: [Duration] = []
     private var next = 0
 
-    init(floorNanos: UInt64 = defaultFloorNanos) {
-        self.floorNanos = floorNanos
+    init(floor: Duration = defaultFloor) {
+        self.floor = floor
     }
 
-    /// The 99th percentile of the remembered batch times (nearest rank), 0 before any.
-    var p99Nanos: UInt64 {
-        guard !samples.isEmpty else { return 0 }
+    /// The 99th percentile of the remembered batch times (nearest rank), zero before any.
+    var p99: Duration {
+        guard !samples.isEmpty else { return .zero }
         let sorted = samples.sorted()
         let rank = (99 * sorted.count + 99) / 100   // ceil(0.99 n), 1-based
         return sorted[max(0, min(sorted.count, rank) - 1)]
     }
 
     /// How long a batch may be held before the worker counts as stalled.
-    var thresholdNanos: UInt64 {
-        let (scaled, overflow) = p99Nanos.multipliedReportingOverflow(by: Self.factor)
-        return max(floorNanos, overflow ? .max : scaled)
-    }
+    var threshold: Duration { max(floor, p99 * Self.factor) }
 
-    /// Whether holding a batch for `heldNanos` means the worker is stalled.
-    func isStalled(heldNanos: UInt64) -> Bool { heldNanos > thresholdNanos }
+    /// Whether holding a batch for `held` means the worker is stalled.
+    func isStalled(held: Duration) -> Bool { held > threshold }
 
     /// Remembers how long an answered batch took. A batch answered only after a stall is
     /// left out: it measures the stall, not the worker, and would raise the threshold tenfold.
-    mutating func record(batchNanos: UInt64) {
-        guard !isStalled(heldNanos: batchNanos) else { return }
+    mutating func record(batchTime: Duration) {
+        guard !isStalled(held: batchTime) else { return }
         if samples.count < Self.window {
-            samples.append(batchNanos)
+            samples.append(batchTime)
         } else {
-            samples[next] = batchNanos
+            samples[next] = batchTime
         }
         next = (next + 1) % Self.window
     }

@@ -66,7 +66,7 @@ public enum WireMessage: Equatable, Sendable {
     case ready(WorkerIdentity)
     case loadFailed(String)
     case batch(id: UInt64, items: [InferencePayload])
-    case results(id: UInt64, inferenceNanos: UInt64, items: [InferenceResult])
+    case results(id: UInt64, inferenceTime: Duration, items: [InferenceResult])
     case batchFailed(id: UInt64, message: String)
     case shutdown
 
@@ -173,9 +173,9 @@ public enum WireProtocol {
                 }
                 payload.int32s(item.tokenIds)
             }
-        case .results(let id, let nanos, let items):
+        case .results(let id, let time, let items):
             payload.u64(id)
-            payload.u64(nanos)
+            payload.u64(time.unsignedNanoseconds)   // whole nanoseconds on the wire
             payload.u32(UInt32(items.count))
             for item in items {
                 payload.i32(Int32(clamping: item.label))
@@ -276,7 +276,7 @@ public enum WireProtocol {
                 items.append(InferenceResult(logits: logits, scores: scores, label: label, gateImage: gateImage,
                                              gateText: gateText, embedding: embedding))
             }
-            message = .results(id: id, inferenceNanos: nanos, items: items)
+            message = .results(id: id, inferenceTime: .nanoseconds(nanos), items: items)
         case 6:
             message = .batchFailed(id: try r.u64("batch id"), message: try r.string("message", limit: limits.maxString))
         case 7:

@@ -82,15 +82,14 @@ public struct WorkerLoop {
                     // Like a deadlocked forward pass: alive, socket open, no answer, ever.
                     while true { sleep(3600) }
                 }
-                let started = Monotonic.now()
+                let started = ContinuousClock.now
                 do {
                     var results = try executor.run(items)
                     for index in results.indices where !items[index].returnEmbedding {
                         results[index].embedding = []
                     }
-                    let elapsed = Monotonic.now() - started
-                    let total = slowDown(elapsed)
-                    try channel.send(.results(id: id, inferenceNanos: total, items: results))
+                    let total = slowDown(ContinuousClock.now - started)
+                    try channel.send(.results(id: id, inferenceTime: total, items: results))
                 } catch let error as SystemCallError {
                     throw error
                 } catch {
@@ -103,13 +102,13 @@ public struct WorkerLoop {
     }
 
     /// Sleeps so the batch appears `delayFactor` times slower; returns the apparent duration.
-    private func slowDown(_ elapsed: UInt64) -> UInt64 {
+    private func slowDown(_ elapsed: Duration) -> Duration {
         guard delayFactor > 1 else { return elapsed }
-        let extra = UInt64(Double(elapsed) * (delayFactor - 1))
+        let extra = UInt64(Double(elapsed.unsignedNanoseconds) * (delayFactor - 1))
         var request = timespec(tv_sec: Int(extra / 1_000_000_000), tv_nsec: Int(extra % 1_000_000_000))
         var remaining = timespec()
         while nanosleep(&request, &remaining) != 0 && errno == EINTR { request = remaining }
-        return elapsed + extra
+        return elapsed + .nanoseconds(extra)
     }
 }
 

@@ -23,7 +23,7 @@ public struct WorkerStatus: Sendable, Equatable {
     /// message, that long.
     public var timeouts: Int = 0
     /// Sum of the worker's own measurement of its batches' inference time.
-    public var busyNanos: UInt64
+    public var busyTime: Duration
     public var batches: Int
     /// It has held a batch far longer than its recent batches took (`StallDetector`): ready,
     /// but not answering. `/healthz` does not count it as healthy.
@@ -51,16 +51,16 @@ public final class WorkerPool: BatchTransport, Sendable {
         public var expectedModel: WorkerIdentity
         /// Extra environment for the workers (on top of this process's).
         public var environment: [String: String]
-        public var initialBackoffNanos: UInt64 = 100_000_000
-        public var maxBackoffNanos: UInt64 = 5_000_000_000
+        public var initialBackoff = Duration.milliseconds(100)
+        public var maxBackoff = Duration.seconds(5)
         /// A worker that fails this many times in a row before becoming ready is given up.
         public var maxConsecutiveStartFailures = 5
         /// A worker that has not answered a batch this long after it could start it (its
         /// previous answer, or the batch's send, whichever is later), or has not said ready
         /// this long after it was spawned, is taken for hung and killed; nil: never.
-        public var workerTimeoutNanos: UInt64? = 60_000_000_000
+        public var workerTimeout: Duration? = .seconds(60)
         /// The least time a worker must sit on a batch to count as stalled (`StallDetector`).
-        public var stallFloorNanos: UInt64 = StallDetector.defaultFloorNanos
+        public var stallFloor: Duration = StallDetector.defaultFloor
 
         /// Creates a configuration.
         public init(executable: String, modelDirectory: String, cpuSets: [CPUSet], maxBatch: Int,
@@ -90,19 +90,19 @@ public final class WorkerPool: BatchTransport, Sendable {
 
     private let state = LockedCondition(State())
 
-    private let onBatchAnswered: @Sendable (_ worker: Int, _ inferenceNanos: UInt64) -> Void
+    private let onBatchAnswered: @Sendable (_ worker: Int, _ inferenceTime: Duration) -> Void
 
     /// Creates the pool; nothing starts until `start()`. `onBatchAnswered` observes each batch's
     /// inference time as the worker measured it (for metrics).
     public init(configuration: Configuration, dispatcher: Dispatcher, logger: Logger,
-                onBatchAnswered: @escaping @Sendable (_ worker: Int, _ inferenceNanos: UInt64) -> Void = { _, _ in }) {
+                onBatchAnswered: @escaping @Sendable (_ worker: Int, _ inferenceTime: Duration) -> Void = { _, _ in }) {
         self.onBatchAnswered = onBatchAnswered
         self.configuration = configuration
         self.dispatcher = dispatcher
         self.logger = logger
         slots = configuration.cpuSets.enumerated().map {
             WorkerSlot(index: $0.offset, cpus: $0.element,
-                       stalls: StallDetector(floorNanos: configuration.stallFloorNanos))
+                       stalls: StallDetector(floor: configuration.stallFloor))
         }
     }
 
@@ -114,7 +114,7 @@ public final class WorkerPool: BatchTransport, Sendable {
             writer.name = "worker-\(slot.index)-writer"
             writer.start()
         }
-        let watchdog = Thread { [self] in watchForHungWorkers(timeout: configuration.workerTimeoutNanos) }
+        let watchdog = Thread { [self] in watchForHungWorkers(timeout: configuration.workerTimeout) }
         watchdog.name = "worker-watchdog"
         watchdog.start()
     }
@@ -170,9 +170,9 @@ public final class WorkerPool: BatchTransport, Sendable {
         state.withLock { $0.stopping }
     }
 
-    /// Sleeps for `nanos` unless the pool starts stopping.
-    private func pause(_ nanos: UInt64) {
-        _ = state.wait(until: { $0.stopping }, timeout: .nanoseconds(Int64(clamping: nanos)))
+    /// Sleeps for `duration` unless the pool starts stopping.
+    private func pause(_ duration: Duration) {
+        _ = state.wait(until: { $0.stopping }, timeout: duration)
     }
 
     // MARK: Supervision
@@ -187,35 +187,35 @@ public final class WorkerPool: BatchTransport, Sendable {
     /// Long before that, a worker sitting on a batch far longer than its recent batches took
     /// is marked stalled (logged once per stall, counted in `/metrics`), so `/healthz` stops
     /// calling a server whose only worker is stuck ready.
-    private func watchForHungWorkers(timeout: UInt64?) {
+    private func watchForHungWorkers(timeout: Duration?) {
         // Ten checks per timeout (at most every 100 ms): a hang is caught within 110 % of it.
-        let tick = min(100_000_000, max(1_000_000, (timeout ?? .max) / 10))
+        let tick = min(.milliseconds(100), max(.milliseconds(1), timeout.map { $0 / 10 } ?? .milliseconds(100)))
         while !isStopping {
-            let now = Monotonic.now()
+            let now = ContinuousClock.now
             for slot in slots {
                 // A retired process holds at most two batches; one that has not finished them
                 // within the worker timeout is hung.
-                for pid in slot.killOverstayingRetired(now: now, limit: timeout ?? 60_000_000_000) {
+                for pid in slot.killOverstayingRetired(now: now, limit: timeout ?? .seconds(60)) {
                     logger.error("retired worker did not exit in time: killing it",
                                  metadata: ["worker": "\(slot.index)", "pid": "\(pid)"])
                 }
                 if let stall = slot.checkStall(now: now) {
                     logger.warning("worker stalled: holding a batch far longer than its recent batches took", metadata: [
                         "worker": "\(slot.index)", "batch": "\(stall.batchID)",
-                        "held_ms": "\(stall.heldNanos / 1_000_000)", "threshold_ms": "\(stall.thresholdNanos / 1_000_000)",
+                        "held_ms": "\(stall.held.unsignedNanoseconds / 1_000_000)", "threshold_ms": "\(stall.threshold.unsignedNanoseconds / 1_000_000)",
                     ])
                 }
                 guard let timeout else { continue }
                 if let overdue = slot.overdueBatch(now: now, timeout: timeout) {
                     logger.error("worker did not answer a batch in time: killing it", metadata: [
                         "worker": "\(slot.index)", "batch": "\(overdue.batchID)", "pid": "\(overdue.pid)",
-                        "waited_ms": "\(overdue.waitedNanos / 1_000_000)", "timeout_ms": "\(timeout / 1_000_000)",
+                        "waited_ms": "\(overdue.waited.unsignedNanoseconds / 1_000_000)", "timeout_ms": "\(timeout.unsignedNanoseconds / 1_000_000)",
                     ])
                     slot.kill(for: .batch(overdue.batchID), pid: overdue.pid)
                 } else if let stuck = slot.overdueStart(now: now, timeout: timeout) {
                     logger.error("worker did not become ready in time: killing it", metadata: [
                         "worker": "\(slot.index)", "pid": "\(stuck.pid)",
-                        "waited_ms": "\(stuck.waitedNanos / 1_000_000)", "timeout_ms": "\(timeout / 1_000_000)",
+                        "waited_ms": "\(stuck.waited.unsignedNanoseconds / 1_000_000)", "timeout_ms": "\(timeout.unsignedNanoseconds / 1_000_000)",
                     ])
                     slot.kill(for: .start, pid: stuck.pid)
                 }
@@ -225,14 +225,14 @@ public final class WorkerPool: BatchTransport, Sendable {
     }
 
     private func supervise(_ slot: WorkerSlot, generation: Int, handedOver: StartedWorker?) {
-        var backoff = configuration.initialBackoffNanos
+        var backoff = configuration.initialBackoff
         var startFailures = 0
         var pending = handedOver
         while !isStopping {
             // A reload gave the slot a new process (and a new supervisor) while this one was
             // waiting to restart its own: the slot is no longer ours.
             guard slot.generation == generation else { return }
-            let started = Monotonic.now()
+            let started = ContinuousClock.now
             let outcome = runOnce(slot, generation: generation, handedOver: pending)
             pending = nil
             if outcome == .retired || slot.generation != generation { return }
@@ -240,7 +240,7 @@ public final class WorkerPool: BatchTransport, Sendable {
             if outcome == .served {
                 startFailures = 0
                 // A worker that ran for a while earns a fresh, short backoff.
-                if Monotonic.now() - started > 10_000_000_000 { backoff = configuration.initialBackoffNanos }
+                if ContinuousClock.now - started > .seconds(10) { backoff = configuration.initialBackoff }
             } else {
                 startFailures += 1
                 if startFailures >= configuration.maxConsecutiveStartFailures {
@@ -254,9 +254,9 @@ public final class WorkerPool: BatchTransport, Sendable {
             slot.setState(.restarting, generation: generation)
             slot.countRestart()
             logger.warning("restarting worker", metadata: ["worker": "\(slot.index)",
-                                                           "backoff_ms": "\(backoff / 1_000_000)"])
+                                                           "backoff_ms": "\(backoff.unsignedNanoseconds / 1_000_000)"])
             pause(backoff)
-            backoff = min(backoff * 2, configuration.maxBackoffNanos)
+            backoff = min(backoff * 2, configuration.maxBackoff)
         }
         if let pending {
             // Handed a process as the pool began to stop: it never served.
@@ -364,12 +364,12 @@ public final class WorkerPool: BatchTransport, Sendable {
             dispatcher.workerReady(slot.index)
             while let message = try channel.receive() {
                 switch message {
-                case .results(let id, let nanos, let items):
-                    slot.recordBatch(id: id, nanos: nanos)
-                    onBatchAnswered(slot.index, nanos)
-                    dispatcher.batchFinished(batchID: id, worker: slot.index, results: items, inferenceNanos: nanos)
+                case .results(let id, let time, let items):
+                    slot.recordBatch(id: id, time: time)
+                    onBatchAnswered(slot.index, time)
+                    dispatcher.batchFinished(batchID: id, worker: slot.index, results: items, inferenceTime: time)
                 case .batchFailed(let id, let message):
-                    slot.recordBatch(id: id, nanos: 0)
+                    slot.recordBatch(id: id, time: .zero)
                     dispatcher.batchFailed(batchID: id, worker: slot.index, message: message)
                 default:
                     throw WireError.unexpected(message.name)
@@ -394,7 +394,7 @@ public final class WorkerPool: BatchTransport, Sendable {
                                                             "status": "\(status)"])
             return .retired
         }
-        let seconds = Double(configuration.workerTimeoutNanos ?? 0) / 1e9
+        let seconds = Double((configuration.workerTimeout ?? .zero).unsignedNanoseconds) / 1e9
         switch slot.takeWatchdogKill() {
         case .batch(let hung)?: reason = "batch \(hung) not answered within \(seconds) s (worker timeout): killed"
         case .start?: reason = "not ready within \(seconds) s of its start (worker timeout): killed"
@@ -520,7 +520,7 @@ public final class WorkerPool: BatchTransport, Sendable {
                     }
                     logger.warning("new worker failed to start during a one-at-a-time reload; trying again", metadata: [
                         "worker": "\(slot.index)", "attempt": "\(attempt)", "error": "\(error.description)"])
-                    pause(configuration.initialBackoffNanos << attempt)
+                    pause(configuration.initialBackoff * (1 << attempt))
                     if isStopping { throw WorkerPoolError.stopping }
                 }
             }
@@ -534,14 +534,14 @@ public final class WorkerPool: BatchTransport, Sendable {
     /// at most the worker timeout and a little more (the watchdog kills a retired process
     /// that overstays the worker timeout).
     private func waitForRetiredExit(_ slot: WorkerSlot) throws(WorkerPoolError) {
-        let limit = (configuration.workerTimeoutNanos ?? 60_000_000_000) &+ 5_000_000_000
-        let deadline = Monotonic.now() &+ limit
+        let limit = (configuration.workerTimeout ?? .seconds(60)) + .seconds(5)
+        let deadline = ContinuousClock.now + limit
         while slot.isRetiring {
             if isStopping { throw .stopping }
-            guard Monotonic.now() < deadline else {
+            guard ContinuousClock.now < deadline else {
                 throw .reloadFailed(worker: slot.index, reason: "the process it replaced did not exit", modelFault: false)
             }
-            pause(10_000_000)
+            pause(.milliseconds(10))
         }
     }
 
@@ -583,8 +583,8 @@ public final class WorkerPool: BatchTransport, Sendable {
             thread.name = "worker-\(slot.index)-supervisor"
             thread.start()
         }
-        let timeout = configuration.workerTimeoutNanos ?? 60_000_000_000
-        let results = starts.wait(timeoutNanos: timeout)
+        let timeout = configuration.workerTimeout ?? .seconds(60)
+        let results = starts.wait(timeout: timeout)
         var started: [StartedWorker] = []
         var failure: (index: Int, error: any Error)?
         for (index, result) in results.enumerated() {
@@ -597,7 +597,7 @@ public final class WorkerPool: BatchTransport, Sendable {
         // A slot without a result was still loading: the reason only if nothing failed outright
         // (a failure ends the wait early, leaving slower slots unfinished).
         if failure == nil, let index = results.firstIndex(where: { $0 == nil }) {
-            failure = (index, WorkerPoolError.notReadyInTime(seconds: Double(timeout) / 1e9))
+            failure = (index, WorkerPoolError.notReadyInTime(seconds: Double(timeout.unsignedNanoseconds) / 1e9))
         }
         let stoppingNow = state.withLock { state in
             let stoppingNow = state.stopping
@@ -711,11 +711,11 @@ final class StandbyStarts: Sendable {
         state.broadcast()
     }
 
-    /// Waits until every slot has a result, one fails, or `timeoutNanos` passed. Processes still
+    /// Waits until every slot has a result, one fails, or `timeout` passed. Processes still
     /// loading then are killed (their threads see the socket close and finish). Returns what is
     /// known; nil for a slot that did not finish.
-    func wait(timeoutNanos: UInt64) -> [Result<WorkerPool.StartedWorker, any Error>?] {
-        let deadline = ContinuousClock.now + .nanoseconds(Int64(clamping: timeoutNanos))
+    func wait(timeout: Duration) -> [Result<WorkerPool.StartedWorker, any Error>?] {
+        let deadline = ContinuousClock.now + timeout
         let complete = state.withLock(waitingUntil: { !$0.results.contains(where: { $0 == nil }) || $0.failed },
                                       deadline: deadline) { state, _ -> [Result<WorkerPool.StartedWorker, any Error>?]? in
             guard state.results.contains(where: { $0 == nil }) else { return state.results }
@@ -792,18 +792,19 @@ final class WorkerSlot: Sendable {
         var outboxClosed = false
         var restarts = 0
         var timeouts = 0
-        var busyNanos: UInt64 = 0
+        var busyTime = Duration.zero
         var batches = 0
         /// Batches handed to the current process and not answered yet: id and when it was queued
         /// for writing, oldest first (at most the dispatcher's two per worker, plus a retry).
-        var unanswered: [(id: UInt64, sentAt: UInt64)] = []
+        var unanswered: [(id: UInt64, sentAt: ContinuousClock.Instant)] = []
         /// Recent batch times and the stall rule.
         var stallDetector: StallDetector
         /// Whether the last `checkStall` found it stalled (to count each stall once).
         var stallReported = false
         var stallCount = 0
-        /// When the current process last answered a batch (or was attached).
-        var lastAnswerAt: UInt64 = 0
+        /// When the current process last answered a batch (or was attached; every process is
+        /// attached before it can hold a batch or be checked for a hung start).
+        var lastAnswerAt = ContinuousClock.now
         /// Why the watchdog killed the current process, until the supervisor reads it.
         var watchdogKill: WatchdogKill?
         /// Bumped each time a reload hands the slot a new process: a supervisor of an older
@@ -811,17 +812,18 @@ final class WorkerSlot: Sendable {
         var generationNumber = 0
         /// Processes a reload replaced that have not exited yet: each finishes the batches it held
         /// (`unanswered`) and exits on the `shutdown` queued behind them.
-        var retiring: [(channel: FrameChannel, child: ChildProcess, unanswered: [UInt64], since: UInt64)] = []
+        /// `since` is nil once the watchdog killed it for overstaying (killed only once).
+        var retiring: [(channel: FrameChannel, child: ChildProcess, unanswered: [UInt64], since: ContinuousClock.Instant?)] = []
         /// Retired processes not reaped yet: their connection may have ended (`retiring` no
         /// longer lists them) before `waitpid` returned, and only then is their memory free.
         var retiredUnreaped = 0
 
         /// The oldest unanswered batch of a ready worker and how long the worker has been on it:
         /// since it was sent or since the batch before it was answered, whichever is later.
-        func heldBatch(now: UInt64) -> (id: UInt64, held: UInt64)? {
+        func heldBatch(now: ContinuousClock.Instant) -> (id: UInt64, held: Duration)? {
             guard state == .ready, let oldest = unanswered.first else { return nil }
             let started = max(oldest.sentAt, lastAnswerAt)
-            return (oldest.id, now > started ? now - started : 0)
+            return (oldest.id, now > started ? now - started : .zero)
         }
     }
 
@@ -839,23 +841,23 @@ final class WorkerSlot: Sendable {
     var status: WorkerStatus {
         locked.withLock { slot in
             WorkerStatus(index: index, state: slot.state, pid: slot.child?.pid, cpus: cpus.description,
-                         restarts: slot.restarts, timeouts: slot.timeouts, busyNanos: slot.busyNanos, batches: slot.batches,
-                         stalled: slot.heldBatch(now: Monotonic.now()).map { slot.stallDetector.isStalled(heldNanos: $0.held) } ?? false,
+                         restarts: slot.restarts, timeouts: slot.timeouts, busyTime: slot.busyTime, batches: slot.batches,
+                         stalled: slot.heldBatch(now: ContinuousClock.now).map { slot.stallDetector.isStalled(held: $0.held) } ?? false,
                          stalls: slot.stallCount)
         }
     }
 
     /// Counts and returns a stall when the worker has just become stalled (once per stall).
-    func checkStall(now: UInt64) -> (batchID: UInt64, heldNanos: UInt64, thresholdNanos: UInt64)? {
+    func checkStall(now: ContinuousClock.Instant) -> (batchID: UInt64, held: Duration, threshold: Duration)? {
         locked.withLock { slot in
-            guard let held = slot.heldBatch(now: now), slot.stallDetector.isStalled(heldNanos: held.held) else {
+            guard let held = slot.heldBatch(now: now), slot.stallDetector.isStalled(held: held.held) else {
                 slot.stallReported = false
                 return nil
             }
             guard !slot.stallReported else { return nil }
             slot.stallReported = true
             slot.stallCount += 1
-            return (held.id, held.held, slot.stallDetector.thresholdNanos)
+            return (held.id, held.held, slot.stallDetector.threshold)
         }
     }
 
@@ -871,19 +873,19 @@ final class WorkerSlot: Sendable {
         locked.withLock { $0.restarts += 1 }
     }
 
-    func recordBatch(id: UInt64, nanos: UInt64) {
+    func recordBatch(id: UInt64, time: Duration) {
         locked.withLock { slot in
             if let r = slot.retiring.firstIndex(where: { $0.unanswered.contains(id) }) {
                 // Answered by a process a reload retired: counted, but it says nothing about the
                 // current process's health.
                 slot.retiring[r].unanswered.removeAll { $0 == id }
-                slot.busyNanos &+= nanos
+                slot.busyTime += time
                 slot.batches += 1
                 return
             }
-            let now = Monotonic.now()
-            if let held = slot.heldBatch(now: now), held.id == id { slot.stallDetector.record(batchNanos: held.held) }
-            slot.busyNanos &+= nanos
+            let now = ContinuousClock.now
+            if let held = slot.heldBatch(now: now), held.id == id { slot.stallDetector.record(batchTime: held.held) }
+            slot.busyTime += time
             slot.batches += 1
             slot.unanswered.removeAll { $0.id == id }
             slot.lastAnswerAt = now
@@ -894,7 +896,7 @@ final class WorkerSlot: Sendable {
     /// The oldest unanswered batch if the process has been on it longer than `timeout`. The
     /// clock for a batch starts when it was sent or when the batch before it was answered,
     /// whichever is later, so a second batch waiting behind a long first one is not blamed.
-    func overdueBatch(now: UInt64, timeout: UInt64) -> (batchID: UInt64, pid: Int32, waitedNanos: UInt64)? {
+    func overdueBatch(now: ContinuousClock.Instant, timeout: Duration) -> (batchID: UInt64, pid: Int32, waited: Duration)? {
         locked.withLock { slot in
             guard slot.state == .ready, slot.watchdogKill == nil, let oldest = slot.unanswered.first,
                   let child = slot.child else { return nil }
@@ -907,7 +909,7 @@ final class WorkerSlot: Sendable {
     /// The current process if it was spawned longer than `timeout` ago and has not said ready.
     /// Only while its connection is attached: after `end` the process may be reaped and its
     /// pid reused.
-    func overdueStart(now: UInt64, timeout: UInt64) -> (pid: Int32, waitedNanos: UInt64)? {
+    func overdueStart(now: ContinuousClock.Instant, timeout: Duration) -> (pid: Int32, waited: Duration)? {
         locked.withLock { slot in
             guard slot.state == .starting, slot.watchdogKill == nil, slot.channel != nil, let child = slot.child else { return nil }
             guard now > slot.lastAnswerAt, now - slot.lastAnswerAt > timeout else { return nil }
@@ -948,7 +950,7 @@ final class WorkerSlot: Sendable {
             slot.channel = channel
             slot.state = .starting
             slot.unanswered.removeAll()
-            slot.lastAnswerAt = Monotonic.now()
+            slot.lastAnswerAt = ContinuousClock.now
             slot.watchdogKill = nil
             return true
         }
@@ -1011,7 +1013,7 @@ final class WorkerSlot: Sendable {
     /// generation for the new process's supervisor.
     func swap(to newChild: ChildProcess, channel newChannel: FrameChannel) -> (generation: Int, unready: ChildProcess?) {
         let (result, queued) = locked.withLock { slot in
-            let now = Monotonic.now()
+            let now = ContinuousClock.now
             var unready: ChildProcess?
             var queued = false
             if let oldChannel = slot.channel, let oldChild = slot.child {
@@ -1041,12 +1043,13 @@ final class WorkerSlot: Sendable {
 
     /// Retired processes still running `limit` after their retirement (a hung batch, a process
     /// that ignores `shutdown`): SIGKILLed, their batches then go to the new processes.
-    func killOverstayingRetired(now: UInt64, limit: UInt64) -> [Int32] {
+    func killOverstayingRetired(now: ContinuousClock.Instant, limit: Duration) -> [Int32] {
         let overdue = locked.withLock { slot in
-            let overdue = slot.retiring.filter { now > $0.since && now - $0.since > limit }
-            // Killed once: `since` in the far future keeps it from being picked again.
-            for index in slot.retiring.indices where now > slot.retiring[index].since && now - slot.retiring[index].since > limit {
-                slot.retiring[index].since = .max
+            func overstays(_ since: ContinuousClock.Instant?) -> Bool { since.map { now - $0 > limit } ?? false }
+            let overdue = slot.retiring.filter { overstays($0.since) }
+            // Killed once: without `since` it is not picked again.
+            for index in slot.retiring.indices where overstays(slot.retiring[index].since) {
+                slot.retiring[index].since = nil
             }
             return overdue
         }
@@ -1062,7 +1065,7 @@ final class WorkerSlot: Sendable {
         let queued = locked.withLock { slot in
             guard slot.state == .ready, let channel = slot.channel, slot.outbox.count < outboxCapacity else { return false }
             slot.outbox.append((message, channel))
-            if case .batch(let id, _) = message { slot.unanswered.append((id, Monotonic.now())) }
+            if case .batch(let id, _) = message { slot.unanswered.append((id, ContinuousClock.now)) }
             return true
         }
         if queued { locked.signal() }

@@ -1,4 +1,5 @@
 import Foundation
+import Locking
 
 #if canImport(Glibc)
 import Glibc
@@ -23,11 +24,11 @@ func concurrently<T: Sendable>(_ count: Int, _ body: @escaping @Sendable (Int) -
 }
 
 private final class Results<T>: @unchecked Sendable {
-    private let lock = NSLock()
-    private var storage: [T?]
-    init(count: Int) { storage = Array(repeating: nil, count: count) }
-    func set(_ i: Int, _ value: T) { lock.lock(); storage[i] = value; lock.unlock() }
-    var values: [T] { lock.lock(); defer { lock.unlock() }; return storage.compactMap { $0 } }
+    // @unchecked: `T` need not be `Sendable`; each value is handed over once, under the lock.
+    private let storage: Locked<[T?]>
+    init(count: Int) { storage = Locked(Array(repeating: nil, count: count)) }
+    func set(_ i: Int, _ value: T) { storage.withLock { $0[i] = value } }
+    var values: [T] { storage.withLock { $0.compactMap { $0 } } }
 }
 
 /// The outcome of one client request in a load test.

@@ -1,4 +1,5 @@
 import Foundation
+import Locking
 
 #if canImport(Glibc)
 import Glibc
@@ -44,9 +45,10 @@ enum Paths {
 
 /// A `fusion-serve serve` process on an ephemeral loopback port, with its log captured.
 final class ServerProcess: @unchecked Sendable {
+    // @unchecked: `Process` declares no `Sendable`, and `port` is set only in `init`; the log,
+    // appended by the reader thread, is behind `logText`.
     let process = Process()
-    private let lock = NSLock()
-    private var logText = ""
+    private let logText = Locked("")
     private(set) var port: UInt16 = 0
 
     /// Starts the server with `model` (default: the tiny fixture model) and `arguments`,
@@ -87,17 +89,11 @@ final class ServerProcess: @unchecked Sendable {
     }
 
     private func append(_ text: String) {
-        lock.lock()
-        logText += text
-        lock.unlock()
+        logText.withLock { $0 += text }
     }
 
     /// Everything the server (and its workers) wrote so far.
-    var log: String {
-        lock.lock()
-        defer { lock.unlock() }
-        return logText
-    }
+    var log: String { logText.withLock { $0 } }
 
     /// Polls `/healthz` until 200.
     func waitUntilReady(timeout: TimeInterval = 30) throws {

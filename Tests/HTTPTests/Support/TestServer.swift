@@ -1,16 +1,17 @@
 import Foundation
 import ClockTesting
 import HTTP
+import Locking
 import POSIX
 
 /// Runs an `HTTPServer` on 127.0.0.1 with an ephemeral port on a background thread.
-final class TestServer: @unchecked Sendable {
+final class TestServer: Sendable {
     let server: HTTPServer
     /// The clock the test moves, if it injected one (deadlines then pass only when it does).
     let clock: ManualClock?
     private let finished = DispatchSemaphore(value: 0)
-    private let runError = NSLock()
-    private var error: Error?
+    /// What `run` threw, if it did.
+    private let runError = Locked<(any Error)?>(nil)
 
     var port: UInt16 { server.localAddress.port }
 
@@ -28,9 +29,7 @@ final class TestServer: @unchecked Sendable {
             do {
                 try server.run(handler: handler)
             } catch {
-                self.runError.lock()
-                self.error = error
-                self.runError.unlock()
+                self.runError.withLock { $0 = error }
             }
             finished.signal()
         }

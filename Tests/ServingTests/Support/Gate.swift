@@ -1,19 +1,15 @@
-import Foundation
+import Locking
 
 /// A gate tasks wait at until the test opens it (once; it stays open).
-final class Gate: @unchecked Sendable {
-    // @unchecked: `isOpen` is only touched with `condition` locked.
-    private let condition = NSCondition()
-    private var isOpen = false
+final class Gate: Sendable {
+    private let isOpen = LockedCondition(false)
+
     func waitOpen() {
-        condition.lock()
-        while !isOpen { condition.wait() }
-        condition.unlock()
+        _ = isOpen.wait(until: { $0 })
     }
+
     func open() {
-        condition.lock()
-        isOpen = true
-        condition.broadcast()
-        condition.unlock()
+        isOpen.withLock { $0 = true }
+        isOpen.broadcast()
     }
 }
