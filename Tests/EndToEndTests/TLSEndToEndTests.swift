@@ -199,7 +199,7 @@ extension EndToEnd {
             #expect(try runCurl(["-s", "-o", "/dev/null", "-w", "%{http_code}", "--cacert", dir + "/cert2.pem", url]).out == "200")
             #expect(try runCurl(["-s", "-o", "/dev/null", "-w", "%{http_code}", "--cacert", dir + "/cert.pem", url]).out == "000",
                     "new handshakes still use the old certificate")
-            FileManager.default.createFile(atPath: marker, contents: Data())
+            _ = FileManager.default.createFile(atPath: marker, contents: Data())
             let answers = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
             python.waitUntilExit()
             #expect(answers == "200\n", "the connection made before the rotation, after it: \(answers)")
