@@ -36,6 +36,7 @@ curl -sf "localhost:$peer_port/healthz" >/dev/null || { echo "the peer did not s
 curl -sf "localhost:$fusion_port/healthz" >/dev/null || { echo "fusion-serve did not start:"; cat "$logs/fusion.log"; exit 1; }
 
 echo "model $model, $image, closed loop $concurrency concurrent, $seconds s per run, $rounds rounds"
+echo "fusion-serve: $(curl -sf "localhost:$fusion_port/healthz" | python3 -c 'import json,sys; print(json.load(sys.stdin)["workers"]["total"])') workers (its default for $(nproc) CPUs)"
 echo "cpu: $(lscpu | sed -n 's/^Model name: *//p'), $(nproc) CPUs; load: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "peer: $("$python" -c 'import torch, fastapi, uvicorn, PIL; print(f"torch {torch.__version__}, fastapi {fastapi.__version__}, uvicorn {uvicorn.__version__}, pillow {PIL.__version__}, {torch.get_num_threads()} threads")')"
 run() {  # name port → one JSON report
