@@ -113,8 +113,8 @@ public final class FusionModel: Sendable {
         }
         if precision == .bf16 {
             try Self.check(precision)
-            encodedImage = try image.inBFloat16()
-            encodedText = try text.inBFloat16()
+            encodedImage = try image.onOneDNN(.bf16)
+            encodedText = try text.onOneDNN(.bf16)
         }
         var fusion = try FusionHead(table, config: config.fusion)
         if backend == .onednn {

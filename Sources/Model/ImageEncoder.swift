@@ -53,29 +53,17 @@ struct ImageEncoder {
         return copy
     }
 
-    /// The encoder with every block's products in bf16 on oneDNN (`Precision.bf16`); the patch
+    /// The encoder with its products on oneDNN: with `.f32` every one (`Backend.onednn`), the
+    /// patch embedding too; with `.bf16` the blocks' (`Precision.bf16`), while the patch
     /// embedding, attention scores, softmax and LayerNorms stay fp32, as in int8.
-    func inBFloat16() throws(ModelError) -> ImageEncoder {
+    func onOneDNN(_ dataType: OneDNNDataType = .f32) throws(ModelError) -> ImageEncoder {
         var copy = self
+        if dataType == .f32 { copy.patchProjection = try patchProjection.onOneDNN() }
         var moved: [Layer] = []
         for layer in layers {
-            moved.append(Layer(normBefore: layer.normBefore, attention: try layer.attention.onOneDNN(.bf16),
-                               normAfter: layer.normAfter, intermediate: try layer.intermediate.onOneDNN(.bf16),
-                               output: try layer.output.onOneDNN(.bf16)))
-        }
-        copy.layers = moved
-        return copy
-    }
-
-    /// The encoder with every fp32 product on oneDNN (`Backend.onednn`), the patch embedding too.
-    func onOneDNN() throws(ModelError) -> ImageEncoder {
-        var copy = self
-        copy.patchProjection = try patchProjection.onOneDNN()
-        var moved: [Layer] = []
-        for layer in layers {
-            moved.append(Layer(normBefore: layer.normBefore, attention: try layer.attention.onOneDNN(),
-                               normAfter: layer.normAfter, intermediate: try layer.intermediate.onOneDNN(),
-                               output: try layer.output.onOneDNN()))
+            moved.append(Layer(normBefore: layer.normBefore, attention: try layer.attention.onOneDNN(dataType),
+                               normAfter: layer.normAfter, intermediate: try layer.intermediate.onOneDNN(dataType),
+                               output: try layer.output.onOneDNN(dataType)))
         }
         copy.layers = moved
         return copy

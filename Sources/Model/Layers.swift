@@ -139,10 +139,7 @@ struct Linear {
                 return try OneDNNLinear(weight: base, outFeatures: outFeatures, inFeatures: inFeatures, dataType: dataType)
             }
         } catch {
-            switch dataType {
-            case .f32: throw .unsupportedBackend(.onednn, reason: "\(error)")
-            case .bf16: throw .unsupportedPrecision(.bf16, reason: "\(error)")
-            }
+            throw .oneDNNUnavailable(dataType, error)
         }
         return copy
     }
@@ -237,10 +234,7 @@ struct SelfAttention {
             do {
                 try layer.onednn?.prepare(ldInput: layer.inFeatures, ldOutput: 3 * width)
             } catch {
-                switch layer.onednn?.dataType ?? .f32 {
-                case .f32: throw .unsupportedBackend(.onednn, reason: error.description)
-                case .bf16: throw .unsupportedPrecision(.bf16, reason: error.description)
-                }
+                throw .oneDNNUnavailable(dataType, error)
             }
             moved.append(layer)
         }
@@ -305,5 +299,16 @@ func attend(_ qkv: UnsafePointer<Float>, batch: Int, seqLen: Int, validLengths: 
                            seqLen: seqLen, numHeads: numHeads, headDim: headDim,
                            keyPadding: mask, queryRows: queryRows,
                            output: context + b * seqLen * width, ldOutput: width)
+    }
+}
+
+extension ModelError {
+    /// oneDNN could not take a layer: for fp32 the `onednn` backend cannot run, for bf16 the
+    /// `bf16` precision cannot.
+    static func oneDNNUnavailable(_ dataType: OneDNNDataType, _ error: any Error) -> ModelError {
+        switch dataType {
+        case .f32: return .unsupportedBackend(.onednn, reason: "\(error)")
+        case .bf16: return .unsupportedPrecision(.bf16, reason: "\(error)")
+        }
     }
 }

@@ -54,28 +54,16 @@ struct TextEncoder {
         return copy
     }
 
-    /// The encoder with every block's products in bf16 on oneDNN (`Precision.bf16`); embeddings,
-    /// attention scores, softmax and LayerNorms stay fp32, as in int8.
-    func inBFloat16() throws(ModelError) -> TextEncoder {
+    /// The encoder with its blocks' products on oneDNN in `dataType`: `.f32` for
+    /// `Backend.onednn`, `.bf16` for `Precision.bf16` (embeddings, attention scores, softmax and
+    /// LayerNorms stay fp32 either way).
+    func onOneDNN(_ dataType: OneDNNDataType = .f32) throws(ModelError) -> TextEncoder {
         var copy = self
         var moved: [Layer] = []
         for layer in layers {
-            moved.append(Layer(attention: try layer.attention.onOneDNN(.bf16), attentionNorm: layer.attentionNorm,
-                               intermediate: try layer.intermediate.onOneDNN(.bf16),
-                               output: try layer.output.onOneDNN(.bf16), outputNorm: layer.outputNorm))
-        }
-        copy.layers = moved
-        return copy
-    }
-
-    /// The encoder with every fp32 product on oneDNN (`Backend.onednn`).
-    func onOneDNN() throws(ModelError) -> TextEncoder {
-        var copy = self
-        var moved: [Layer] = []
-        for layer in layers {
-            moved.append(Layer(attention: try layer.attention.onOneDNN(), attentionNorm: layer.attentionNorm,
-                               intermediate: try layer.intermediate.onOneDNN(), output: try layer.output.onOneDNN(),
-                               outputNorm: layer.outputNorm))
+            moved.append(Layer(attention: try layer.attention.onOneDNN(dataType), attentionNorm: layer.attentionNorm,
+                               intermediate: try layer.intermediate.onOneDNN(dataType),
+                               output: try layer.output.onOneDNN(dataType), outputNorm: layer.outputNorm))
         }
         copy.layers = moved
         return copy
